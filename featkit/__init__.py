@@ -1,0 +1,78 @@
+"""featkit: turn videos into features for machine learning.
+
+``featkit extract videos/ -o features.h5`` decodes every video under a folder,
+samples frames into clips, encodes the frames with a pretrained VAE, reduces
+each clip to latent statistics and stores them in HDF5; ``load_features``
+returns them as ``X, y, groups`` for scikit-learn.
+
+Importing featkit is light: TensorFlow, decord and h5py load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from featkit._version import __version__
+from featkit.config import DEFAULT_STATS, ExtractionConfig, SamplingConfig
+from featkit.exceptions import (
+    ConfigError,
+    EncoderError,
+    FeatkitError,
+    LayoutError,
+    StoreError,
+    StoreLockedError,
+    StoreMismatchError,
+    VideoDecodeError,
+    VideoError,
+    VideoOpenError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from featkit.encoders import load_encoder
+    from featkit.extract import ExtractionReport, extract
+    from featkit.sklearn import Features, load_features
+
+__all__ = [
+    "DEFAULT_STATS",
+    "ConfigError",
+    "EncoderError",
+    "ExtractionConfig",
+    "ExtractionReport",
+    "FeatkitError",
+    "Features",
+    "LayoutError",
+    "SamplingConfig",
+    "StoreError",
+    "StoreLockedError",
+    "StoreMismatchError",
+    "VideoDecodeError",
+    "VideoError",
+    "VideoOpenError",
+    "__version__",
+    "extract",
+    "load_encoder",
+    "load_features",
+]
+
+# Public names that live in modules with heavy imports, loaded on first access.
+_LAZY = {
+    "extract": "featkit.extract",
+    "ExtractionReport": "featkit.extract",
+    "load_features": "featkit.sklearn",
+    "Features": "featkit.sklearn",
+    "load_encoder": "featkit.encoders",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'featkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,165 @@
+"""Frozen, validated configuration objects: one per job, mapped one to one by the CLI.
+
+The configs are plain dataclasses with no heavy imports. ``to_dict`` gives the
+JSON-ready form that is stored in every output file, so a number in a feature
+file can always be traced back to the settings that made it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from featkit.exceptions import ConfigError
+
+__all__ = ["DEFAULT_STATS", "ExtractionConfig", "SamplingConfig"]
+
+#: Per-clip statistics computed by default (see :mod:`featkit.stats`).
+DEFAULT_STATS: tuple[str, ...] = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        allowed = f"an int >= {minimum}" + (" or None" if optional else "")
+        raise ConfigError(
+            f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead."
+        )
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How frames are sampled from a video and grouped into clips.
+
+    Parameters
+    ----------
+    clip_len : int, default=16
+        Number of sampled frames per clip.
+    fps : float or None, default=8.0
+        Rate at which frames are sampled, in frames per second of *presentation
+        time*. Sample times are ``t0 + k / fps`` and each picks the frame on
+        screen at that time (from the container's timestamps), so variable
+        frame-rate videos sample correctly. ``None`` takes every frame.
+    stride : int or None, default=None
+        Distance in sampled frames between the starts of consecutive clips.
+        ``None`` means ``clip_len`` (non-overlapping clips); smaller values overlap.
+    max_clips : int or None, default=None
+        At most this many clips per video, spread evenly over the video.
+
+    Notes
+    -----
+    A video too short to fill one clip still yields one clip, made of all the
+    frames sampled from it; its ``n_frames`` in the output says how many.
+    """
+
+    clip_len: int = 16
+    fps: float | None = 8.0
+    stride: int | None = None
+    max_clips: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("SamplingConfig", "clip_len", self.clip_len, 1)
+        _check_int("SamplingConfig", "stride", self.stride, 1, optional=True)
+        _check_int("SamplingConfig", "max_clips", self.max_clips, 1, optional=True)
+        if self.fps is not None:
+            if isinstance(self.fps, bool) or not isinstance(self.fps, int | float):
+                raise ConfigError(
+                    "The 'fps' parameter of SamplingConfig must be a positive number or None. "
+                    f"Got {self.fps!r} instead."
+                )
+            if not math.isfinite(self.fps) or self.fps <= 0:
+                raise ConfigError(
+                    "The 'fps' parameter of SamplingConfig must be a positive number or None. "
+                    f"Got {self.fps!r} instead."
+                )
+            object.__setattr__(self, "fps", float(self.fps))
+
+    @property
+    def effective_stride(self) -> int:
+        """The stride actually used: ``stride`` or, when it is None, ``clip_len``."""
+        return self.clip_len if self.stride is None else self.stride
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """Everything that decides what ``featkit extract`` computes and how.
+
+    Parameters
+    ----------
+    sampling : SamplingConfig
+        Frame sampling and clip windows.
+    encoder : str, default="default"
+        ``"default"`` for the encoder shipped inside featkit, or a path to a
+        ``.keras`` file saved by ``featkit`` (loaded in Keras safe mode).
+    stats : sequence of str, default=DEFAULT_STATS
+        Per-clip statistics to store; see :data:`featkit.stats.STATISTICS`.
+    batch_size : int, default=64
+        Frames per encoder call. Batches never mix videos and are padded to
+        this size, so features do not depend on scheduling.
+    n_jobs : int, default=1
+        Decoding processes. ``1`` decodes in a background thread of the
+        main process; more uses joblib worker processes. The encoder always
+        runs in the main process.
+    decode_threads : int, default=1
+        Threads inside the decoder per video (decord's ``num_threads``; values
+        above 2 make decord fail on VP9).
+    retry_failed : bool, default=False
+        On resume, try again the videos recorded as failed.
+    """
+
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    encoder: str = "default"
+    stats: tuple[str, ...] = DEFAULT_STATS
+    batch_size: int = 64
+    n_jobs: int = 1
+    decode_threads: int = 1
+    retry_failed: bool = False
+
+    def __post_init__(self) -> None:
+        from featkit.stats import STATISTICS  # numpy-only module
+
+        if not isinstance(self.sampling, SamplingConfig):
+            raise ConfigError(
+                "The 'sampling' parameter of ExtractionConfig must be a SamplingConfig. "
+                f"Got {type(self.sampling).__name__} instead."
+            )
+        _check_int("ExtractionConfig", "batch_size", self.batch_size, 1)
+        _check_int("ExtractionConfig", "n_jobs", self.n_jobs, 1)
+        _check_int("ExtractionConfig", "decode_threads", self.decode_threads, 1)
+        if self.decode_threads > 2:
+            raise ConfigError(
+                "The 'decode_threads' parameter of ExtractionConfig must be 1 or 2 "
+                f"(decord fails on VP9 with more). Got {self.decode_threads!r} instead."
+            )
+        if isinstance(self.stats, str) or not isinstance(self.stats, Sequence):
+            raise ConfigError(
+                "The 'stats' parameter of ExtractionConfig must be a sequence of names. "
+                f"Got {self.stats!r} instead."
+            )
+        stats = tuple(self.stats)
+        unknown = [s for s in stats if s not in STATISTICS]
+        if not stats or unknown or len(set(stats)) != len(stats):
+            raise ConfigError(
+                "The 'stats' parameter of ExtractionConfig must be distinct names among "
+                f"{sorted(STATISTICS)}. Got {list(stats)!r} instead."
+            )
+        object.__setattr__(self, "stats", stats)
+        if not isinstance(self.encoder, str) or not self.encoder:
+            raise ConfigError(
+                "The 'encoder' parameter of ExtractionConfig must be 'default' or a path. "
+                f"Got {self.encoder!r} instead."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready dict."""
+        out = dataclasses.asdict(self)
+        out["stats"] = list(self.stats)
+        return out

@@ -1,0 +1,94 @@
+"""The errors featkit raises, as one tree.
+
+Every error featkit raises on purpose derives from :class:`FeatkitError`, so
+``except featkit.FeatkitError`` catches all of them and nothing else::
+
+    FeatkitError
+    ├── ConfigError (also ValueError)        a setting is out of range or inconsistent
+    ├── VideoError                           one video cannot be used
+    │   ├── VideoOpenError                   the decoder cannot open it (not a video, corrupt, no stream)
+    │   └── VideoDecodeError                 it opened, but frames could not be read
+    ├── EncoderError                         an encoder cannot be found, loaded or used
+    └── StoreError                           the HDF5 feature file cannot be used
+        ├── LayoutError                      not a featkit file, or a layout version we cannot read
+        ├── StoreMismatchError               resuming with settings that differ from the file's
+        └── StoreLockedError                 another process is writing the same file
+
+Video errors are recorded per video in the output file's failures table and a
+batch run goes on; the others stop the run before anything is written.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EncoderError",
+    "FeatkitError",
+    "LayoutError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreMismatchError",
+    "VideoDecodeError",
+    "VideoError",
+    "VideoOpenError",
+]
+
+
+class FeatkitError(Exception):
+    """Base class of every error featkit raises on purpose."""
+
+
+class ConfigError(FeatkitError, ValueError):
+    """A configuration value is invalid; the message names the parameter and the value."""
+
+
+class VideoError(FeatkitError):
+    """A single video cannot be used; batch runs record it and go on.
+
+    Parameters
+    ----------
+    path : str
+        The video the error is about.
+    message : str
+        What went wrong, in words.
+    """
+
+    #: Short machine-readable reason stored in the failures table.
+    reason = "video_error"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = str(path)
+        self.message = message
+
+
+class VideoOpenError(VideoError):
+    """The decoder cannot open the file as a video."""
+
+    reason = "open_failed"
+
+
+class VideoDecodeError(VideoError):
+    """The video opened, but its frames or timestamps could not be read."""
+
+    reason = "decode_failed"
+
+
+class EncoderError(FeatkitError):
+    """An encoder cannot be found, loaded, or does not fit what featkit expects."""
+
+
+class StoreError(FeatkitError):
+    """The HDF5 feature file cannot be read or written."""
+
+
+class LayoutError(StoreError):
+    """The file is not a featkit feature file, or its layout version is not supported."""
+
+
+class StoreMismatchError(StoreError):
+    """An existing output file was made with different settings than the current run."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the write lock on the output file."""

@@ -1,0 +1,1 @@
+"""Input side of featkit: finding videos, reading frames, and choosing which frames to read."""

@@ -1,0 +1,191 @@
+"""Reading frames from one video file with decord (the only module that imports decord).
+
+The reader opens a file, reads the container's frame timestamps, and decodes
+chosen frames in small batches, resized in the decoder (shorter side to the
+encoder's input size, then a centre crop), so memory stays small even for
+high-resolution videos.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from featkit.exceptions import VideoDecodeError, VideoOpenError
+
+__all__ = ["DecordReader", "VideoInfo", "decoder_version"]
+
+# decord reports failures through several exception types depending on where
+# in its native code they arise; these are the ones it is known to raise.
+# Timestamps beyond ~3 years are decord's rendering of a missing value.
+_MAX_SECONDS = 1e8
+_DECODER_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, IndexError, ValueError, OSError)
+
+
+def decoder_version() -> str:
+    """Return the decoder's name and version, e.g. ``"decord 3.4.0"``."""
+    import decord
+
+    return f"decord {decord.__version__}"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video.
+
+    Attributes
+    ----------
+    n_frames : int
+        Number of video frames.
+    avg_fps : float
+        Average frame rate (informational; sampling uses ``starts``).
+    width, height : int
+        Native frame size in pixels.
+    starts : ndarray of shape (n_frames,)
+        Presentation start time of each frame, in seconds from the first frame.
+    end : float
+        End time of the last frame (the duration), in seconds.
+    timestamp_source : str
+        ``"container"`` when the times come from the file, ``"fps"`` when the
+        file's timestamps were unusable and ``index / avg_fps`` was used.
+    """
+
+    n_frames: int
+    avg_fps: float
+    width: int
+    height: int
+    starts: np.ndarray
+    end: float
+    timestamp_source: str
+
+
+def _resize_target(width: int, height: int, size: int) -> tuple[int, int]:
+    """Width and height after scaling the shorter side to ``size``."""
+    scale = size / min(width, height)
+    return max(size, round(width * scale)), max(size, round(height * scale))
+
+
+class DecordReader:
+    """Decode frames of one video, resized and centre-cropped to ``size`` x ``size``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The video file.
+    size : int
+        Side of the square frames returned.
+    num_threads : int, default=1
+        decord decoding threads (1 or 2; more breaks VP9 decoding).
+
+    Raises
+    ------
+    VideoOpenError
+        If decord cannot open the file or it holds no video frame.
+    VideoDecodeError
+        If the file opens but its first frame or timestamps cannot be read.
+    """
+
+    name = "decord"
+
+    def __init__(self, path: str | os.PathLike[str], size: int, *, num_threads: int = 1) -> None:
+        import decord
+
+        self.path = os.fspath(path)
+        self.size = int(size)
+        errors = (*_DECODER_ERRORS, decord.DECORDError)
+        self._errors = errors
+        try:
+            probe = decord.VideoReader(self.path, num_threads=num_threads)
+        except errors as exc:
+            raise VideoOpenError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        n = len(probe)
+        if n == 0:
+            raise VideoOpenError(self.path, "the file has no video frames")
+        try:
+            height, width = probe[0].shape[:2]
+            times = probe.get_frame_timestamp(np.arange(n))
+        except errors as exc:
+            raise VideoDecodeError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        avg_fps = float(probe.get_avg_fps())
+        del probe
+        self.info = _make_info(self.path, n, avg_fps, int(width), int(height), np.asarray(times, dtype=np.float64))
+        tw, th = _resize_target(self.info.width, self.info.height, self.size)
+        try:
+            self._reader = decord.VideoReader(self.path, width=tw, height=th, num_threads=num_threads)
+        except errors as exc:
+            raise VideoOpenError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        self._crop = ((th - self.size) // 2, (tw - self.size) // 2)
+
+    def read(self, indices: np.ndarray, *, batch: int = 32) -> np.ndarray:
+        """Decode the given frames.
+
+        Parameters
+        ----------
+        indices : ndarray of int, shape (n,)
+            Sorted frame indices.
+        batch : int, default=32
+            Frames decoded per decoder call (bounds peak memory).
+
+        Returns
+        -------
+        ndarray of shape (n, size, size, 3), uint8
+        """
+        out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
+        y0, x0 = self._crop
+        for lo in range(0, len(indices), batch):
+            chunk = [int(i) for i in indices[lo : lo + batch]]
+            try:
+                frames = self._reader.get_batch(chunk).asnumpy()
+            except self._errors as exc:
+                raise VideoDecodeError(
+                    self.path, f"frames {chunk[0]}..{chunk[-1]}: {type(exc).__name__}: {_first_line(exc)}"
+                ) from exc
+            if frames.shape[0] != len(chunk):
+                raise VideoDecodeError(
+                    self.path, f"asked for {len(chunk)} frames at {chunk[0]}..{chunk[-1]}, got {frames.shape[0]}"
+                )
+            out[lo : lo + len(chunk)] = frames[:, y0 : y0 + self.size, x0 : x0 + self.size]
+        return out
+
+
+def _make_info(path: str, n: int, avg_fps: float, width: int, height: int, times: np.ndarray) -> VideoInfo:
+    """Frame start times from the container, repaired where some are missing.
+
+    Containers without timestamps for some frames (decord then reports values
+    near -4e17, e.g. AVI files) get those frames' times interpolated from their
+    neighbours; when fewer than half are usable, or they go backwards, times
+    fall back to ``index / avg_fps``.
+    """
+    fps_ok = bool(np.isfinite(avg_fps) and avg_fps > 0)
+    if times.ndim == 2 and times.shape[0] == n:
+        starts, ends = times[:, 0].copy(), times[:, 1]
+        good = np.isfinite(starts) & (np.abs(starts) < _MAX_SECONDS)
+    else:
+        starts, ends, good = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    source = "container"
+    if good.sum() >= max(1, n // 2) and good.sum() < n:
+        gi = np.flatnonzero(good)
+        step = float(np.median(np.diff(starts[gi]) / np.diff(gi))) if gi.size > 1 else (1.0 / avg_fps if fps_ok else 0.0)
+        idx = np.arange(n)
+        filled = np.interp(idx, gi, starts[gi])
+        filled[idx < gi[0]] = starts[gi[0]] - (gi[0] - idx[idx < gi[0]]) * step
+        filled[idx > gi[-1]] = starts[gi[-1]] + (idx[idx > gi[-1]] - gi[-1]) * step
+        starts, source = filled, "container_repaired"
+    usable = bool(good.sum() >= max(1, n // 2) and np.all(np.diff(starts) >= 0))
+    if usable:
+        t0 = starts[0]
+        last_end = float(ends[-1]) if good[-1] and np.isfinite(ends[-1]) and ends[-1] > starts[-1] else np.nan
+        if not np.isfinite(last_end):
+            gaps = np.diff(starts)
+            last_end = float(starts[-1] + (np.median(gaps) if gaps.size else (1.0 / avg_fps if fps_ok else 1.0)))
+        return VideoInfo(n, avg_fps, width, height, starts - t0, last_end - t0, source)
+    if not fps_ok:
+        raise VideoDecodeError(path, "neither usable frame timestamps nor a frame rate")
+    return VideoInfo(n, avg_fps, width, height, np.arange(n, dtype=np.float64) / avg_fps, n / avg_fps, "fps")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else "(no message)"
