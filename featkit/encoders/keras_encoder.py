@@ -1,0 +1,202 @@
+"""Keras encoders: the shipped default VAE and user ``.keras`` files, wrapped for extraction.
+
+This module imports TensorFlow and Keras; nothing in ``import featkit`` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.encoders.base import Encoder
+from featkit.exceptions import EncoderError
+
+__all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_WEIGHTS_PATH", "KerasEncoder", "load_default_vae", "load_keras_encoder"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS_PATH = WEIGHTS_DIR / "default.weights.h5"
+DEFAULT_CONFIG_PATH = WEIGHTS_DIR / "default.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_model_card() -> dict[str, Any]:
+    """The shipped default's config and training report (``weights/default.json``)."""
+    try:
+        return json.loads(DEFAULT_CONFIG_PATH.read_text())
+    except FileNotFoundError as exc:
+        raise EncoderError(
+            f"The default encoder's config is missing from the installed package ({DEFAULT_CONFIG_PATH}). "
+            "Reinstall featkit, or train one with benchmarks/train_default.py."
+        ) from exc
+
+
+def load_default_vae() -> Any:
+    """Build the shipped default VAE and load its weights.
+
+    Returns
+    -------
+    featkit.encoders.vae.VAE
+    """
+    from featkit.encoders.vae import build_vae
+
+    card = default_model_card()
+    if not DEFAULT_WEIGHTS_PATH.is_file():
+        raise EncoderError(
+            f"The default encoder's weights are missing from the installed package ({DEFAULT_WEIGHTS_PATH}). "
+            "Reinstall featkit, or train them with benchmarks/train_default.py."
+        )
+    vae = build_vae(**card["architecture"])
+    vae.load_weights(DEFAULT_WEIGHTS_PATH)
+    return vae
+
+
+class KerasEncoder(Encoder):
+    """Run a Keras encoder model (frames in [0, 1] -> ``[mu, logvar]``) on uint8 frames.
+
+    Every call runs on batches of exactly ``batch_size`` frames (the last one
+    zero-padded) through one compiled graph, so a frame's features do not
+    depend on what else is in its batch or on how the work was scheduled.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Encoder with input (None, S, S, 3) and outputs ``[mu, logvar]`` of shape (None, d).
+    name : str
+        Name stored as provenance.
+    sha256 : str
+        Hash of the weights file the model came from.
+    config : dict
+        Architecture and training settings stored as provenance.
+    batch_size : int, default=64
+    """
+
+    def __init__(self, model: Any, *, name: str, sha256: str, config: dict[str, Any], batch_size: int = 64) -> None:
+        self.model = model
+        self.name = name
+        self.sha256 = sha256
+        self.config = config
+        self.batch_size = int(batch_size)
+        self.input_size, self.latent_dim = _check_encoder_model(model, name)
+
+    @cached_property
+    def _graph(self) -> Any:
+        import tensorflow as tf
+
+        model = self.model
+        spec = tf.TensorSpec((self.batch_size, self.input_size, self.input_size, 3), tf.uint8)
+
+        @tf.function(input_signature=[spec])
+        def encode(frames: Any) -> Any:
+            mu, logvar = model(tf.cast(frames, tf.float32) / 255.0, training=False)
+            return mu, logvar
+
+        return encode
+
+    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[1:] != (self.input_size, self.input_size, 3) or frames.dtype != np.uint8:
+            raise EncoderError(
+                f"Encoder {self.name!r} expects uint8 frames of shape (n, {self.input_size}, {self.input_size}, 3). "
+                f"Received: shape={frames.shape}, dtype={frames.dtype}"
+            )
+        n = frames.shape[0]
+        mu = np.empty((n, self.latent_dim), dtype=np.float32)
+        logvar = np.empty((n, self.latent_dim), dtype=np.float32)
+        padded = np.zeros((self.batch_size, *frames.shape[1:]), dtype=np.uint8)
+        for lo in range(0, n, self.batch_size):
+            chunk = frames[lo : lo + self.batch_size]
+            padded[: len(chunk)] = chunk
+            padded[len(chunk) :] = 0
+            m, v = self._graph(padded)
+            mu[lo : lo + len(chunk)] = m.numpy()[: len(chunk)]
+            logvar[lo : lo + len(chunk)] = v.numpy()[: len(chunk)]
+        return mu, logvar
+
+    def identity(self) -> dict[str, Any]:
+        """Name, weights sha256, input size, latent size and config."""
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "input_size": self.input_size,
+            "latent_dim": self.latent_dim,
+            "config": self.config,
+        }
+
+
+def _check_encoder_model(model: Any, name: str) -> tuple[int, int]:
+    """Return (input size, latent size) or raise EncoderError saying what does not fit."""
+    try:
+        in_shape = tuple(model.inputs[0].shape)
+        outputs = list(model.outputs)
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise EncoderError(
+            f"Encoder {name!r} must be a Keras model with one frame input and outputs [mu, logvar]. "
+            f"Received: {type(model).__name__}"
+        ) from exc
+    if len(in_shape) != 4 or in_shape[3] != 3 or in_shape[1] is None or in_shape[1] != in_shape[2]:
+        raise EncoderError(
+            f"Encoder {name!r} must take square RGB frames of shape (None, S, S, 3). Received: input shape={in_shape}"
+        )
+    shapes = [tuple(o.shape) for o in outputs]
+    if len(shapes) != 2 or any(len(s) != 2 for s in shapes) or shapes[0] != shapes[1]:
+        raise EncoderError(
+            f"Encoder {name!r} must have two outputs [mu, logvar] of the same shape (None, d). "
+            f"Received: output shapes={shapes}"
+        )
+    return int(in_shape[1]), int(shapes[0][1])
+
+
+def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasEncoder:
+    """Load the default encoder or a ``.keras`` file (see :func:`featkit.encoders.load_encoder`)."""
+    if spec == "default":
+        card = default_model_card()
+        vae = load_default_vae()
+        return KerasEncoder(
+            vae.encoder,
+            name=card.get("name", "featkit-default"),
+            sha256=_sha256(DEFAULT_WEIGHTS_PATH),
+            config={"architecture": card["architecture"]},
+            batch_size=batch_size,
+        )
+    path = Path(os.path.expanduser(spec))
+    if not path.exists():
+        raise EncoderError(f"Encoder {spec!r} is neither 'default' nor an existing file.")
+    if path.suffix != ".keras":
+        raise EncoderError(
+            f"Encoder file {spec!r} must be a Keras 3 '.keras' file (saved with model.save). "
+            f"Received: suffix={path.suffix!r}"
+        )
+    import keras
+
+    import featkit.encoders.vae  # noqa: F401  (registers featkit's serializable classes)
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
+            raise EncoderError(
+                f"Refusing to load {spec!r}: it contains code (e.g. a Lambda layer) that would run on load. "
+                "featkit loads models in Keras safe mode only; re-save the model without Lambda layers."
+            ) from exc
+        raise EncoderError(f"Could not load encoder file {spec!r}: {exc}") from exc
+    except (OSError, TypeError, KeyError) as exc:
+        raise EncoderError(f"Could not load encoder file {spec!r}: {type(exc).__name__}: {exc}") from exc
+    encoder = getattr(model, "encoder", model)
+    config = {"file": path.name}
+    if hasattr(model, "beta"):
+        config.update(beta=model.beta, obs_var=model.obs_var)
+    return KerasEncoder(encoder, name=path.stem, sha256=_sha256(path), config=config, batch_size=batch_size)

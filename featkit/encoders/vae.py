@@ -1,0 +1,248 @@
+"""The convolutional β-VAE behind featkit's features (Keras 3).
+
+Follows ``vae-math.md``: an encoder with **separate** heads for the posterior
+mean μ and log variance log σ², seeded reparameterised sampling, a
+transposed-convolution decoder, and the objective (per frame, minimised)::
+
+    L = Σ_pixels (x - x̂)² / (2 · obs_var)  +  β · KL(q(z|x) ‖ N(0, I))
+    KL = -½ Σ_j (1 + log σ²_j - μ²_j - σ²_j)
+
+The reconstruction term is the negative log-likelihood of a Gaussian decoder
+with fixed variance ``obs_var`` (up to a constant), summed over pixels, so β
+keeps its usual meaning (β = 1 is the plain ELBO).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+__all__ = [
+    "LOGVAR_RANGE",
+    "GaussianSampler",
+    "LogVarClip",
+    "VAE",
+    "build_decoder",
+    "build_encoder",
+    "build_vae",
+    "kl_divergence",
+    "reconstruction_nll",
+]
+
+#: log σ² is clipped to this range before it is exponentiated.
+LOGVAR_RANGE = (-30.0, 20.0)
+
+
+def kl_divergence(mu: Any, logvar: Any) -> Any:
+    """KL(N(μ, diag σ²) ‖ N(0, I)) per sample, in nats.
+
+    Parameters
+    ----------
+    mu, logvar : tensor of shape (n, d)
+
+    Returns
+    -------
+    tensor of shape (n,)
+    """
+    logvar = ops.clip(logvar, *LOGVAR_RANGE)
+    return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=-1)
+
+
+def reconstruction_nll(x: Any, x_hat: Any, obs_var: float) -> Any:
+    """Gaussian negative log-likelihood (without its constant) summed over pixels.
+
+    Parameters
+    ----------
+    x, x_hat : tensor of shape (n, H, W, C)
+        Frames and reconstructions in [0, 1].
+    obs_var : float
+        Fixed decoder variance.
+
+    Returns
+    -------
+    tensor of shape (n,)
+    """
+    return ops.sum(ops.square(x - x_hat), axis=(1, 2, 3)) / (2.0 * obs_var)
+
+
+@keras.saving.register_keras_serializable(package="featkit")
+class LogVarClip(layers.Layer):
+    """Clip log σ² to :data:`LOGVAR_RANGE` so ``exp`` can neither overflow nor vanish."""
+
+    def call(self, logvar: Any) -> Any:
+        return ops.clip(logvar, *LOGVAR_RANGE)
+
+
+@keras.saving.register_keras_serializable(package="featkit")
+class GaussianSampler(layers.Layer):
+    """Draw z = μ + σ ⊙ ε with ε ~ N(0, I) from a seeded generator.
+
+    Parameters
+    ----------
+    seed : int or None, default=None
+        Seed of the layer's :class:`keras.random.SeedGenerator`.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Sequence[Any]) -> Any:
+        mu, logvar = inputs
+        eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+        return mu + ops.exp(0.5 * logvar) * eps
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "seed": self.seed}
+
+
+def build_encoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)) -> keras.Model:
+    """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate Dense heads.
+
+    Parameters
+    ----------
+    input_size : int, default=64
+        Side of the square RGB input; must be divisible by ``2 ** len(widths)``.
+    latent_dim : int, default=32
+        Size d of z.
+    widths : sequence of int
+        Filters of the stride-2 convolutions.
+
+    Returns
+    -------
+    keras.Model
+        Input (n, input_size, input_size, 3) float; outputs ``[mu, logvar]``, each (n, d).
+    """
+    if input_size % (2 ** len(widths)):
+        raise ValueError(
+            f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
+        )
+    x_in = keras.Input((input_size, input_size, 3), name="frames")
+    h = x_in
+    for i, w in enumerate(widths):
+        h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
+    h = layers.Flatten(name="flatten")(h)
+    mu = layers.Dense(latent_dim, name="mu")(h)
+    logvar = LogVarClip(name="logvar_clip")(layers.Dense(latent_dim, name="logvar")(h))
+    return keras.Model(x_in, [mu, logvar], name="encoder")
+
+
+def build_decoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)) -> keras.Model:
+    """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`)."""
+    base = input_size // 2 ** len(widths)
+    z_in = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(base * base * widths[-1], activation="relu", name="project")(z_in)
+    h = layers.Reshape((base, base, widths[-1]), name="unflatten")(h)
+    for i, w in enumerate(reversed(widths[:-1])):
+        h = layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"deconv{i}")(h)
+    x_hat = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="sigmoid", name="frames_hat")(h)
+    return keras.Model(z_in, x_hat, name="decoder")
+
+
+@keras.saving.register_keras_serializable(package="featkit")
+class VAE(keras.Model):
+    """β-VAE made of an encoder and a decoder model.
+
+    Parameters
+    ----------
+    encoder : keras.Model
+        Maps frames to ``[mu, logvar]``.
+    decoder : keras.Model
+        Maps z to frames.
+    beta : float, default=1.0
+        Weight of the KL term.
+    obs_var : float, default=0.01
+        Fixed variance of the Gaussian decoder.
+    seed : int or None, default=None
+        Seed of the sampling layer.
+
+    Notes
+    -----
+    ``model(x, training=True)`` decodes a sampled z; with ``training=False`` it
+    decodes μ, so evaluation is deterministic. Both return ``(x_hat, mu, logvar)``.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        beta: float = 1.0,
+        obs_var: float = 0.01,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = float(beta)
+        self.obs_var = float(obs_var)
+        self.seed = seed
+        self.sampler = GaussianSampler(seed=seed, name="sampler")
+        self.recon_tracker = keras.metrics.Mean(name="recon")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def build(self, input_shape: Any = None) -> None:
+        # The encoder and decoder are functional models, built already; the
+        # sampler holds only its seed state.
+        self.sampler.build(None)
+        self.built = True
+
+    def call(self, x: Any, training: bool = False) -> tuple[Any, Any, Any]:
+        mu, logvar = self.encoder(x, training=training)
+        z = self.sampler([mu, logvar]) if training else mu
+        return self.decoder(z, training=training), mu, logvar
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):  # noqa: D102
+        x_hat, mu, logvar = y_pred
+        recon = reconstruction_nll(x, x_hat, self.obs_var)
+        kl = kl_divergence(mu, logvar)
+        self.recon_tracker.update_state(recon)
+        self.kl_tracker.update_state(kl)
+        return ops.mean(recon + self.beta * kl)
+
+    @property
+    def metrics(self) -> list[Any]:
+        return [*super().metrics, self.recon_tracker, self.kl_tracker]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "beta": self.beta,
+            "obs_var": self.obs_var,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+def build_vae(
+    input_size: int = 64,
+    latent_dim: int = 32,
+    widths: Sequence[int] = (32, 64, 128, 128),
+    beta: float = 1.0,
+    obs_var: float = 0.01,
+    seed: int | None = 0,
+) -> VAE:
+    """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config)."""
+    widths = tuple(int(w) for w in widths)
+    vae = VAE(
+        build_encoder(input_size, latent_dim, widths),
+        build_decoder(input_size, latent_dim, widths),
+        beta=beta,
+        obs_var=obs_var,
+        seed=seed,
+        name="vae",
+    )
+    vae.build((None, input_size, input_size, 3))
+    return vae
