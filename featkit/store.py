@@ -1,0 +1,595 @@
+"""The HDF5 feature store: layout, crash-safe writing, and reading (the only h5py import).
+
+Layout (``layout_version`` 1; documented in the README)::
+
+    /                       attrs: featkit_layout="featkit.features", layout_version=1,
+                                   featkit_version, created, updated, encoder (JSON),
+                                   sampling (JSON), stats (JSON), decoder
+    /features               float32 (n_clips, n_features), chunked, gzip
+    /feature_names          str (n_features,)
+    /clips/{video_id, start_frame, end_frame, start_time, end_time, n_frames}
+    /videos/{path, label, sha256, size, mtime_ns, fps, n_frames, duration,
+             width, height, timestamp_source, clip_offset, clip_count}
+    /failures/{path, reason, message, attempts, size, mtime_ns, time}
+
+Clips of video ``i`` are rows ``clip_offset[i] : clip_offset[i] + clip_count[i]``
+of ``/features`` and ``/clips`` (CSR style), in the order videos were committed.
+
+Crash safety: the file on disk is only ever *replaced* (write a temporary copy,
+fsync, ``os.replace``), never modified in place, so a process killed at any
+moment leaves either the previous or the next complete file. Each finished
+video is also written at once to a journal folder (``<file>.journal/``, one
+atomically renamed ``.npz`` per video) that the next run folds in, so work
+finished between two commits is not lost either. Commits are spaced so that
+copying the file costs at most ~5% of the run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from featkit._version import __version__
+from featkit.exceptions import LayoutError, StoreError, StoreLockedError, StoreMismatchError
+
+__all__ = [
+    "LAYOUT_NAME",
+    "LAYOUT_VERSION",
+    "FailureRecord",
+    "FeatureStore",
+    "VideoResult",
+    "open_feature_file",
+    "read_table",
+]
+
+LAYOUT_NAME = "featkit.features"
+LAYOUT_VERSION = 1
+
+_STR = h5py.string_dtype("utf-8")
+VIDEO_FIELDS: dict[str, Any] = {
+    "path": _STR,
+    "label": _STR,
+    "sha256": _STR,
+    "size": np.int64,
+    "mtime_ns": np.int64,
+    "fps": np.float64,
+    "n_frames": np.int64,
+    "duration": np.float64,
+    "width": np.int32,
+    "height": np.int32,
+    "timestamp_source": _STR,
+    "clip_offset": np.int64,
+    "clip_count": np.int64,
+}
+CLIP_FIELDS: dict[str, Any] = {
+    "video_id": np.int64,
+    "start_frame": np.int64,
+    "end_frame": np.int64,
+    "start_time": np.float64,
+    "end_time": np.float64,
+    "n_frames": np.int32,
+}
+FAILURE_FIELDS: dict[str, Any] = {
+    "path": _STR,
+    "reason": _STR,
+    "message": _STR,
+    "attempts": np.int32,
+    "size": np.int64,
+    "mtime_ns": np.int64,
+    "time": _STR,
+}
+# Run settings that must match for a file to be resumed.
+_MATCHED_ATTRS = ("encoder", "sampling", "stats")
+
+
+@dataclass
+class VideoResult:
+    """One finished video, ready to store.
+
+    Attributes
+    ----------
+    video : dict
+        Values of the video table's fields except ``clip_offset`` and ``clip_count``.
+    clips : dict of str to ndarray
+        One array of length n_clips per field of the clips table, except ``video_id``.
+    features : ndarray of shape (n_clips, n_features), float32
+    """
+
+    video: dict[str, Any]
+    clips: dict[str, np.ndarray]
+    features: np.ndarray
+
+
+@dataclass
+class FailureRecord:
+    """A video that could not be used, with the reason."""
+
+    path: str
+    reason: str
+    message: str
+    size: int = -1
+    mtime_ns: int = -1
+    attempts: int = 1
+    time: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _decode(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "O" or values.dtype.kind == "S":
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+    return values
+
+
+def check_layout(f: h5py.File, path: str | os.PathLike[str]) -> int:
+    """Check that an open file is a featkit feature file this version can read.
+
+    Returns
+    -------
+    int
+        The file's layout version.
+
+    Raises
+    ------
+    LayoutError
+        If it is not a featkit file or has an unsupported layout version.
+    """
+    name = f.attrs.get("featkit_layout")
+    if isinstance(name, bytes):
+        name = name.decode()
+    if name != LAYOUT_NAME:
+        raise LayoutError(
+            f"{os.fspath(path)} is not a featkit feature file: its root attribute 'featkit_layout' is "
+            f"{name!r}, expected {LAYOUT_NAME!r}. Was it written by another tool?"
+        )
+    version = int(f.attrs.get("layout_version", -1))
+    if version != LAYOUT_VERSION:
+        raise LayoutError(
+            f"{os.fspath(path)} has featkit layout version {version}; this featkit "
+            f"({__version__}) reads version {LAYOUT_VERSION}. Re-extract, or use a matching featkit."
+        )
+    return version
+
+
+def open_feature_file(path: str | os.PathLike[str]) -> h5py.File:
+    """Open a feature file read-only after checking its layout.
+
+    Raises
+    ------
+    StoreError
+        If the file does not exist or is not HDF5.
+    LayoutError
+        If it is not a featkit feature file of a supported layout.
+    """
+    try:
+        f = h5py.File(path, "r")
+    except FileNotFoundError as exc:
+        raise StoreError(f"No feature file at {os.fspath(path)}.") from exc
+    except OSError as exc:
+        raise StoreError(f"{os.fspath(path)} cannot be opened as an HDF5 file: {exc}") from exc
+    try:
+        check_layout(f, path)
+    except LayoutError:
+        f.close()
+        raise
+    return f
+
+
+def read_table(f: h5py.File, group: str) -> dict[str, np.ndarray]:
+    """Read a table group (``videos``, ``clips`` or ``failures``) into a dict of arrays (str as object)."""
+    if group not in f:
+        return {}
+    return {k: _decode(f[group][k][()]) for k in f[group]}
+
+
+def _create_table(f: h5py.File, group: str, fields: dict[str, Any]) -> None:
+    g = f.create_group(group)
+    for name, dtype in fields.items():
+        compression = None if dtype is _STR else "gzip"
+        g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,), compression=compression)
+
+
+def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
+    n = ds.shape[0]
+    ds.resize(n + len(values), axis=0)
+    ds[n:] = values
+
+
+def _sha256_file(path: str | os.PathLike[str]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FeatureStore:
+    """Writer of one feature file, with resume, journal and an exclusive lock.
+
+    Use :meth:`open` as a context manager; only the process holding the store
+    writes the file (libhdf5 is not safe for concurrent writers).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.h5`` output.
+    meta : dict
+        Root attributes describing the run: ``encoder``, ``sampling`` and
+        ``stats`` (JSON-ready; they must match an existing file to resume),
+        ``feature_names`` and ``decoder``.
+    overwrite : bool, default=False
+        Start a new file even if one exists.
+    min_commit_interval : float, default=0.0
+        Seconds between commits at least; commits are also spaced to at least
+        20 times the duration of the previous one.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        meta: dict[str, Any],
+        *,
+        overwrite: bool = False,
+        min_commit_interval: float = 0.0,
+    ) -> None:
+        self.path = Path(path)
+        self.meta = meta
+        self.overwrite = overwrite
+        self.min_commit_interval = float(min_commit_interval)
+        self.journal_dir = self.path.with_name(self.path.name + ".journal")
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_fd: int | None = None
+        self.videos: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, FailureRecord] = {}
+        self._pending: list[tuple[VideoResult, Path]] = []
+        self._pending_failures: list[Path] = []
+        self._drop: set[str] = set()
+        self._dirty = False
+        self._last_commit = 0.0
+        self._last_commit_cost = 0.0
+        self._seq = 0
+
+    # -- life cycle -----------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], meta: dict[str, Any], **kwargs: Any) -> FeatureStore:
+        """Lock the output, read what it holds, fold in the journal; return the store."""
+        store = cls(path, meta, **kwargs)
+        store._acquire_lock()
+        try:
+            store._load()
+        except BaseException:
+            store._release_lock()
+            raise
+        return store
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Commit everything pending and release the lock."""
+        try:
+            if self._lock_fd is not None:
+                self.commit()
+        finally:
+            self._release_lock()
+
+    def __repr__(self) -> str:
+        return f"<FeatureStore {str(self.path)!r}: {len(self.videos)} videos, {len(self.failures)} failures>"
+
+    def _acquire_lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreLockedError(
+                f"{self.path} is being written by another featkit process (pid {holder}). "
+                "Wait for it to finish, or choose another output file."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            try:
+                self._lock_path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+
+    # -- reading what exists ----------------------------------------------
+    def _load(self) -> None:
+        if self.overwrite:
+            self.path.unlink(missing_ok=True)
+            shutil.rmtree(self.journal_dir, ignore_errors=True)
+        if self.path.exists():
+            with open_feature_file(self.path) as f:
+                self._check_meta(f)
+                table = read_table(f, "videos")
+                for i, p in enumerate(table.get("path", [])):
+                    self.videos[p] = {k: table[k][i] for k in table}
+                fails = read_table(f, "failures")
+                for i, p in enumerate(fails.get("path", [])):
+                    self.failures[p] = FailureRecord(**{k: fails[k][i].item() if hasattr(fails[k][i], "item") else fails[k][i] for k in fails})
+        else:
+            self._dirty = True  # an empty file is written even if nothing succeeds
+        self._replay_journal()
+
+    def _check_meta(self, f: h5py.File) -> None:
+        diffs = []
+        for key in _MATCHED_ATTRS:
+            stored = json.loads(f.attrs.get(key, "null"))
+            if stored != json.loads(json.dumps(self.meta[key])):
+                diffs.append(f"{key}: file has {stored!r}, this run has {self.meta[key]!r}")
+        if diffs:
+            raise StoreMismatchError(
+                f"{self.path} was made with other settings, so this run cannot resume it:\n  "
+                + "\n  ".join(diffs)
+                + "\nUse the same settings, another output file, or --overwrite to start again."
+            )
+
+    def _replay_journal(self) -> None:
+        if not self.journal_dir.is_dir():
+            return
+        for entry in sorted(self.journal_dir.iterdir()):
+            seq = int(entry.name.split("-", 1)[0]) if entry.name[:1].isdigit() else -1
+            self._seq = max(self._seq, seq + 1)
+            if entry.suffix == ".npz":
+                try:
+                    result = _read_journal_entry(entry)
+                except (OSError, ValueError, KeyError):
+                    entry.unlink(missing_ok=True)  # a torn entry: its video will be redone
+                    continue
+                path = result.video["path"]
+                stored = self.videos.get(path)
+                if stored is not None and stored["sha256"] == result.video["sha256"]:
+                    entry.unlink()  # committed before the crash
+                    continue
+                self._stage_video(result, entry)
+            elif entry.suffix == ".json":
+                try:
+                    rec = FailureRecord(**json.loads(entry.read_text()))
+                except (OSError, ValueError, TypeError):
+                    entry.unlink(missing_ok=True)
+                    continue
+                self._stage_failure(rec, entry)
+            else:
+                entry.unlink(missing_ok=True)  # a temporary file of an interrupted write
+
+    # -- staging -------------------------------------------------------------
+    def drop(self, path: str) -> None:
+        """Forget a stored video (it changed on disk and will be redone)."""
+        if path in self.videos:
+            self._drop.add(path)
+            self._dirty = True
+
+    def add_video(self, result: VideoResult) -> None:
+        """Journal a finished video and commit when due."""
+        entry = self._journal_path("npz", result.video["sha256"])
+        _write_journal_entry(entry, result)
+        self._stage_video(result, entry)
+        self.maybe_commit()
+
+    def add_failure(self, record: FailureRecord) -> None:
+        """Journal a failed video and commit when due."""
+        old = self.failures.get(record.path)
+        if old is not None:
+            record.attempts = old.attempts + 1
+        entry = self._journal_path("json", "failure")
+        tmp = entry.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record.__dict__))
+        os.replace(tmp, entry)
+        self._stage_failure(record, entry)
+        self.maybe_commit()
+
+    def _journal_path(self, suffix: str, tag: str) -> Path:
+        self.journal_dir.mkdir(exist_ok=True)
+        self._seq += 1
+        return self.journal_dir / f"{self._seq:09d}-{tag[:12]}.{suffix}"
+
+    def _stage_video(self, result: VideoResult, entry: Path) -> None:
+        path = result.video["path"]
+        if path in self.videos:
+            self._drop.add(path)
+        self.failures.pop(path, None)
+        self._pending = [(r, e) for r, e in self._pending if r.video["path"] != path]
+        self._pending.append((result, entry))
+        self._dirty = True
+
+    def _stage_failure(self, record: FailureRecord, entry: Path) -> None:
+        if record.path in self.videos:
+            self._drop.add(record.path)
+        self.failures[record.path] = record
+        self._pending_failures.append(entry)
+        self._dirty = True
+
+    # -- committing ---------------------------------------------------------
+    def maybe_commit(self) -> bool:
+        """Commit if enough time has passed since the last commit; return whether it did."""
+        waited = time.monotonic() - self._last_commit
+        if self._dirty and waited >= max(self.min_commit_interval, 20.0 * self._last_commit_cost):
+            self.commit()
+            return True
+        return False
+
+    def commit(self) -> None:
+        """Write a new complete file with everything staged and atomically replace the old one."""
+        if not self._dirty:
+            return
+        t0 = time.monotonic()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self._write_new_file(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"Could not write {self.path}: {exc}. Results finished so far are kept in "
+                f"{self.journal_dir} and the previous file is intact; fix the cause and run again."
+            ) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for _, entry in self._pending:
+            entry.unlink(missing_ok=True)
+        for entry in self._pending_failures:
+            entry.unlink(missing_ok=True)
+        self._pending.clear()
+        self._pending_failures.clear()
+        self._drop.clear()
+        self._dirty = False
+        if self.journal_dir.is_dir() and not any(self.journal_dir.iterdir()):
+            self.journal_dir.rmdir()
+        self._last_commit = time.monotonic()
+        self._last_commit_cost = self._last_commit - t0
+
+    def _write_new_file(self, tmp: Path) -> None:
+        replaced = {r.video["path"] for r, _ in self._pending} | self._drop
+        stale = replaced & self.videos.keys()
+        if self.path.exists() and not stale:
+            shutil.copyfile(self.path, tmp)
+            f = h5py.File(tmp, "a")
+        else:
+            f = h5py.File(tmp, "w")
+            self._init_layout(f)
+            if self.path.exists():
+                with h5py.File(self.path, "r") as old:
+                    _copy_videos(old, f, keep=lambda p: p not in stale)
+        with f:
+            f.attrs["updated"] = _now()
+            for result, _ in self._pending:
+                self._append_video(f, result)
+            del f["failures"]
+            _create_table(f, "failures", FAILURE_FIELDS)
+            records = sorted(self.failures.values(), key=lambda r: r.path)
+            for name in FAILURE_FIELDS:
+                _append(f["failures"][name], np.array([getattr(r, name) for r in records], dtype=object if FAILURE_FIELDS[name] is _STR else FAILURE_FIELDS[name]))
+        for path in stale:
+            self.videos.pop(path, None)
+        # Re-read the video index so offsets match the new file.
+        with h5py.File(tmp, "r") as f:
+            table = read_table(f, "videos")
+        self.videos = {p: {k: table[k][i] for k in table} for i, p in enumerate(table.get("path", []))}
+
+    def _init_layout(self, f: h5py.File) -> None:
+        f.attrs["featkit_layout"] = LAYOUT_NAME
+        f.attrs["layout_version"] = LAYOUT_VERSION
+        f.attrs["featkit_version"] = __version__
+        f.attrs["created"] = _now()
+        for key in (*_MATCHED_ATTRS, "extraction"):
+            f.attrs[key] = json.dumps(self.meta.get(key))
+        f.attrs["decoder"] = str(self.meta.get("decoder", ""))
+        names = list(self.meta["feature_names"])
+        f.create_dataset("feature_names", data=np.array(names, dtype=object), dtype=_STR)
+        rows = max(64, (256 * 1024) // (4 * len(names)))
+        f.create_dataset(
+            "features",
+            shape=(0, len(names)),
+            maxshape=(None, len(names)),
+            dtype=np.float32,
+            chunks=(rows, len(names)),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
+        _create_table(f, "clips", CLIP_FIELDS)
+        _create_table(f, "videos", VIDEO_FIELDS)
+        _create_table(f, "failures", FAILURE_FIELDS)
+
+    def _append_video(self, f: h5py.File, result: VideoResult) -> None:
+        feats = np.asarray(result.features, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != f["features"].shape[1]:
+            raise StoreError(
+                f"Features of {result.video['path']} have shape {feats.shape}; the file stores "
+                f"{f['features'].shape[1]} features per clip."
+            )
+        offset = f["features"].shape[0]
+        video_id = f["videos/path"].shape[0]
+        _append(f["features"], feats)
+        n = feats.shape[0]
+        for name, dtype in CLIP_FIELDS.items():
+            values = np.full(n, video_id, dtype=dtype) if name == "video_id" else np.asarray(result.clips[name], dtype=dtype)
+            _append(f["clips"][name], values)
+        row = {**result.video, "clip_offset": offset, "clip_count": n}
+        for name, dtype in VIDEO_FIELDS.items():
+            _append(f["videos"][name], np.array([row[name]], dtype=object if dtype is _STR else dtype))
+
+
+def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16) -> None:
+    """Copy the videos for which ``keep(path)`` holds, with their clips, renumbering ids."""
+    table = read_table(old, "videos")
+    paths = table.get("path", np.zeros(0, dtype=object))
+    kept = np.array([bool(keep(p)) for p in paths], dtype=bool)
+    new_id = np.cumsum(kept) - 1
+    clip_vid = old["clips/video_id"]
+    for lo in range(0, old["features"].shape[0], block):
+        vids = clip_vid[lo : lo + block]
+        mask = kept[vids]
+        if not mask.any():
+            continue
+        _append(new["features"], old["features"][lo : lo + block][mask])
+        for name in CLIP_FIELDS:
+            values = old["clips"][name][lo : lo + block][mask]
+            _append(new["clips"][name], new_id[values] if name == "video_id" else values)
+    for name, dtype in VIDEO_FIELDS.items():
+        values = table[name][kept]
+        if name == "clip_offset":
+            counts = table["clip_count"][kept]
+            values = (np.cumsum(counts) - counts).astype(np.int64)
+        _append(new["videos"][name], values.astype(object) if dtype is _STR else values.astype(dtype))
+
+
+def _write_journal_entry(entry: Path, result: VideoResult) -> None:
+    tmp = entry.with_suffix(".tmp")
+    arrays = {f"clip_{k}": np.asarray(v) for k, v in result.clips.items()}
+    with open(tmp, "wb") as fh:
+        np.savez(fh, features=result.features, video=np.array(json.dumps(_jsonable(result.video))), **arrays)
+    os.replace(tmp, entry)
+
+
+def _read_journal_entry(entry: Path) -> VideoResult:
+    with np.load(entry, allow_pickle=False) as data:
+        video = json.loads(str(data["video"]))
+        clips = {k[5:]: data[k] for k in data.files if k.startswith("clip_")}
+        return VideoResult(video=video, clips=clips, features=data["features"])
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in d.items()}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Content fingerprint of a file (hex sha256)."""
+    return _sha256_file(path)
+
