@@ -1,0 +1,43 @@
+"""Install featkit: ``pip install .`` (add ``[test]`` for the test suite)."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version: dict[str, str] = {}
+exec((here / "featkit" / "_version.py").read_text(), version)
+
+setup(
+    name="featkit",
+    version=version["__version__"],
+    description="Turn videos into VAE features for scikit-learn: decode, encode, store in HDF5.",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["featkit", "featkit.*"]),
+    package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json"]},
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.24",
+        "h5py>=3.8",
+        # The maintained decord fork: same `import decord`, newer FFmpeg.
+        "decord2>=3.4",
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.3",
+        "joblib>=1.3",
+        "scikit-learn>=1.4",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100", "av>=12", "ruff>=0.6"],
+        "hub": ["tensorflow-hub>=0.16", "tf-keras", "setuptools<82"],
+    },
+    entry_points={"console_scripts": ["featkit=featkit.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Video",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
