@@ -334,6 +334,8 @@ class FeatureStore:
         else:
             self._dirty = True  # an empty file is written even if nothing succeeds
         self._replay_journal()
+        if self._pending or self._pending_failures:
+            self.commit()  # fold the journal in, so planning sees those videos as done
 
     def _check_meta(self, f: h5py.File) -> None:
         diffs = []
@@ -375,6 +377,11 @@ class FeatureStore:
                 self._stage_failure(rec, entry)
             else:
                 entry.unlink(missing_ok=True)  # a temporary file of an interrupted write
+        self._remove_empty_journal()
+
+    def _remove_empty_journal(self) -> None:
+        if self.journal_dir.is_dir() and not any(self.journal_dir.iterdir()):
+            self.journal_dir.rmdir()
 
     # -- staging -------------------------------------------------------------
     def drop(self, path: str) -> None:
@@ -412,6 +419,9 @@ class FeatureStore:
         if path in self.videos:
             self._drop.add(path)
         self.failures.pop(path, None)
+        for r, e in self._pending:
+            if r.video["path"] == path:
+                e.unlink(missing_ok=True)
         self._pending = [(r, e) for r, e in self._pending if r.video["path"] != path]
         self._pending.append((result, entry))
         self._dirty = True
@@ -461,8 +471,7 @@ class FeatureStore:
         self._pending_failures.clear()
         self._drop.clear()
         self._dirty = False
-        if self.journal_dir.is_dir() and not any(self.journal_dir.iterdir()):
-            self.journal_dir.rmdir()
+        self._remove_empty_journal()
         self._last_commit = time.monotonic()
         self._last_commit_cost = self._last_commit - t0
 

@@ -61,10 +61,22 @@ class VideoInfo:
     timestamp_source: str
 
 
+# Output widths that decord 3.4 returns corrupted (wrong shape) for any codec,
+# measured for widths 2..400 (tests/videofactory.py keeps the same list).
+_BROKEN_WIDTHS = frozenset({2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 96, 144})
+
+
 def _resize_target(width: int, height: int, size: int) -> tuple[int, int]:
-    """Width and height after scaling the shorter side to ``size``."""
+    """Width and height after scaling the shorter side to ``size``.
+
+    A width decord cannot produce is widened by a pixel or two; the centre
+    crop removes the difference.
+    """
     scale = size / min(width, height)
-    return max(size, round(width * scale)), max(size, round(height * scale))
+    tw, th = max(size, round(width * scale)), max(size, round(height * scale))
+    while tw in _BROKEN_WIDTHS:
+        tw += 1
+    return tw, th
 
 
 class DecordReader:
@@ -142,9 +154,10 @@ class DecordReader:
                 raise VideoDecodeError(
                     self.path, f"frames {chunk[0]}..{chunk[-1]}: {type(exc).__name__}: {_first_line(exc)}"
                 ) from exc
-            if frames.shape[0] != len(chunk):
+            if frames.ndim != 4 or frames.shape[0] != len(chunk) or frames.shape[3] != 3:
                 raise VideoDecodeError(
-                    self.path, f"asked for {len(chunk)} frames at {chunk[0]}..{chunk[-1]}, got {frames.shape[0]}"
+                    self.path,
+                    f"asked for {len(chunk)} RGB frames at {chunk[0]}..{chunk[-1]}, got an array of shape {frames.shape}",
                 )
             out[lo : lo + len(chunk)] = frames[:, y0 : y0 + self.size, x0 : x0 + self.size]
         return out

@@ -1,0 +1,83 @@
+"""Shared fixtures: real videos written per session, and the real default encoder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tests import videofactory as vf  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The shipped default encoder (real Keras model, real weights)."""
+    from featkit.encoders import load_encoder
+
+    return load_encoder("default")
+
+
+def write_labelled_tree(root: Path) -> dict[str, list[Path]]:
+    """Three classes x two clips with duplicate basenames, plus odd formats and broken files.
+
+    Returns
+    -------
+    dict with keys "good" and "bad" listing the files written.
+    """
+    good = vf.make_corpus(root)
+    extra = root / "misc"
+    good.append(vf.write_clip(extra, "odd_size", vf.pattern_frames(30, 61, 97, kind="moving_square", seed=3), fmt="mpeg4_avi", fps=15))
+    if "vp9_webm" in vf.available_formats():
+        good.append(vf.write_clip(extra, "vp9", vf.pattern_frames(40, 64, 80, kind="stripes", seed=1), fmt="vp9_webm", fps=20))
+    good.append(vf.write_clip(extra, "mjpeg", vf.pattern_frames(20, 72, 64, kind="rotating_bar", seed=2), fmt="mjpeg_mkv", fps=10))
+    good.append(vf.write_clip(extra, "single_frame", vf.pattern_frames(1, 64, 64, seed=4), fmt="h264_mp4", fps=24))
+    good.append(vf.write_vfr_video(extra / "vfr.mp4", vf.pattern_frames(24, 64, 64, seed=5)))
+    # Upper-case extension, directly in the root (no label).
+    upper = vf.write_clip(root, "UPPER", vf.pattern_frames(24, 64, 64, seed=6), fmt="h264_mp4", fps=24)
+    good.append(upper.rename(root / "UPPER.MP4"))
+    bad_dir = root / "broken"
+    bad = [
+        vf.write_zero_bytes(bad_dir / "empty.mp4"),
+        vf.write_random_bytes(bad_dir / "noise.mkv"),
+        vf.write_text_as_video(bad_dir / "notes.mp4"),
+        vf.write_audio_only(bad_dir / "audio.mp4", codec="aac", duration=0.5),
+    ]
+    (root / "readme.txt").write_text("not a video, not picked up")
+    (root / "dir.mp4").mkdir()  # a folder named like a video is not a video
+    return {"good": good, "bad": bad}
+
+
+@pytest.fixture(scope="session")
+def labelled_tree(tmp_path_factory) -> tuple[Path, dict[str, list[Path]]]:
+    root = tmp_path_factory.mktemp("videos")
+    return root, write_labelled_tree(root)
+
+
+@pytest.fixture(scope="session")
+def extracted(labelled_tree, encoder, tmp_path_factory):
+    """One full extraction of the labelled tree (n_jobs=1), shared by read-only tests."""
+    from featkit import ExtractionConfig
+    from featkit.extract import extract
+
+    root, _ = labelled_tree
+    out = tmp_path_factory.mktemp("out") / "features.h5"
+    report = extract(root, out, ExtractionConfig(), progress=False, encoder=encoder)
+    return out, report
+
+
+def features_of(path: Path) -> dict[str, np.ndarray]:
+    """Everything in a feature file that must be reproducible, read with plain h5py."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        out = {"features": f["features"][()]}
+        for group in ("clips", "videos"):
+            for k in f[group]:
+                if k in ("mtime_ns",):
+                    continue
+                out[f"{group}/{k}"] = f[group][k][()]
+        return out

@@ -1,0 +1,294 @@
+"""End-to-end extraction: real videos -> real decoder -> real Keras encoder -> real HDF5 file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from featkit import ExtractionConfig, SamplingConfig, StoreLockedError, StoreMismatchError
+from featkit.extract import extract
+from featkit.sklearn import load_features
+from featkit.store import FeatureStore
+from tests import videofactory as vf
+from tests.conftest import features_of, write_labelled_tree
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
+    out, report = extracted
+    root, files = labelled_tree
+    with h5py.File(out, "r") as f:
+        assert f.attrs["featkit_layout"] == "featkit.features"
+        assert f.attrs["layout_version"] == 1
+        enc = json.loads(f.attrs["encoder"])
+        assert enc["sha256"] == encoder.identity()["sha256"]
+        assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
+        names = [n.decode() for n in f["feature_names"][()]]
+        assert len(names) == f["features"].shape[1] == 4 * encoder.latent_dim
+        assert names[0] == "mu_mean_00" and names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:02d}"
+        assert f["features"].compression == "gzip" and f["features"].chunks is not None
+        paths = [p.decode() for p in f["videos/path"][()]]
+        labels = [p.decode() for p in f["videos/label"][()]]
+        offsets, counts = f["videos/clip_offset"][()], f["videos/clip_count"][()]
+        vid = f["clips/video_id"][()]
+        # CSR-style: each video's clips are a contiguous block, in order.
+        assert offsets[0] == 0 and np.all(offsets[1:] == offsets[:-1] + counts[:-1])
+        assert counts.sum() == f["features"].shape[0] == len(vid)
+        for i, (o, c) in enumerate(zip(offsets, counts, strict=True)):
+            assert np.all(vid[o : o + c] == i)
+        assert np.all(f["clips/end_frame"][()] >= f["clips/start_frame"][()])
+        assert np.all(f["clips/end_time"][()] > f["clips/start_time"][()])
+        sha = dict(zip(paths, [s.decode() for s in f["videos/sha256"][()]], strict=True))
+        failed = {p.decode(): r.decode() for p, r in zip(f["failures/path"][()], f["failures/reason"][()], strict=True)}
+    expected = {p.relative_to(root).as_posix() for p in files["good"]}
+    assert set(paths) == expected, "every good video stored once, under its path relative to DIR"
+    assert "square/clip_a.mp4" in paths and "stripes/clip_a.mp4" in paths  # duplicate basenames
+    assert dict(zip(paths, labels, strict=True))["square/clip_a.mp4"] == "square"
+    assert dict(zip(paths, labels, strict=True))["UPPER.MP4"] == ""
+    assert set(failed) == {p.relative_to(root).as_posix() for p in files["bad"]}
+    assert set(failed.values()) <= {"open_failed", "decode_failed", "unreadable"}
+    import hashlib
+
+    assert sha["square/clip_a.mp4"] == hashlib.sha256((root / "square/clip_a.mp4").read_bytes()).hexdigest()
+    assert report.n_extracted == len(expected) and len(report.failures) == len(files["bad"])
+    assert not report.ok
+
+
+def test_features_are_finite_and_separate_classes(extracted):
+    X, y, groups, names = load_features(extracted[0])
+    assert X.dtype == np.float32 and np.all(np.isfinite(X))
+    assert len(X) == len(y) == len(groups) and len(names) == X.shape[1]
+    sigma = X[:, [i for i, n in enumerate(names) if n.startswith("sigma_mean")]]
+    assert np.all(sigma > 0)
+    # The three synthetic classes differ visually; their mean latents must differ too.
+    centroids = {c: X[y == c][:, :32].mean(axis=0) for c in ("square", "stripes", "bar")}
+    within = max(np.abs(X[y == c][:, :32] - centroids[c]).mean() for c in centroids)
+    between = min(np.abs(centroids[a] - centroids[b]).mean() for a in centroids for b in centroids if a < b)
+    assert between > 0.5 * within
+
+
+def test_short_and_single_frame_videos_give_one_clip(extracted):
+    with h5py.File(extracted[0], "r") as f:
+        paths = [p.decode() for p in f["videos/path"][()]]
+        i = paths.index("misc/single_frame.mp4")
+        o, c = f["videos/clip_offset"][i], f["videos/clip_count"][i]
+        assert c == 1
+        assert f["clips/n_frames"][o] == 1
+        j = paths.index("misc/mjpeg.mkv")  # 2 s at 8 fps = 16 samples: exactly one full clip
+        assert f["videos/clip_count"][j] == 1 and f["clips/n_frames"][f["videos/clip_offset"][j]] == 16
+
+
+def test_vfr_clip_times_come_from_the_container(extracted):
+    written = vf.vfr_timestamps(24)
+    with h5py.File(extracted[0], "r") as f:
+        paths = [p.decode() for p in f["videos/path"][()]]
+        i = paths.index("misc/vfr.mp4")
+        o = f["videos/clip_offset"][i]
+        assert f["videos/timestamp_source"][i].decode() == "container"
+        start_frame, end_frame = f["clips/start_frame"][o], f["clips/end_frame"][o]
+        assert f["clips/end_time"][o] == pytest.approx(f["videos/duration"][i]) or end_frame < 23
+        # At 8 fps the k-th sample is the frame on screen at k/8 s.
+        k_last = f["clips/n_frames"][o] - 1
+        expected_last = np.searchsorted(written, k_last / 8.0 + 1e-9, side="right") - 1
+        assert start_frame == 0 and end_frame == expected_last
+        assert f["videos/duration"][i] > written[-1]
+
+
+def test_resume_skips_finished_redoes_changed_and_keeps_failures(labelled_tree, encoder, tmp_path):
+    root = tmp_path / "videos"
+    shutil.copytree(labelled_tree[0], root)
+    out = tmp_path / "f.h5"
+    first = extract(root, out, progress=False, encoder=encoder)
+    before = features_of(out)
+    again = extract(root, out, progress=False, encoder=encoder)
+    assert again.n_extracted == 0 and again.failures == [] and again.n_skipped == first.n_found
+    after = features_of(out)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+    # Change one video's content: only it is redone, and it is not duplicated.
+    vf.write_clip(root / "square", "clip_a", vf.pattern_frames(96, 64, 64, kind="stripes", seed=9), fmt="h264_mp4")
+    # A touched but unchanged file is not redone.
+    os.utime(root / "bar" / "clip_b.mp4", ns=(1, 1))
+    third = extract(root, out, progress=False, encoder=encoder)
+    assert third.n_extracted == 1
+    X, y, groups, _ = load_features(out)
+    with h5py.File(out, "r") as f:
+        paths = [p.decode() for p in f["videos/path"][()]]
+        assert len(paths) == len(set(paths)) == first.n_extracted
+        i = paths.index("square/clip_a.mp4")
+        assert f["videos/clip_count"][i] == 2  # 96 frames at 24 fps = 4 s -> 32 samples at 8 fps -> 2 clips
+    assert len(X) == len(groups)
+
+    # Failed videos are not retried unless asked; retried ones count attempts.
+    assert extract(root, out, progress=False, encoder=encoder).n_extracted == 0
+    retried = extract(root, out, ExtractionConfig(retry_failed=True), progress=False, encoder=encoder)
+    assert len(retried.failures) == 4
+    with h5py.File(out, "r") as f:
+        assert set(f["failures/attempts"][()]) == {2}
+
+
+def test_fixed_failed_video_moves_to_videos(labelled_tree, encoder, tmp_path):
+    root = tmp_path / "videos"
+    shutil.copytree(labelled_tree[0], root)
+    out = tmp_path / "f.h5"
+    extract(root, out, progress=False, encoder=encoder)
+    broken = root / "broken" / "empty.mp4"
+    broken.unlink()
+    vf.write_clip(root / "broken", "empty", vf.pattern_frames(24, 64, 64, seed=1), fmt="h264_mp4")
+    rep = extract(root, out, progress=False, encoder=encoder)
+    assert rep.n_extracted == 1
+    with h5py.File(out, "r") as f:
+        assert "broken/empty.mp4" in [p.decode() for p in f["videos/path"][()]]
+        assert "broken/empty.mp4" not in [p.decode() for p in f["failures/path"][()]]
+
+
+def test_n_jobs_do_not_change_a_single_bit(labelled_tree, encoder, tmp_path, extracted):
+    out2 = tmp_path / "two.h5"
+    extract(labelled_tree[0], out2, ExtractionConfig(n_jobs=2), progress=False, encoder=encoder)
+    a, b = features_of(extracted[0]), features_of(out2)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_sampling_options_change_the_clips(labelled_tree, encoder, tmp_path):
+    cfg = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=12, stride=2, max_clips=5), stats=("mu_mean", "logvar_mean"))
+    out = tmp_path / "s.h5"
+    extract(labelled_tree[0] / "square", out, cfg, progress=False, encoder=encoder)
+    X, y, groups, names = load_features(out)
+    assert y is None  # videos directly in the root have no label
+    assert X.shape[1] == 2 * encoder.latent_dim and names[-1].startswith("logvar_mean_")
+    with h5py.File(out, "r") as f:
+        # 48 frames at 24 fps = 2 s -> 24 samples at 12 fps -> clips start every 2 samples: 11, capped at 5.
+        assert list(f["videos/clip_count"][()]) == [5, 5]
+        assert set(f["clips/n_frames"][()]) == {4}
+
+
+def test_mismatched_settings_are_refused(extracted, encoder, labelled_tree, tmp_path):
+    out = tmp_path / "m.h5"
+    shutil.copy(extracted[0], out)
+    cfg = ExtractionConfig(sampling=SamplingConfig(clip_len=8))
+    with pytest.raises(StoreMismatchError, match="clip_len"):
+        extract(labelled_tree[0], out, cfg, progress=False, encoder=encoder)
+    before = features_of(out)
+    rep = extract(labelled_tree[0], out, cfg, overwrite=True, progress=False, encoder=encoder)
+    assert rep.n_extracted > 0 and len(features_of(out)["features"]) != len(before["features"])
+
+
+def test_second_writer_is_refused(extracted, labelled_tree, tmp_path):
+    out = tmp_path / "locked.h5"
+    shutil.copy(extracted[0], out)
+    with h5py.File(out, "r") as f:
+        meta = {k: json.loads(f.attrs[k]) for k in ("encoder", "sampling", "stats")}
+    holder = FeatureStore.open(out, {**meta, "feature_names": [], "decoder": ""})
+    try:
+        with pytest.raises(StoreLockedError, match="another featkit process"):
+            FeatureStore.open(out, {**meta, "feature_names": [], "decoder": ""})
+        proc = _cli("extract", str(labelled_tree[0]), "-o", str(out), "-q")
+        assert proc.returncode == 2 and "another featkit process" in proc.stderr
+    finally:
+        holder.close()
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "featkit", *args], capture_output=True, text=True, env=env, timeout=300, **kw)
+
+
+def test_cli_extract_info_and_exit_codes(labelled_tree, tmp_path):
+    root = tmp_path / "v"
+    shutil.copytree(labelled_tree[0] / "square", root / "square")
+    shutil.copytree(labelled_tree[0] / "bar", root / "bar")
+    out = tmp_path / "cli.h5"
+    ok = _cli("extract", str(root), "-o", str(out), "--clip-len", "8", "--fps", "4", "-q")
+    assert ok.returncode == 0, ok.stderr
+    shutil.copy(labelled_tree[1]["bad"][0], root / "bar" / "empty.mp4")
+    bad = _cli("extract", str(root), "-o", str(out), "--clip-len", "8", "--fps", "4")
+    assert bad.returncode == 1 and "bar/empty.mp4" in bad.stderr
+    info = _cli("info", str(out), "--json")
+    assert info.returncode == 0
+    summary = json.loads(info.stdout)
+    assert summary["n_videos"] == 4 and summary["labels"] == {"bar": 2, "square": 2}
+    assert summary["sampling"]["clip_len"] == 8 and summary["failures"][0]["path"] == "bar/empty.mp4"
+    text = _cli("info", str(out))
+    assert "failures  1" in text.stdout
+    notfeat = tmp_path / "other.h5"
+    with h5py.File(notfeat, "w") as f:
+        f["x"] = [1, 2]
+    wrong = _cli("info", str(notfeat))
+    assert wrong.returncode == 2 and "not a featkit feature file" in wrong.stderr
+    missing = _cli("extract", str(tmp_path / "nope"), "-o", str(out))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def _stored_paths(out: Path) -> list[str]:
+    with h5py.File(out, "r") as f:
+        return [p.decode() for p in f["videos/path"][()]]
+
+
+def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
+    """kill -9 at three moments of one extraction; the file opens after each; the resumed result equals a clean run."""
+    root = tmp_path / "many"
+    for i in range(16):
+        frames = vf.pattern_frames(160, 96, 128, kind=vf.PATTERN_KINDS[i % 3], seed=i, motion=(1 + i % 4, 1))
+        vf.write_clip(root / f"c{i % 2}", f"v{i:02d}", frames, fmt="h264_mp4", fps=24)
+    reference = tmp_path / "reference.h5"
+    extract(root, reference, progress=False, encoder=encoder)
+
+    out = tmp_path / "killed.h5"
+    journal = out.with_name(out.name + ".journal")
+    rng = np.random.default_rng(0)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "featkit", "extract", str(root), "-o", str(out), "-q"],
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        done_before = len(_stored_paths(out)) if out.exists() else 0
+        target = done_before + int(rng.integers(1, 4))
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            n_journal = len(list(journal.glob("*.npz"))) if journal.exists() else 0
+            n_file = len(_stored_paths(out)) if out.exists() else 0
+            if n_file + n_journal >= target:
+                break
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if out.exists():
+            stored = _stored_paths(out)  # the file opens after every kill
+            assert len(stored) == len(set(stored))
+    assert kills >= 1
+    finished = set(_stored_paths(out)) if out.exists() else set()
+    if journal.exists():
+        from featkit.store import _read_journal_entry
+
+        finished |= {_read_journal_entry(e).video["path"] for e in journal.glob("*.npz")}
+    final = extract(root, out, progress=False, encoder=encoder)
+    assert final.failures == []
+    assert final.n_extracted == 16 - len(finished), "work finished before a kill is never redone"
+    a, b = features_of(reference), features_of(out)
+    order_a = np.argsort(a["videos/path"])
+    order_b = np.argsort(b["videos/path"])
+    assert np.array_equal(a["videos/path"][order_a], b["videos/path"][order_b])
+    assert len(a["features"]) == len(b["features"])
+    for ia, ib in zip(order_a, order_b, strict=True):
+        oa, ca = a["videos/clip_offset"][ia], a["videos/clip_count"][ia]
+        ob, cb = b["videos/clip_offset"][ib], b["videos/clip_count"][ib]
+        assert ca == cb
+        assert np.array_equal(a["features"][oa : oa + ca], b["features"][ob : ob + cb])
+    assert not journal.exists()
