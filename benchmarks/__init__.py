@@ -1,0 +1,1 @@
+"""Benchmarks and data recipes for featkit (run as scripts; see README)."""

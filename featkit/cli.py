@@ -42,11 +42,27 @@ def _build_parser() -> argparse.ArgumentParser:
     ex.add_argument("root", metavar="DIR", help="folder of videos (searched recursively; DIR/<label>/... gives labels)")
     ex.add_argument("-o", "--output", required=True, help="HDF5 file to write or resume")
     ex.add_argument("--clip-len", type=int, default=16, help="sampled frames per clip (default 16)")
-    ex.add_argument("--fps", type=_fps, default=8.0, help="frames per second to sample, by timestamp; 'native' for all (default 8)")
-    ex.add_argument("--stride", type=_positive_int_or_none, default=None, help="sampled frames between clip starts (default: clip length, no overlap)")
-    ex.add_argument("--max-clips", type=_positive_int_or_none, default=None, help="at most this many clips per video, evenly spread (default all)")
+    ex.add_argument(
+        "--fps", type=_fps, default=8.0, help="frames per second to sample, by timestamp; 'native' for all (default 8)"
+    )
+    ex.add_argument(
+        "--stride",
+        type=_positive_int_or_none,
+        default=None,
+        help="sampled frames between clip starts (default: clip length, no overlap)",
+    )
+    ex.add_argument(
+        "--max-clips",
+        type=_positive_int_or_none,
+        default=None,
+        help="at most this many clips per video, evenly spread (default all)",
+    )
     ex.add_argument("--encoder", default="default", help="'default' (shipped VAE) or a .keras file (default 'default')")
-    ex.add_argument("--stats", default=",".join(DEFAULT_STATS), help=f"comma-separated statistics (default {','.join(DEFAULT_STATS)}; also logvar_mean)")
+    ex.add_argument(
+        "--stats",
+        default=",".join(DEFAULT_STATS),
+        help=f"comma-separated statistics (default {','.join(DEFAULT_STATS)}; also logvar_mean)",
+    )
     ex.add_argument("--batch-size", type=int, default=64, help="frames per encoder call (default 64)")
     ex.add_argument("-j", "--jobs", type=int, default=1, help="decoding processes (default 1)")
     ex.add_argument("--decode-threads", type=int, default=1, help="decoder threads per video, 1 or 2 (default 1)")
@@ -117,7 +133,9 @@ def summarise(path: str) -> dict[str, Any]:
         "decoder": attrs.get("decoder"),
         "failures": [
             {"path": p, "reason": r, "message": m}
-            for p, r, m in zip(failures.get("path", []), failures.get("reason", []), failures.get("message", []), strict=True)
+            for p, r, m in zip(
+                failures.get("path", []), failures.get("reason", []), failures.get("message", []), strict=True
+            )
         ],
     }
 
@@ -133,7 +151,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if s["labels"] and set(s["labels"]) != {""}:
         print("  labels    " + ", ".join(f"{k or '(none)'}: {v}" for k, v in s["labels"].items()))
     enc = s["encoder"]
-    print(f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, sha256 {str(enc['sha256'])[:12]}…")
+    print(
+        f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, "
+        f"sha256 {str(enc['sha256'])[:12]}…"
+    )
     print(f"  sampling  {s['sampling']}")
     print(f"  decoder   {s['decoder']}")
     print(f"  failures  {len(s['failures'])}")

@@ -26,9 +26,7 @@ def _check_int(owner: str, name: str, value: Any, minimum: int, *, optional: boo
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         allowed = f"an int >= {minimum}" + (" or None" if optional else "")
-        raise ConfigError(
-            f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead."
-        )
+        raise ConfigError(f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,7 @@ class SamplingConfig:
     -----
     A video too short to fill one clip still yields one clip, made of all the
     frames sampled from it; its ``n_frames`` in the output says how many.
+
     """
 
     clip_len: int = 16
@@ -113,6 +112,7 @@ class ExtractionConfig:
         above 2 make decord fail on VP9).
     retry_failed : bool, default=False
         On resume, try again the videos recorded as failed.
+
     """
 
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -141,8 +141,7 @@ class ExtractionConfig:
             )
         if isinstance(self.stats, str) or not isinstance(self.stats, Sequence):
             raise ConfigError(
-                "The 'stats' parameter of ExtractionConfig must be a sequence of names. "
-                f"Got {self.stats!r} instead."
+                f"The 'stats' parameter of ExtractionConfig must be a sequence of names. Got {self.stats!r} instead."
             )
         stats = tuple(self.stats)
         unknown = [s for s in stats if s not in STATISTICS]

@@ -10,8 +10,26 @@ __all__ = ["VIDEO_EXTENSIONS", "VideoFile", "discover_videos"]
 
 #: File extensions taken as videos (compared case-insensitively).
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".ogv", ".ogg", ".flv", ".wmv",
-     ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".3gp", ".asf", ".vob"}
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".ogv",
+        ".ogg",
+        ".flv",
+        ".wmv",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".m2ts",
+        ".mts",
+        ".3gp",
+        ".asf",
+        ".vob",
+    }
 )
 
 
@@ -26,6 +44,7 @@ class VideoFile:
     label : str
         The first-level subfolder (``root/<label>/...``), or ``""`` for files
         directly in the root.
+
     """
 
     path: str
@@ -47,6 +66,7 @@ def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
     Returns
     -------
     list of VideoFile
+
     """
     root = Path(root)
     if root.is_file():

@@ -51,6 +51,7 @@ class VideoError(FeatkitError):
         The video the error is about.
     message : str
         What went wrong, in words.
+
     """
 
     #: Short machine-readable reason stored in the failures table.

@@ -64,6 +64,7 @@ class ExtractionReport:
         Rows of the file's failures table after the run.
     elapsed : float
         Seconds.
+
     """
 
     output: str
@@ -102,6 +103,7 @@ def decode_video(
     Returns
     -------
     DecodedVideo or FailureRecord
+
     """
     from featkit.io.video import DecordReader
 
@@ -249,6 +251,7 @@ def extract(
         If the output is locked, belongs to other settings, or cannot be written.
     EncoderError
         If the encoder cannot be loaded.
+
     """
     from featkit.encoders import load_encoder
     from featkit.io.video import decoder_version

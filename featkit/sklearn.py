@@ -23,6 +23,7 @@ class Features(NamedTuple):
         Each clip's video id (row of the file's ``videos`` table), for grouped
         cross-validation such as :class:`sklearn.model_selection.GroupKFold`.
     feature_names : ndarray of shape (n_features,), object (str)
+
     """
 
     X: np.ndarray
@@ -55,6 +56,7 @@ def load_features(path: str | os.PathLike[str]) -> Features:
     >>> from sklearn.model_selection import GroupKFold, cross_val_score
     >>> X, y, groups, names = load_features("features.h5")  # doctest: +SKIP
     >>> cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(5))  # doctest: +SKIP
+
     """
     from featkit.store import open_feature_file, read_table
 
@@ -62,7 +64,9 @@ def load_features(path: str | os.PathLike[str]) -> Features:
         X = f["features"][()]
         names = read_table(f, "videos")
         groups = f["clips/video_id"][()].astype(np.int64)
-        feature_names = np.array([n.decode() if isinstance(n, bytes) else n for n in f["feature_names"][()]], dtype=object)
+        feature_names = np.array(
+            [n.decode() if isinstance(n, bytes) else n for n in f["feature_names"][()]], dtype=object
+        )
     labels = names.get("label", np.zeros(0, dtype=object))
     y = labels[groups] if len(labels) and any(lab != "" for lab in labels) else None
     return Features(X, y, groups, feature_names)

@@ -32,8 +32,14 @@ STATISTICS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]
     "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv: mu.mean(axis=0)),
     "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv: mu.std(axis=0)),
     "sigma_mean": ("mean posterior standard deviation (encoder uncertainty)", lambda mu, lv: _sigma(lv).mean(axis=0)),
-    "mu_absdiff": ("mean absolute frame-to-frame change of the posterior mean (latent motion)", lambda mu, lv: _absdiff(mu)),
-    "logvar_mean": ("mean posterior log variance over the clip", lambda mu, lv: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0)),
+    "mu_absdiff": (
+        "mean absolute frame-to-frame change of the posterior mean (latent motion)",
+        lambda mu, lv: _absdiff(mu),
+    ),
+    "logvar_mean": (
+        "mean posterior log variance over the clip",
+        lambda mu, lv: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+    ),
 }
 
 
@@ -51,6 +57,7 @@ def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
     -------
     list of str
         ``len(stats) * latent_dim`` names such as ``"mu_mean_07"``.
+
     """
     width = max(2, len(str(latent_dim - 1)))
     return [f"{s}_{j:0{width}d}" for s in stats for j in range(latent_dim)]
@@ -71,6 +78,7 @@ def clip_statistics(mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str]) ->
     ndarray of shape (len(stats) * d,), float32
         Computed in float64, so the result does not depend on summation order
         at float32 precision.
+
     """
     mu = np.asarray(mu, dtype=np.float64)
     logvar = np.asarray(logvar, dtype=np.float64)

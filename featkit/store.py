@@ -103,6 +103,7 @@ class VideoResult:
     clips : dict of str to ndarray
         One array of length n_clips per field of the clips table, except ``video_id``.
     features : ndarray of shape (n_clips, n_features), float32
+
     """
 
     video: dict[str, Any]
@@ -145,6 +146,7 @@ def check_layout(f: h5py.File, path: str | os.PathLike[str]) -> int:
     ------
     LayoutError
         If it is not a featkit file or has an unsupported layout version.
+
     """
     name = f.attrs.get("featkit_layout")
     if isinstance(name, bytes):
@@ -172,6 +174,7 @@ def open_feature_file(path: str | os.PathLike[str]) -> h5py.File:
         If the file does not exist or is not HDF5.
     LayoutError
         If it is not a featkit feature file of a supported layout.
+
     """
     try:
         f = h5py.File(path, "r")
@@ -236,6 +239,7 @@ class FeatureStore:
     min_commit_interval : float, default=0.0
         Seconds between commits at least; commits are also spaced to at least
         20 times the duration of the previous one.
+
     """
 
     def __init__(
@@ -330,7 +334,9 @@ class FeatureStore:
                     self.videos[p] = {k: table[k][i] for k in table}
                 fails = read_table(f, "failures")
                 for i, p in enumerate(fails.get("path", [])):
-                    self.failures[p] = FailureRecord(**{k: fails[k][i].item() if hasattr(fails[k][i], "item") else fails[k][i] for k in fails})
+                    self.failures[p] = FailureRecord(
+                        **{k: fails[k][i].item() if hasattr(fails[k][i], "item") else fails[k][i] for k in fails}
+                    )
         else:
             self._dirty = True  # an empty file is written even if nothing succeeds
         self._replay_journal()
@@ -495,7 +501,13 @@ class FeatureStore:
             _create_table(f, "failures", FAILURE_FIELDS)
             records = sorted(self.failures.values(), key=lambda r: r.path)
             for name in FAILURE_FIELDS:
-                _append(f["failures"][name], np.array([getattr(r, name) for r in records], dtype=object if FAILURE_FIELDS[name] is _STR else FAILURE_FIELDS[name]))
+                _append(
+                    f["failures"][name],
+                    np.array(
+                        [getattr(r, name) for r in records],
+                        dtype=object if FAILURE_FIELDS[name] is _STR else FAILURE_FIELDS[name],
+                    ),
+                )
         for path in stale:
             self.videos.pop(path, None)
         # Re-read the video index so offsets match the new file.
@@ -540,7 +552,9 @@ class FeatureStore:
         _append(f["features"], feats)
         n = feats.shape[0]
         for name, dtype in CLIP_FIELDS.items():
-            values = np.full(n, video_id, dtype=dtype) if name == "video_id" else np.asarray(result.clips[name], dtype=dtype)
+            values = (
+                np.full(n, video_id, dtype=dtype) if name == "video_id" else np.asarray(result.clips[name], dtype=dtype)
+            )
             _append(f["clips"][name], values)
         row = {**result.video, "clip_offset": offset, "clip_count": n}
         for name, dtype in VIDEO_FIELDS.items():
@@ -601,4 +615,3 @@ def _fsync_dir(path: Path) -> None:
 def sha256_of(path: str | os.PathLike[str]) -> str:
     """Content fingerprint of a file (hex sha256)."""
     return _sha256_file(path)
-

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests import videofactory as vf  # noqa: E402
+from tests import videofactory as vf
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +30,20 @@ def write_labelled_tree(root: Path) -> dict[str, list[Path]]:
     """
     good = vf.make_corpus(root)
     extra = root / "misc"
-    good.append(vf.write_clip(extra, "odd_size", vf.pattern_frames(30, 61, 97, kind="moving_square", seed=3), fmt="mpeg4_avi", fps=15))
+    good.append(
+        vf.write_clip(
+            extra, "odd_size", vf.pattern_frames(30, 61, 97, kind="moving_square", seed=3), fmt="mpeg4_avi", fps=15
+        )
+    )
     if "vp9_webm" in vf.available_formats():
-        good.append(vf.write_clip(extra, "vp9", vf.pattern_frames(40, 64, 80, kind="stripes", seed=1), fmt="vp9_webm", fps=20))
-    good.append(vf.write_clip(extra, "mjpeg", vf.pattern_frames(20, 72, 64, kind="rotating_bar", seed=2), fmt="mjpeg_mkv", fps=10))
+        good.append(
+            vf.write_clip(extra, "vp9", vf.pattern_frames(40, 64, 80, kind="stripes", seed=1), fmt="vp9_webm", fps=20)
+        )
+    good.append(
+        vf.write_clip(
+            extra, "mjpeg", vf.pattern_frames(20, 72, 64, kind="rotating_bar", seed=2), fmt="mjpeg_mkv", fps=10
+        )
+    )
     good.append(vf.write_clip(extra, "single_frame", vf.pattern_frames(1, 64, 64, seed=4), fmt="h264_mp4", fps=24))
     good.append(vf.write_vfr_video(extra / "vfr.mp4", vf.pattern_frames(24, 64, 64, seed=5)))
     # Upper-case extension, directly in the root (no label).

@@ -20,7 +20,7 @@ from featkit.extract import extract
 from featkit.sklearn import load_features
 from featkit.store import FeatureStore
 from tests import videofactory as vf
-from tests.conftest import features_of, write_labelled_tree
+from tests.conftest import features_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,14 +36,17 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
         names = [n.decode() for n in f["feature_names"][()]]
         assert len(names) == f["features"].shape[1] == 4 * encoder.latent_dim
-        assert names[0] == "mu_mean_00" and names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:02d}"
-        assert f["features"].compression == "gzip" and f["features"].chunks is not None
+        assert names[0] == "mu_mean_00"
+        assert names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:02d}"
+        assert f["features"].compression == "gzip"
+        assert f["features"].chunks is not None
         paths = [p.decode() for p in f["videos/path"][()]]
         labels = [p.decode() for p in f["videos/label"][()]]
         offsets, counts = f["videos/clip_offset"][()], f["videos/clip_count"][()]
         vid = f["clips/video_id"][()]
         # CSR-style: each video's clips are a contiguous block, in order.
-        assert offsets[0] == 0 and np.all(offsets[1:] == offsets[:-1] + counts[:-1])
+        assert offsets[0] == 0
+        assert np.all(offsets[1:] == offsets[:-1] + counts[:-1])
         assert counts.sum() == f["features"].shape[0] == len(vid)
         for i, (o, c) in enumerate(zip(offsets, counts, strict=True)):
             assert np.all(vid[o : o + c] == i)
@@ -53,7 +56,8 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         failed = {p.decode(): r.decode() for p, r in zip(f["failures/path"][()], f["failures/reason"][()], strict=True)}
     expected = {p.relative_to(root).as_posix() for p in files["good"]}
     assert set(paths) == expected, "every good video stored once, under its path relative to DIR"
-    assert "square/clip_a.mp4" in paths and "stripes/clip_a.mp4" in paths  # duplicate basenames
+    assert "square/clip_a.mp4" in paths
+    assert "stripes/clip_a.mp4" in paths
     assert dict(zip(paths, labels, strict=True))["square/clip_a.mp4"] == "square"
     assert dict(zip(paths, labels, strict=True))["UPPER.MP4"] == ""
     assert set(failed) == {p.relative_to(root).as_posix() for p in files["bad"]}
@@ -61,14 +65,17 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
     import hashlib
 
     assert sha["square/clip_a.mp4"] == hashlib.sha256((root / "square/clip_a.mp4").read_bytes()).hexdigest()
-    assert report.n_extracted == len(expected) and len(report.failures) == len(files["bad"])
+    assert report.n_extracted == len(expected)
+    assert len(report.failures) == len(files["bad"])
     assert not report.ok
 
 
 def test_features_are_finite_and_separate_classes(extracted):
     X, y, groups, names = load_features(extracted[0])
-    assert X.dtype == np.float32 and np.all(np.isfinite(X))
-    assert len(X) == len(y) == len(groups) and len(names) == X.shape[1]
+    assert X.dtype == np.float32
+    assert np.all(np.isfinite(X))
+    assert len(X) == len(y) == len(groups)
+    assert len(names) == X.shape[1]
     sigma = X[:, [i for i, n in enumerate(names) if n.startswith("sigma_mean")]]
     assert np.all(sigma > 0)
     # The three synthetic classes differ visually; their mean latents must differ too.
@@ -86,7 +93,8 @@ def test_short_and_single_frame_videos_give_one_clip(extracted):
         assert c == 1
         assert f["clips/n_frames"][o] == 1
         j = paths.index("misc/mjpeg.mkv")  # 2 s at 8 fps = 16 samples: exactly one full clip
-        assert f["videos/clip_count"][j] == 1 and f["clips/n_frames"][f["videos/clip_offset"][j]] == 16
+        assert f["videos/clip_count"][j] == 1
+        assert f["clips/n_frames"][f["videos/clip_offset"][j]] == 16
 
 
 def test_vfr_clip_times_come_from_the_container(extracted):
@@ -101,7 +109,8 @@ def test_vfr_clip_times_come_from_the_container(extracted):
         # At 8 fps the k-th sample is the frame on screen at k/8 s.
         k_last = f["clips/n_frames"][o] - 1
         expected_last = np.searchsorted(written, k_last / 8.0 + 1e-9, side="right") - 1
-        assert start_frame == 0 and end_frame == expected_last
+        assert start_frame == 0
+        assert end_frame == expected_last
         assert f["videos/duration"][i] > written[-1]
 
 
@@ -112,7 +121,9 @@ def test_resume_skips_finished_redoes_changed_and_keeps_failures(labelled_tree, 
     first = extract(root, out, progress=False, encoder=encoder)
     before = features_of(out)
     again = extract(root, out, progress=False, encoder=encoder)
-    assert again.n_extracted == 0 and again.failures == [] and again.n_skipped == first.n_found
+    assert again.n_extracted == 0
+    assert again.failures == []
+    assert again.n_skipped == first.n_found
     after = features_of(out)
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
@@ -122,7 +133,7 @@ def test_resume_skips_finished_redoes_changed_and_keeps_failures(labelled_tree, 
     os.utime(root / "bar" / "clip_b.mp4", ns=(1, 1))
     third = extract(root, out, progress=False, encoder=encoder)
     assert third.n_extracted == 1
-    X, y, groups, _ = load_features(out)
+    X, _y, groups, _ = load_features(out)
     with h5py.File(out, "r") as f:
         paths = [p.decode() for p in f["videos/path"][()]]
         assert len(paths) == len(set(paths)) == first.n_extracted
@@ -163,12 +174,15 @@ def test_n_jobs_do_not_change_a_single_bit(labelled_tree, encoder, tmp_path, ext
 
 
 def test_sampling_options_change_the_clips(labelled_tree, encoder, tmp_path):
-    cfg = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=12, stride=2, max_clips=5), stats=("mu_mean", "logvar_mean"))
+    cfg = ExtractionConfig(
+        sampling=SamplingConfig(clip_len=4, fps=12, stride=2, max_clips=5), stats=("mu_mean", "logvar_mean")
+    )
     out = tmp_path / "s.h5"
     extract(labelled_tree[0] / "square", out, cfg, progress=False, encoder=encoder)
-    X, y, groups, names = load_features(out)
+    X, y, _groups, names = load_features(out)
     assert y is None  # videos directly in the root have no label
-    assert X.shape[1] == 2 * encoder.latent_dim and names[-1].startswith("logvar_mean_")
+    assert X.shape[1] == 2 * encoder.latent_dim
+    assert names[-1].startswith("logvar_mean_")
     with h5py.File(out, "r") as f:
         # 48 frames at 24 fps = 2 s -> 24 samples at 12 fps -> clips start every 2 samples: 11, capped at 5.
         assert list(f["videos/clip_count"][()]) == [5, 5]
@@ -183,7 +197,8 @@ def test_mismatched_settings_are_refused(extracted, encoder, labelled_tree, tmp_
         extract(labelled_tree[0], out, cfg, progress=False, encoder=encoder)
     before = features_of(out)
     rep = extract(labelled_tree[0], out, cfg, overwrite=True, progress=False, encoder=encoder)
-    assert rep.n_extracted > 0 and len(features_of(out)["features"]) != len(before["features"])
+    assert rep.n_extracted > 0
+    assert len(features_of(out)["features"]) != len(before["features"])
 
 
 def test_second_writer_is_refused(extracted, labelled_tree, tmp_path):
@@ -196,14 +211,17 @@ def test_second_writer_is_refused(extracted, labelled_tree, tmp_path):
         with pytest.raises(StoreLockedError, match="another featkit process"):
             FeatureStore.open(out, {**meta, "feature_names": [], "decoder": ""})
         proc = _cli("extract", str(labelled_tree[0]), "-o", str(out), "-q")
-        assert proc.returncode == 2 and "another featkit process" in proc.stderr
+        assert proc.returncode == 2
+        assert "another featkit process" in proc.stderr
     finally:
         holder.close()
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "featkit", *args], capture_output=True, text=True, env=env, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "featkit", *args], capture_output=True, text=True, env=env, timeout=300, **kw
+    )
 
 
 def test_cli_extract_info_and_exit_codes(labelled_tree, tmp_path):
@@ -215,21 +233,26 @@ def test_cli_extract_info_and_exit_codes(labelled_tree, tmp_path):
     assert ok.returncode == 0, ok.stderr
     shutil.copy(labelled_tree[1]["bad"][0], root / "bar" / "empty.mp4")
     bad = _cli("extract", str(root), "-o", str(out), "--clip-len", "8", "--fps", "4")
-    assert bad.returncode == 1 and "bar/empty.mp4" in bad.stderr
+    assert bad.returncode == 1
+    assert "bar/empty.mp4" in bad.stderr
     info = _cli("info", str(out), "--json")
     assert info.returncode == 0
     summary = json.loads(info.stdout)
-    assert summary["n_videos"] == 4 and summary["labels"] == {"bar": 2, "square": 2}
-    assert summary["sampling"]["clip_len"] == 8 and summary["failures"][0]["path"] == "bar/empty.mp4"
+    assert summary["n_videos"] == 4
+    assert summary["labels"] == {"bar": 2, "square": 2}
+    assert summary["sampling"]["clip_len"] == 8
+    assert summary["failures"][0]["path"] == "bar/empty.mp4"
     text = _cli("info", str(out))
     assert "failures  1" in text.stdout
     notfeat = tmp_path / "other.h5"
     with h5py.File(notfeat, "w") as f:
         f["x"] = [1, 2]
     wrong = _cli("info", str(notfeat))
-    assert wrong.returncode == 2 and "not a featkit feature file" in wrong.stderr
+    assert wrong.returncode == 2
+    assert "not a featkit feature file" in wrong.stderr
     missing = _cli("extract", str(tmp_path / "nope"), "-o", str(out))
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
 
 
 def _stored_paths(out: Path) -> list[str]:
@@ -254,7 +277,8 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "featkit", "extract", str(root), "-o", str(out), "-q"],
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         done_before = len(_stored_paths(out)) if out.exists() else 0
         target = done_before + int(rng.integers(1, 4))

@@ -37,6 +37,7 @@ def load_encoder(spec: str = "default", *, batch_size: int = 64) -> Encoder:
     ------
     EncoderError
         If the encoder cannot be found or loaded, or does not fit.
+
     """
     from featkit.encoders.keras_encoder import load_keras_encoder
 

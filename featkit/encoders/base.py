@@ -32,6 +32,7 @@ class Encoder(ABC):
         Returns
         -------
         mu, logvar : ndarray of shape (n, latent_dim), float32
+
         """
 
     @abstractmethod

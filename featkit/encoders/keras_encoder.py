@@ -49,6 +49,7 @@ def load_default_vae() -> Any:
     Returns
     -------
     featkit.encoders.vae.VAE
+
     """
     from featkit.encoders.vae import build_vae
 
@@ -81,6 +82,7 @@ class KerasEncoder(Encoder):
     config : dict
         Architecture and training settings stored as provenance.
     batch_size : int, default=64
+
     """
 
     def __init__(self, model: Any, *, name: str, sha256: str, config: dict[str, Any], batch_size: int = 64) -> None:

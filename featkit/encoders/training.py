@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from featkit.config import SamplingConfig
 from featkit.io.sampling import sample_frame_indices
 
 __all__ = ["collect_frames", "psnr", "train_vae"]
@@ -50,6 +49,7 @@ def collect_frames(
     -------
     ndarray of shape (n, size, size, 3), uint8
         The centre views of every video first, then the crops.
+
     """
     from featkit.io.video import DecordReader
 
@@ -110,6 +110,7 @@ def train_vae(
     vae : VAE
     history : dict of str to list of float
         ``loss``, ``recon`` and ``kl`` per epoch (nats per frame).
+
     """
     import keras
     import tensorflow as tf

@@ -22,9 +22,9 @@ from keras import layers, ops
 
 __all__ = [
     "LOGVAR_RANGE",
+    "VAE",
     "GaussianSampler",
     "LogVarClip",
-    "VAE",
     "build_decoder",
     "build_encoder",
     "build_vae",
@@ -46,6 +46,7 @@ def kl_divergence(mu: Any, logvar: Any) -> Any:
     Returns
     -------
     tensor of shape (n,)
+
     """
     logvar = ops.clip(logvar, *LOGVAR_RANGE)
     return -0.5 * ops.sum(1.0 + logvar - ops.square(mu) - ops.exp(logvar), axis=-1)
@@ -64,6 +65,7 @@ def reconstruction_nll(x: Any, x_hat: Any, obs_var: float) -> Any:
     Returns
     -------
     tensor of shape (n,)
+
     """
     return ops.sum(ops.square(x - x_hat), axis=(1, 2, 3)) / (2.0 * obs_var)
 
@@ -84,6 +86,7 @@ class GaussianSampler(layers.Layer):
     ----------
     seed : int or None, default=None
         Seed of the layer's :class:`keras.random.SeedGenerator`.
+
     """
 
     def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
@@ -100,7 +103,9 @@ class GaussianSampler(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)) -> keras.Model:
+def build_encoder(
+    input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)
+) -> keras.Model:
     """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate Dense heads.
 
     Parameters
@@ -116,6 +121,7 @@ def build_encoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[i
     -------
     keras.Model
         Input (n, input_size, input_size, 3) float; outputs ``[mu, logvar]``, each (n, d).
+
     """
     if input_size % (2 ** len(widths)):
         raise ValueError(
@@ -131,7 +137,9 @@ def build_encoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[i
     return keras.Model(x_in, [mu, logvar], name="encoder")
 
 
-def build_decoder(input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)) -> keras.Model:
+def build_decoder(
+    input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)
+) -> keras.Model:
     """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`)."""
     base = input_size // 2 ** len(widths)
     z_in = keras.Input((latent_dim,), name="z")
@@ -164,6 +172,7 @@ class VAE(keras.Model):
     -----
     ``model(x, training=True)`` decodes a sampled z; with ``training=False`` it
     decodes μ, so evaluation is deterministic. Both return ``(x_hat, mu, logvar)``.
+
     """
 
     def __init__(
@@ -196,7 +205,7 @@ class VAE(keras.Model):
         z = self.sampler([mu, logvar]) if training else mu
         return self.decoder(z, training=training), mu, logvar
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):  # noqa: D102
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         x_hat, mu, logvar = y_pred
         recon = reconstruction_nll(x, x_hat, self.obs_var)
         kl = kl_divergence(mu, logvar)

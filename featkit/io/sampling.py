@@ -35,6 +35,7 @@ def sample_frame_indices(starts: np.ndarray, end: float, fps: float | None) -> n
         ``k = 0, 1, …`` while the time is before ``end``; a frame shown across
         several sample times appears several times. At least one sample is
         returned for a video with at least one frame.
+
     """
     starts = np.asarray(starts, dtype=np.float64)
     n = starts.shape[0]
@@ -64,6 +65,7 @@ class ClipPlan:
     clip_lengths : ndarray of shape (n_clips,)
         Number of samples in each clip (``clip_len``, or fewer for the single
         clip of a short video).
+
     """
 
     frame_indices: np.ndarray
@@ -108,6 +110,7 @@ def plan_clips(starts: np.ndarray, end: float, config: SamplingConfig) -> ClipPl
         clip gives exactly one clip of all its samples; a video with no frames
         gives none. With ``max_clips``, that many clips are kept, spread evenly
         (first and last included).
+
     """
     idx = sample_frame_indices(starts, end, config.fps)
     n = idx.shape[0]

@@ -50,6 +50,7 @@ class VideoInfo:
     timestamp_source : str
         ``"container"`` when the times come from the file, ``"fps"`` when the
         file's timestamps were unusable and ``index / avg_fps`` was used.
+
     """
 
     n_frames: int
@@ -97,6 +98,7 @@ class DecordReader:
         If decord cannot open the file or it holds no video frame.
     VideoDecodeError
         If the file opens but its first frame or timestamps cannot be read.
+
     """
 
     name = "decord"
@@ -143,6 +145,7 @@ class DecordReader:
         Returns
         -------
         ndarray of shape (n, size, size, 3), uint8
+
         """
         out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
         y0, x0 = self._crop
@@ -157,7 +160,8 @@ class DecordReader:
             if frames.ndim != 4 or frames.shape[0] != len(chunk) or frames.shape[3] != 3:
                 raise VideoDecodeError(
                     self.path,
-                    f"asked for {len(chunk)} RGB frames at {chunk[0]}..{chunk[-1]}, got an array of shape {frames.shape}",
+                    f"asked for {len(chunk)} RGB frames at {chunk[0]}..{chunk[-1]}, "
+                    f"got an array of shape {frames.shape}",
                 )
             out[lo : lo + len(chunk)] = frames[:, y0 : y0 + self.size, x0 : x0 + self.size]
         return out
@@ -180,7 +184,9 @@ def _make_info(path: str, n: int, avg_fps: float, width: int, height: int, times
     source = "container"
     if good.sum() >= max(1, n // 2) and good.sum() < n:
         gi = np.flatnonzero(good)
-        step = float(np.median(np.diff(starts[gi]) / np.diff(gi))) if gi.size > 1 else (1.0 / avg_fps if fps_ok else 0.0)
+        step = (
+            float(np.median(np.diff(starts[gi]) / np.diff(gi))) if gi.size > 1 else (1.0 / avg_fps if fps_ok else 0.0)
+        )
         idx = np.arange(n)
         filled = np.interp(idx, gi, starts[gi])
         filled[idx < gi[0]] = starts[gi[0]] - (gi[0] - idx[idx < gi[0]]) * step

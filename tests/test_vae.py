@@ -1,0 +1,175 @@
+"""The β-VAE: KL against its closed form and a Monte-Carlo estimate, seeded sampling, save/load, training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from featkit.encoders.keras_encoder import KerasEncoder, load_keras_encoder  # noqa: E402
+from featkit.encoders.vae import (  # noqa: E402
+    GaussianSampler,
+    build_encoder,
+    build_vae,
+    kl_divergence,
+    reconstruction_nll,
+)
+from featkit.exceptions import EncoderError  # noqa: E402
+from tests import videofactory as vf  # noqa: E402
+
+
+def _kl_closed_form(mu, logvar):
+    var = np.exp(logvar)
+    return 0.5 * np.sum(var + mu**2 - 1.0 - logvar, axis=-1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kl_matches_closed_form(seed):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(0, 2, (5, 7)).astype("float32")
+    logvar = rng.normal(0, 1.5, (5, 7)).astype("float32")
+    got = np.asarray(kl_divergence(mu, logvar))
+    np.testing.assert_allclose(got, _kl_closed_form(mu.astype(np.float64), logvar.astype(np.float64)), rtol=1e-5)
+    assert np.all(got >= 0)
+    np.testing.assert_allclose(np.asarray(kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)))), 0.0, atol=1e-7)
+
+
+def test_kl_matches_monte_carlo_estimate_with_the_models_own_sampler():
+    mu = np.array([[0.5, -1.0, 2.0]], dtype="float32")
+    logvar = np.array([[-0.5, 0.3, -2.0]], dtype="float32")
+    n = 200_000
+    sampler = GaussianSampler(seed=3)
+    z = np.asarray(sampler([np.repeat(mu, n, 0), np.repeat(logvar, n, 0)])).astype(np.float64)
+    var = np.exp(logvar.astype(np.float64))
+    log_q = -0.5 * np.sum(np.log(2 * np.pi * var) + (z - mu) ** 2 / var, axis=1)
+    log_p = -0.5 * np.sum(np.log(2 * np.pi) + z**2, axis=1)
+    mc = np.mean(log_q - log_p)
+    stderr = np.std(log_q - log_p) / np.sqrt(n)
+    exact = float(np.asarray(kl_divergence(mu, logvar))[0])
+    assert abs(mc - exact) < 4 * stderr + 1e-3
+    # The samples have the posterior's moments.
+    np.testing.assert_allclose(z.mean(axis=0), mu[0], atol=0.02)
+    np.testing.assert_allclose(z.std(axis=0), np.exp(0.5 * logvar[0]), rtol=0.02)
+
+
+def test_sampler_is_seeded():
+    mu, lv = np.zeros((4, 6), "float32"), np.zeros((4, 6), "float32")
+    a = np.asarray(GaussianSampler(seed=7)([mu, lv]))
+    b = np.asarray(GaussianSampler(seed=7)([mu, lv]))
+    c = np.asarray(GaussianSampler(seed=8)([mu, lv]))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_encoder_has_separate_mu_and_logvar_heads():
+    enc = build_encoder(32, 8, (8, 16))
+    mu_layer, lv_layer = enc.get_layer("mu"), enc.get_layer("logvar")
+    assert mu_layer is not lv_layer
+    assert not np.allclose(mu_layer.get_weights()[0], lv_layer.get_weights()[0])
+    x = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+    mu, logvar = enc(x)
+    assert mu.shape == logvar.shape == (3, 8)
+    assert not np.allclose(np.asarray(mu), np.asarray(logvar))
+
+
+def test_loss_is_sum_reconstruction_plus_beta_kl():
+    vae = build_vae(input_size=16, latent_dim=4, widths=(8, 8), beta=2.5, obs_var=0.1)
+    x = np.random.default_rng(1).random((2, 16, 16, 3)).astype("float32")
+    x_hat, mu, logvar = vae(x, training=False)
+    loss = float(vae.compute_loss(x=x, y_pred=(x_hat, mu, logvar)))
+    recon = np.sum((x - np.asarray(x_hat)) ** 2, axis=(1, 2, 3)) / 0.2
+    expected = np.mean(recon + 2.5 * _kl_closed_form(np.asarray(mu, np.float64), np.asarray(logvar, np.float64)))
+    assert loss == pytest.approx(expected, rel=1e-4)
+    np.testing.assert_allclose(np.asarray(reconstruction_nll(x, x_hat, 0.1)), recon, rtol=1e-5)
+
+
+def test_eval_decodes_the_mean_and_training_samples():
+    vae = build_vae(input_size=16, latent_dim=4, widths=(8, 8), seed=0)
+    x = np.random.default_rng(2).random((2, 16, 16, 3)).astype("float32")
+    a, _, _ = vae(x, training=False)
+    b, _, _ = vae(x, training=False)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    c, _, _ = vae(x, training=True)
+    assert not np.allclose(np.asarray(a), np.asarray(c))
+
+
+def test_training_lowers_the_loss_and_save_load_round_trips(tmp_path):
+    frames = np.concatenate(
+        [vf.pattern_frames(32, 16, 16, kind=k, seed=i) for i, k in enumerate(("moving_square", "stripes"))]
+    )
+    x = frames.astype("float32") / 255.0
+    vae = build_vae(input_size=16, latent_dim=4, widths=(8, 16), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(3e-3))
+    hist = vae.fit(x, epochs=15, batch_size=16, verbose=0, shuffle=False)
+    assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    for got, want in zip(loaded(x[:5], training=False), vae(x[:5], training=False), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    enc = load_keras_encoder(str(path), batch_size=8)
+    mu, logvar = enc.encode(frames[:5])
+    want_mu, want_lv = vae.encoder(x[:5])
+    np.testing.assert_allclose(mu, np.asarray(want_mu), atol=1e-6)
+    np.testing.assert_allclose(logvar, np.asarray(want_lv), atol=1e-6)
+    assert enc.identity()["config"]["beta"] == 1.0
+
+
+def test_features_do_not_depend_on_batch_company(encoder):
+    frames = vf.pattern_frames(70, 64, 64, kind="noise", seed=0)
+    alone, _ = encoder.encode(frames[:3])
+    together, _ = encoder.encode(frames)
+    np.testing.assert_array_equal(alone, together[:3])
+
+
+def test_code_carrying_model_is_refused(tmp_path):
+    inp = keras.Input((16, 16, 3))
+    h = keras.layers.Flatten()(inp)
+    out = keras.layers.Lambda(lambda t: t * 2)(keras.layers.Dense(4)(h))
+    model = keras.Model(inp, [out, out])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(EncoderError, match="Refusing to load"):
+        load_keras_encoder(str(path))
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [("one", "two outputs"), ("rect", "square RGB")],
+)
+def test_unfit_models_are_named(outputs, message):
+    if outputs == "one":
+        inp = keras.Input((16, 16, 3))
+        model = keras.Model(inp, keras.layers.Dense(4)(keras.layers.Flatten()(inp)))
+    else:
+        inp = keras.Input((16, 24, 3))
+        h = keras.layers.Flatten()(inp)
+        model = keras.Model(inp, [keras.layers.Dense(4)(h), keras.layers.Dense(4)(h)])
+    with pytest.raises(EncoderError, match=message):
+        KerasEncoder(model, name="m", sha256="", config={})
+
+
+def test_missing_or_wrong_encoder_files(tmp_path):
+    with pytest.raises(EncoderError, match="neither 'default' nor an existing file"):
+        load_keras_encoder(str(tmp_path / "nope.keras"))
+    bad = tmp_path / "model.h5"
+    bad.write_bytes(b"x")
+    with pytest.raises(EncoderError, match=r"\.keras"):
+        load_keras_encoder(str(bad))
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip")
+    with pytest.raises(EncoderError, match="Could not load"):
+        load_keras_encoder(str(corrupt))
+
+
+def test_default_encoder_ships_a_trained_model_card(encoder):
+    from featkit.encoders.keras_encoder import default_model_card
+
+    card = default_model_card()
+    assert encoder.latent_dim == card["architecture"]["latent_dim"]
+    assert encoder.input_size == 64
+    assert len(card["history"]["loss"]) == card["training"]["epochs"]
+    assert card["history"]["loss"][-1] < card["history"]["loss"][0]
+    assert all(len(v["sha256"]) == 64 for v in card["training"]["train_videos"])
+    assert card["held_out"]["psnr_db"] > 15
