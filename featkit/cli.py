@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -167,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``featkit`` command; return its exit code."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    # TensorFlow's C++ start-up chatter is noise for CLI users; an explicit setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         if args.command == "extract":
             return _cmd_extract(args)

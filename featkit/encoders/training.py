@@ -137,7 +137,7 @@ def train_vae(
         .map(prepare, num_parallel_calls=1, deterministic=True)
         .prefetch(2)
     )
-    hist = vae.fit(ds, epochs=epochs, verbose=verbose)
+    hist = vae.fit(ds, epochs=epochs, verbose=verbose, shuffle=False)  # ds shuffles itself
     history = {k: [float(v) for v in hist.history[k]] for k in ("loss", "recon", "kl")}
     return vae, history
 
