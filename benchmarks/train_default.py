@@ -10,7 +10,7 @@ architecture, the schedule, the sha256 of every video used, the per-epoch
 losses, and held-out reconstruction PSNR next to PCA with the same number of
 dimensions fitted on the same training frames.
 
-Training runs on the CPU (2 cores: about 10 minutes) and is seeded; results
+Training runs on the CPU (2 cores: about 10-15 minutes) and is seeded; results
 repeat up to floating-point round-off of multi-threaded kernels.
 """
 
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="featkit-default-v1")
     ap.add_argument("--latent-dim", type=int, default=32)
     ap.add_argument("--beta", type=float, default=1.0)
-    ap.add_argument("--obs-var", type=float, default=0.005)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--obs-var", type=float, default=0.002)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--fps", type=float, default=6.0, help="frame sampling rate for training frames")
