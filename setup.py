@@ -16,7 +16,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["featkit", "featkit.*"]),
+    packages=find_packages(include=["featkit", "featkit.*", "pipelines"]),
     package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json"]},
     include_package_data=True,
     install_requires=[
@@ -27,7 +27,9 @@ setup(
         "tensorflow>=2.16,<2.22",
         "keras>=3.3",
         "joblib>=1.3",
-        "scikit-learn>=1.4",
+        "scikit-learn>=1.6",
+        "skops>=0.10",
+        "matplotlib>=3.7",
         "tqdm>=4.60",
     ],
     extras_require={

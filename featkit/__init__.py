@@ -18,7 +18,9 @@ from featkit.exceptions import (
     ConfigError,
     EncoderError,
     FeatkitError,
+    InsufficientDataError,
     LayoutError,
+    ModelError,
     StoreError,
     StoreLockedError,
     StoreMismatchError,
@@ -28,9 +30,11 @@ from featkit.exceptions import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from featkit.aggregate import aggregate_by_video, predict_by_video
     from featkit.encoders import load_encoder
     from featkit.extract import ExtractionReport, extract
-    from featkit.sklearn import Features, load_features
+    from featkit.sklearn import Features, load_features, load_videos
+    from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
 
 __all__ = [
     "DEFAULT_STATS",
@@ -40,18 +44,25 @@ __all__ = [
     "ExtractionReport",
     "FeatkitError",
     "Features",
+    "InsufficientDataError",
+    "LatentStatsSelector",
     "LayoutError",
+    "ModelError",
     "SamplingConfig",
     "StoreError",
     "StoreLockedError",
     "StoreMismatchError",
     "VideoDecodeError",
     "VideoError",
+    "VideoFeatureExtractor",
     "VideoOpenError",
     "__version__",
+    "aggregate_by_video",
     "extract",
     "load_encoder",
     "load_features",
+    "load_videos",
+    "predict_by_video",
 ]
 
 # Public names that live in modules with heavy imports, loaded on first access.
@@ -60,6 +71,11 @@ _LAZY = {
     "ExtractionReport": "featkit.extract",
     "load_features": "featkit.sklearn",
     "Features": "featkit.sklearn",
+    "load_videos": "featkit.sklearn",
+    "LatentStatsSelector": "featkit.transformers",
+    "VideoFeatureExtractor": "featkit.transformers",
+    "aggregate_by_video": "featkit.aggregate",
+    "predict_by_video": "featkit.aggregate",
     "load_encoder": "featkit.encoders",
 }
 

@@ -5,10 +5,13 @@ Every error featkit raises on purpose derives from :class:`FeatkitError`, so
 
     FeatkitError
     ├── ConfigError (also ValueError)        a setting is out of range or inconsistent
+    │   └── InsufficientDataError            the features cannot support the analysis asked for
+    │                                        (no labels, one class, fewer videos than folds)
     ├── VideoError                           one video cannot be used
     │   ├── VideoOpenError                   the decoder cannot open it (not a video, corrupt, no stream)
     │   └── VideoDecodeError                 it opened, but frames could not be read
     ├── EncoderError                         an encoder cannot be found, loaded or used
+    ├── ModelError                           a saved model cannot be loaded safely or does not fit the features
     └── StoreError                           the HDF5 feature file cannot be used
         ├── LayoutError                      not a featkit file, or a layout version we cannot read
         ├── StoreMismatchError               resuming with settings that differ from the file's
@@ -24,7 +27,9 @@ __all__ = [
     "ConfigError",
     "EncoderError",
     "FeatkitError",
+    "InsufficientDataError",
     "LayoutError",
+    "ModelError",
     "StoreError",
     "StoreLockedError",
     "StoreMismatchError",
@@ -40,6 +45,10 @@ class FeatkitError(Exception):
 
 class ConfigError(FeatkitError, ValueError):
     """A configuration value is invalid; the message names the parameter and the value."""
+
+
+class InsufficientDataError(ConfigError):
+    """The selected features cannot support the analysis: no labels, a single class, too few videos for the folds."""
 
 
 class VideoError(FeatkitError):
@@ -77,6 +86,10 @@ class VideoDecodeError(VideoError):
 
 class EncoderError(FeatkitError):
     """An encoder cannot be found, loaded, or does not fit what featkit expects."""
+
+
+class ModelError(FeatkitError):
+    """A saved model cannot be loaded safely (untrusted types) or does not match the features given to it."""
 
 
 class StoreError(FeatkitError):

@@ -288,8 +288,8 @@ def extract(
                     report.n_extracted += 1
                     report.n_clips += result.features.shape[0]
                 if bar is not None:
-                    bar.update(1)
                     bar.set_postfix(clips=report.n_clips, failed=len(report.failures), refresh=False)
+                    bar.update(1)
         finally:
             if bar is not None:
                 bar.close()

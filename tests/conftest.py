@@ -91,3 +91,34 @@ def features_of(path: Path) -> dict[str, np.ndarray]:
                     continue
                 out[f"{group}/{k}"] = f[group][k][()]
         return out
+
+
+def class_corpus_spec() -> dict[str, list[vf.ClipSpec]]:
+    """Three visually distinct classes, four videos each, varied seeds and motions."""
+    motions = [(3, 2), (2, -3), (-2, 2), (-3, -2)]  # no static pattern
+    kinds = {"square": "moving_square", "stripes": "stripes", "bar": "rotating_bar"}
+    return {
+        label: [vf.ClipSpec(f"v{i}", kind, seed=10 * c + i, motion=motions[i], n_frames=48) for i in range(4)]
+        for c, (label, kind) in enumerate(kinds.items())
+    }
+
+
+@pytest.fixture(scope="session")
+def class_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """12 real videos (3 classes x 4) under root/<label>/."""
+    root = tmp_path_factory.mktemp("classes")
+    return root, vf.make_corpus(root, class_corpus_spec())
+
+
+@pytest.fixture(scope="session")
+def class_features(class_videos, encoder, tmp_path_factory) -> Path:
+    """Features of :func:`class_videos` with short clips (4 clips of 4 samples per video, 48 clips)."""
+    from featkit import ExtractionConfig, SamplingConfig
+    from featkit.extract import extract
+
+    out = tmp_path_factory.mktemp("classes_out") / "features.h5"
+    config = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=8.0))
+    report = extract(class_videos[0], out, config, progress=False, encoder=encoder)
+    assert report.ok
+    assert report.n_extracted == 12
+    return out
