@@ -32,4 +32,6 @@ def test_every_error_is_a_featkit_error():
         assert name in exceptions.__doc__, f"{name} missing from the documented tree"
     assert issubclass(exceptions.ConfigError, ValueError)
     err = exceptions.VideoOpenError("a/b.mp4", "bad header")
-    assert err.path == "a/b.mp4" and err.reason == "open_failed" and "a/b.mp4" in str(err)
+    assert err.path == "a/b.mp4"
+    assert err.reason == "open_failed"
+    assert "a/b.mp4" in str(err)

@@ -1,0 +1,451 @@
+"""Classification recipe: scaler + classifier, cross-validated by video, with a report, a figure and a model file.
+
+``featkit classify features.h5 -o out/`` runs :func:`run_classification`: clips
+of one video never fall in both the training and the test part of a fold
+(:class:`~sklearn.model_selection.StratifiedGroupKFold` when every class has at
+least ``folds`` videos, else :class:`~sklearn.model_selection.GroupKFold`).
+Classes are weighted ``"balanced"``; the report gives balanced accuracy and
+macro-F1 per clip and per video (clip probabilities averaged per video).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.exceptions import ConfigError, InsufficientDataError, ModelError
+
+__all__ = [
+    "MODELS",
+    "TRUSTED_TYPES",
+    "load_model",
+    "make_classifier",
+    "make_cv",
+    "predict_file",
+    "run_classification",
+    "save_model",
+]
+
+MODELS = ("logreg", "svm", "gbt")
+MODEL_FORMAT = "featkit.model"
+MODEL_FORMAT_VERSION = 1
+
+#: Types a model file may hold beyond those skops trusts by default (scikit-learn's estimators,
+#: NumPy arrays); a file holding anything else is refused without being loaded.
+TRUSTED_TYPES = [
+    "featkit.transformers.LatentStatsSelector",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
+
+
+def make_classifier(
+    model: str = "logreg", *, feature_names: Any = None, stats: list[str] | None = None, random_state: int = 0
+) -> Any:
+    """Build the classification pipeline: statistic selection, standard scaling, a balanced classifier.
+
+    Parameters
+    ----------
+    model : {"logreg", "svm", "gbt"}, default="logreg"
+        Logistic regression, linear SVM, or histogram gradient boosting.
+    feature_names : array-like of str, optional
+        Column names (from :func:`featkit.load_features`); needed with ``stats``.
+    stats : list of str, optional
+        Statistic groups to use (all when ``None``).
+    random_state : int, default=0
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from featkit.transformers import LatentStatsSelector
+
+    if model == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        clf: Any = LogisticRegression(max_iter=2000, class_weight="balanced")
+    elif model == "svm":
+        from sklearn.svm import LinearSVC
+
+        clf = LinearSVC(class_weight="balanced", max_iter=20000, random_state=random_state)
+    elif model == "gbt":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        clf = HistGradientBoostingClassifier(
+            class_weight="balanced", min_samples_leaf=5, max_iter=50, max_depth=3, random_state=random_state
+        )
+    else:
+        raise ConfigError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
+    names = None if feature_names is None else [str(n) for n in feature_names]
+    return Pipeline(
+        [("select", LatentStatsSelector(stats, feature_names=names)), ("scale", StandardScaler()), ("clf", clf)]
+    )
+
+
+def make_cv(y: Any, groups: Any, n_splits: int = 5, random_state: int = 0) -> Any:
+    """Grouped cross-validation for clips: stratified by class when every class has enough videos.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_clips,) or None
+    groups : array-like of shape (n_clips,)
+        Video ids.
+    n_splits : int, default=5
+    random_state : int, default=0
+
+    Returns
+    -------
+    StratifiedGroupKFold or GroupKFold
+
+    Raises
+    ------
+    InsufficientDataError
+        Without labels, with a single class, or with fewer videos than folds.
+    ConfigError
+        If ``n_splits < 2``.
+
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise ConfigError(f"The number of folds must be an integer >= 2. Got {n_splits!r} instead.")
+    if y is None:
+        raise InsufficientDataError(
+            "The features have no labels, so there is nothing to classify. Labels come from folders: extract "
+            "DIR/<label>/<video> (or run `featkit cluster` for unlabelled features)."
+        )
+    y, groups = np.asarray(y), np.asarray(groups)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise InsufficientDataError(
+            f"The features hold a single class ({classes[0]!r} if any); classification needs at least two labels."
+        )
+    n_videos = len(np.unique(groups))
+    if n_videos < n_splits:
+        raise InsufficientDataError(
+            f"{n_splits}-fold cross-validation by video needs at least {n_splits} videos; the features hold "
+            f"{n_videos}. Use --folds {max(2, n_videos)} or fewer, or extract more videos."
+        )
+    per_class = {c: len(np.unique(groups[y == c])) for c in classes}
+    if min(per_class.values()) >= n_splits:
+        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    return GroupKFold(n_splits=n_splits)
+
+
+def _labelled(path: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    from featkit.sklearn import load_features, load_videos
+
+    X, y, groups, names = load_features(path)
+    paths = load_videos(path).get("path", np.zeros(0, dtype=object))
+    if y is None:
+        return X, None, groups, names, paths, 0
+    keep = y != ""
+    return X[keep], y[keep], groups[keep], names, paths, len(np.unique(groups[~keep]))
+
+
+def run_classification(
+    path: str | os.PathLike[str],
+    outdir: str | os.PathLike[str] | None = None,
+    *,
+    model: str = "logreg",
+    folds: int = 5,
+    save: str | os.PathLike[str] | None = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Cross-validate a classifier on a feature file by video; write a report, a figure and optionally a model.
+
+    Parameters
+    ----------
+    path : path-like
+        Feature file. Videos without a label (directly in the extraction root) are left out.
+    outdir : path-like, optional
+        Folder for ``report.json`` and ``confusion_matrix.png``; nothing is written when ``None``.
+    model : {"logreg", "svm", "gbt"}, default="logreg"
+    folds : int, default=5
+    save : path-like, optional
+        Write the pipeline fitted on all labelled clips to this ``.skops`` file.
+    random_state : int, default=0
+
+    Returns
+    -------
+    dict
+        The report: settings, ``cv`` (splitter and each fold's test videos), ``clip`` and
+        ``video`` metrics (accuracy, balanced accuracy, macro-F1, per-class report,
+        confusion matrix), and the files written.
+
+    Raises
+    ------
+    InsufficientDataError, ConfigError, StoreError, LayoutError
+        Checked before anything is written.
+
+    """
+    if model not in MODELS:
+        raise ConfigError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
+    X, y, groups, names, paths, n_unlabelled = _labelled(path)
+    cv = make_cv(y, groups, folds, random_state)
+    pipe = make_classifier(model, feature_names=names, random_state=random_state)
+
+    with _openmp_guard():
+        return _cross_validate(path, outdir, model, folds, save, X, y, groups, names, paths, n_unlabelled, cv, pipe)
+
+
+def _openmp_guard() -> Any:
+    """One OpenMP thread while TensorFlow is loaded in this process.
+
+    TensorFlow's thread pools make scikit-learn's OpenMP loops (gradient
+    boosting, k-means) spin for seconds on few cores.
+    """
+    import contextlib
+
+    if "tensorflow" not in sys.modules:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="openmp")
+
+
+def _cross_validate(
+    path: Any,
+    outdir: Any,
+    model: str,
+    folds: int,
+    save: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    names: np.ndarray,
+    paths: np.ndarray,
+    n_unlabelled: int,
+    cv: Any,
+    pipe: Any,
+) -> dict[str, Any]:
+    from sklearn.base import clone
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        classification_report,
+        confusion_matrix,
+        f1_score,
+    )
+
+    from featkit.aggregate import predict_by_video
+
+    classes = np.unique(y)
+    clip_pred = np.empty(len(y), dtype=object)
+    vid_true, vid_pred, fold_report = [], [], []
+    for k, (train, test) in enumerate(cv.split(X, y, groups)):
+        train_v, test_v = set(groups[train].tolist()), set(groups[test].tolist())
+        if train_v & test_v:  # cannot happen with group splitters; checked because it is the point
+            raise RuntimeError(f"fold {k} shares videos between training and test: {sorted(train_v & test_v)}")
+        est = clone(pipe).fit(X[train], y[train])
+        clip_pred[test] = est.predict(X[test])
+        ids, labels, _ = predict_by_video(est, X[test], groups[test])
+        first = {g: y[test][np.flatnonzero(groups[test] == g)[0]] for g in ids}
+        vid_true += [first[g] for g in ids]
+        vid_pred += list(labels)
+        fold_report.append({"fold": k, "test_videos": sorted(str(paths[g]) for g in ids), "n_test_clips": len(test)})
+
+    def metrics(t: Any, p: Any) -> dict[str, Any]:
+        return {
+            "n": len(t),
+            "accuracy": float(accuracy_score(t, p)),
+            "balanced_accuracy": float(balanced_accuracy_score(t, p)),
+            "macro_f1": float(f1_score(t, p, average="macro", labels=classes, zero_division=0)),
+            "per_class": classification_report(t, p, labels=classes, output_dict=True, zero_division=0),
+            "confusion_matrix": confusion_matrix(t, p, labels=classes).tolist(),
+        }
+
+    report: dict[str, Any] = {
+        "features": os.fspath(path),
+        "model": model,
+        "classes": [str(c) for c in classes],
+        "n_clips": len(y),
+        "n_videos": len(np.unique(groups)),
+        "n_unlabelled_videos_left_out": n_unlabelled,
+        "cv": {"splitter": type(cv).__name__, "n_splits": folds, "folds": fold_report},
+        "clip": metrics(y, clip_pred.astype(str)),
+        "video": metrics(np.array(vid_true, dtype=str), np.array(vid_pred, dtype=str)),
+        "files": {},
+    }
+    payload: dict[str, bytes] = {}
+    model_bytes = None
+    if save is not None:
+        final = clone(pipe).fit(X, y)
+        model_bytes = dump_model_bytes(final, names, classes, source=os.fspath(path), estimator=model)
+    if outdir is not None:
+        payload["confusion_matrix.png"] = _confusion_png(report["clip"]["confusion_matrix"], report["classes"], model)
+    # Everything is computed; now write, each file atomically.
+    from pipelines._io import atomic_write_bytes, atomic_write_json
+
+    if model_bytes is not None:
+        report["files"]["model"] = os.fspath(atomic_write_bytes(save, model_bytes))
+    if outdir is not None:
+        out = Path(outdir)
+        for name, data in payload.items():
+            report["files"][name] = os.fspath(atomic_write_bytes(out / name, data))
+        report["files"]["report.json"] = os.fspath(out / "report.json")
+        atomic_write_json(out / "report.json", report)
+    return report
+
+
+def _confusion_png(cm: list[list[int]], classes: list[str], title: str) -> bytes:
+    from pipelines._io import figure_png, pyplot
+
+    plt = pyplot()
+    cm_arr = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1.0 + 0.6 * len(classes)))
+    ax.imshow(cm_arr, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: clips, cross-validated")
+    for (i, j), v in np.ndenumerate(cm_arr):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm_arr.max() / 2 else "black")
+    return figure_png(fig)
+
+
+# -- model files ---------------------------------------------------------------------------
+
+
+def dump_model_bytes(model: Any, feature_names: Any, classes: Any, **info: Any) -> bytes:
+    """Serialise a fitted pipeline with its feature names and classes, with skops (no pickle)."""
+    import skops.io as sio
+
+    from featkit._version import __version__
+
+    bundle = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "featkit_version": __version__,
+        "feature_names": [str(n) for n in feature_names],
+        "classes": [str(c) for c in classes],
+        "info": {k: str(v) for k, v in info.items()},
+        "model": model,
+    }
+    return sio.dumps(bundle)
+
+
+def save_model(model: Any, path: str | os.PathLike[str], feature_names: Any, classes: Any, **info: Any) -> Path:
+    """Write a fitted pipeline to a ``.skops`` file atomically; see :func:`load_model`."""
+    from pipelines._io import atomic_write_bytes
+
+    return atomic_write_bytes(path, dump_model_bytes(model, feature_names, classes, **info))
+
+
+def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a model file written by :func:`save_model`, trusting only :data:`TRUSTED_TYPES`.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    dict
+        ``model`` (the fitted pipeline), ``feature_names``, ``classes``, ``info``.
+
+    Raises
+    ------
+    ModelError
+        If the file is missing, not a skops file, not a featkit model, or holds a type
+        outside :data:`TRUSTED_TYPES` (it is then not loaded at all).
+
+    """
+    import skops.io as sio
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"Cannot read the model file {os.fspath(path)}: {exc}") from exc
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises assorted errors on foreign files
+        raise ModelError(f"{os.fspath(path)} is not a skops model file: {type(exc).__name__}: {exc}") from exc
+    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if refused:
+        raise ModelError(
+            f"{os.fspath(path)} holds types featkit does not trust, so it was not loaded: {refused}. "
+            "Inspect it with skops.io.get_untrusted_types and load it yourself if you trust its source."
+        )
+    bundle = sio.loads(data, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{os.fspath(path)} is a skops file but not a featkit model (no 'format': {MODEL_FORMAT!r}).")
+    if bundle.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelError(
+            f"{os.fspath(path)} has featkit model format version {bundle.get('format_version')}; this featkit "
+            f"reads version {MODEL_FORMAT_VERSION}."
+        )
+    return bundle
+
+
+def predict_file(
+    model_path: str | os.PathLike[str], features_path: str | os.PathLike[str], output: str | os.PathLike[str] | None
+) -> dict[str, Any]:
+    """Apply a saved model to a feature file: one CSV row per clip, with the video's averaged prediction.
+
+    Parameters
+    ----------
+    model_path : path-like
+        A ``.skops`` file from ``featkit classify --save``.
+    features_path : path-like
+    output : path-like, optional
+        CSV to write (columns ``video, clip, label, prediction, video_prediction, proba_<class>…``).
+
+    Returns
+    -------
+    dict
+        ``n_clips``, ``n_videos``, ``output``, and ``accuracy`` / ``video_accuracy`` when the file has labels.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded or its feature names differ from the file's.
+
+    """
+    from featkit.aggregate import predict_by_video
+    from featkit.sklearn import load_features, load_videos
+
+    bundle = load_model(model_path)
+    X, y, groups, names = load_features(features_path)
+    if [str(n) for n in names] != bundle["feature_names"]:
+        raise ModelError(
+            f"The model {os.fspath(model_path)} was trained on {len(bundle['feature_names'])} features "
+            f"({bundle['feature_names'][:2]} …); {os.fspath(features_path)} has {len(names)} "
+            f"({list(names[:2])} …). Extract with the same encoder and --stats."
+        )
+    est = bundle["model"]
+    pred = est.predict(X)
+    ids, vlabels, _ = predict_by_video(est, X, groups)
+    by_video = dict(zip(ids.tolist(), vlabels, strict=True))
+    paths = load_videos(features_path).get("path", np.zeros(0, dtype=object))
+    proba = est.predict_proba(X) if hasattr(est, "predict_proba") else None
+    classes = list(bundle["classes"])
+    clip_index = np.zeros(len(groups), dtype=np.int64)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        clip_index[idx] = np.arange(len(idx))
+    rows = []
+    for i in range(len(groups)):
+        row = [paths[groups[i]], int(clip_index[i]), "" if y is None else y[i], pred[i], by_video[int(groups[i])]]
+        rows.append(row + ([] if proba is None else [f"{p:.6f}" for p in proba[i]]))
+    summary: dict[str, Any] = {"n_clips": len(groups), "n_videos": len(ids), "output": None}
+    if y is not None and np.any(y != ""):
+        lab = y != ""
+        summary["accuracy"] = float(np.mean(pred[lab] == y[lab]))
+    if output is not None:
+        from pipelines._io import atomic_write_csv
+
+        header = ["video", "clip", "label", "prediction", "video_prediction"]
+        header += [] if proba is None else [f"proba_{c}" for c in classes]
+        summary["output"] = os.fspath(atomic_write_csv(output, header, rows))
+    summary["predictions"] = pred
+    summary["video_predictions"] = by_video
+    return summary

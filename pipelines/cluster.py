@@ -1,0 +1,204 @@
+"""Clustering recipe: standardised clip features, clustered; scored against labels when there are any.
+
+``featkit cluster features.h5 -o out/`` runs :func:`run_clustering`: it writes
+``report.json`` (NMI and ARI per clip and per video when labels exist, the
+silhouette score otherwise too), ``clusters_clips.csv``, ``clusters_videos.csv``
+(each video's most frequent cluster among its clips) and ``clusters.png`` (a
+2-D PCA projection coloured by cluster).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.exceptions import ConfigError, InsufficientDataError
+
+__all__ = ["METHODS", "make_clusterer", "run_clustering"]
+
+METHODS = ("kmeans", "gmm", "agglomerative", "hdbscan")
+
+
+def make_clusterer(
+    method: str = "kmeans", n_clusters: int = 3, *, random_state: int = 0, min_cluster_size: int = 5
+) -> Any:
+    """Build a clusterer; every one has ``fit_predict``.
+
+    Parameters
+    ----------
+    method : {"kmeans", "gmm", "agglomerative", "hdbscan"}, default="kmeans"
+    n_clusters : int, default=3
+        Ignored by HDBSCAN, which finds the number itself (noise is cluster -1).
+    random_state : int, default=0
+    min_cluster_size : int, default=5
+        HDBSCAN's smallest cluster.
+
+    Returns
+    -------
+    estimator
+
+    """
+    if method == "kmeans":
+        from sklearn.cluster import KMeans
+
+        return KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
+    if method == "gmm":
+        from sklearn.mixture import GaussianMixture
+
+        return GaussianMixture(n_components=n_clusters, covariance_type="diag", random_state=random_state)
+    if method == "agglomerative":
+        from sklearn.cluster import AgglomerativeClustering
+
+        return AgglomerativeClustering(n_clusters=n_clusters, linkage="ward")
+    if method == "hdbscan":
+        from sklearn.cluster import HDBSCAN
+
+        return HDBSCAN(min_cluster_size=min_cluster_size, copy=True)
+    raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {method!r} instead.")
+
+
+def _majority(labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.unique(groups)
+    out = np.empty(len(ids), dtype=labels.dtype)
+    for k, g in enumerate(ids):
+        vals, counts = np.unique(labels[groups == g], return_counts=True)
+        out[k] = vals[np.argmax(counts)]  # ties: the smallest cluster id
+    return ids, out
+
+
+def run_clustering(
+    path: str | os.PathLike[str],
+    outdir: str | os.PathLike[str] | None = None,
+    *,
+    method: str = "kmeans",
+    n_clusters: int | None = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Cluster the clips of a feature file and write assignments, a report and a figure.
+
+    Parameters
+    ----------
+    path : path-like
+    outdir : path-like, optional
+        Nothing is written when ``None``.
+    method : {"kmeans", "gmm", "agglomerative", "hdbscan"}, default="kmeans"
+    n_clusters : int, optional
+        Default: the number of labels when the file has at least two, else 3.
+    random_state : int, default=0
+
+    Returns
+    -------
+    dict
+        The report: settings, ``n_clusters_found``, ``clip`` / ``video`` scores, and
+        the ``clip_clusters`` / ``video_clusters`` arrays.
+
+    Raises
+    ------
+    ConfigError, InsufficientDataError, StoreError, LayoutError
+        Checked before anything is written.
+
+    """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    from featkit.sklearn import load_features, load_videos
+
+    if method not in METHODS:
+        raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {method!r} instead.")
+    X, y, groups, _ = load_features(path)
+    labelled = y is not None and len(set(y) - {""}) >= 2
+    if n_clusters is None:
+        n_clusters = len(set(y) - {""}) if labelled else 3
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
+        raise ConfigError(f"The number of clusters must be an integer >= 2. Got {n_clusters!r} instead.")
+    if X.shape[0] < max(n_clusters, 2) + 1:
+        raise InsufficientDataError(
+            f"Clustering into {n_clusters} clusters needs more than {n_clusters} clips; "
+            f"{os.fspath(path)} has {X.shape[0]}."
+        )
+    Xs = StandardScaler().fit_transform(X.astype(np.float64))
+    est = make_clusterer(method, n_clusters, random_state=random_state, min_cluster_size=max(2, min(5, len(X) // 10)))
+    from pipelines.classify import _openmp_guard
+
+    with _openmp_guard():
+        clip_clusters = np.asarray(est.fit_predict(Xs), dtype=np.int64)
+    vids, video_clusters = _majority(clip_clusters, groups)
+    paths = load_videos(path).get("path", np.zeros(0, dtype=object))
+    found = sorted(set(clip_clusters.tolist()) - {-1})
+    report: dict[str, Any] = {
+        "features": os.fspath(path),
+        "method": method,
+        "n_clusters": int(n_clusters) if method != "hdbscan" else None,
+        "n_clusters_found": len(found),
+        "n_noise_clips": int(np.sum(clip_clusters == -1)),
+        "n_clips": int(X.shape[0]),
+        "n_videos": len(vids),
+        "clip": {},
+        "video": {},
+        "files": {},
+    }
+    if 2 <= len(set(clip_clusters.tolist())) < len(X):
+        report["clip"]["silhouette"] = float(silhouette_score(Xs, clip_clusters))
+    if labelled:
+        lab = y != ""
+        _, yv = _majority(y, groups)
+        vlab = yv != ""
+        report["clip"]["nmi"] = float(normalized_mutual_info_score(y[lab], clip_clusters[lab]))
+        report["clip"]["ari"] = float(adjusted_rand_score(y[lab], clip_clusters[lab]))
+        report["video"]["nmi"] = float(normalized_mutual_info_score(yv[vlab], video_clusters[vlab]))
+        report["video"]["ari"] = float(adjusted_rand_score(yv[vlab], video_clusters[vlab]))
+    if outdir is not None:
+        from pipelines._io import atomic_write_bytes, atomic_write_csv, atomic_write_json
+
+        out = Path(outdir)
+        ylist = [""] * len(groups) if y is None else list(y)
+        clip_index = np.zeros(len(groups), dtype=np.int64)
+        for g in vids:
+            idx = np.flatnonzero(groups == g)
+            clip_index[idx] = np.arange(len(idx))
+        png = _scatter_png(Xs, clip_clusters, f"{method}: clips (PCA)")
+        files = {
+            "clusters_clips.csv": lambda p: atomic_write_csv(
+                p,
+                ["video", "clip", "label", "cluster"],
+                (
+                    [paths[g], int(c), lab, int(k)]
+                    for g, c, lab, k in zip(groups, clip_index, ylist, clip_clusters, strict=True)
+                ),
+            ),
+            "clusters_videos.csv": lambda p: atomic_write_csv(
+                p,
+                ["video", "label", "cluster", "n_clips"],
+                (
+                    [paths[g], "" if y is None else y[groups == g][0], int(k), int(np.sum(groups == g))]
+                    for g, k in zip(vids, video_clusters, strict=True)
+                ),
+            ),
+            "clusters.png": lambda p: atomic_write_bytes(p, png),
+        }
+        for name, write in files.items():
+            report["files"][name] = os.fspath(write(out / name))
+        report["files"]["report.json"] = os.fspath(out / "report.json")
+        atomic_write_json(out / "report.json", report)
+    report["clip_clusters"] = clip_clusters
+    report["video_clusters"] = dict(zip(vids.tolist(), video_clusters.tolist(), strict=True))
+    return report
+
+
+def _scatter_png(Xs: np.ndarray, clusters: np.ndarray, title: str) -> bytes:
+    from sklearn.decomposition import PCA
+
+    from pipelines._io import figure_png, pyplot
+
+    plt = pyplot()
+    xy = PCA(n_components=2, random_state=0).fit_transform(Xs) if Xs.shape[1] >= 2 else np.c_[Xs, np.zeros(len(Xs))]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=clusters, cmap="tab10", s=18)
+    ax.legend(*sc.legend_elements(), title="cluster", loc="best", fontsize=7)
+    ax.set_title(title)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    return figure_png(fig)

@@ -1,0 +1,204 @@
+"""The recipes in pipelines/ and their commands, on features of real generated videos with class structure."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from featkit.cli import main
+from featkit.exceptions import InsufficientDataError, LayoutError, ModelError
+from featkit.sklearn import load_features, load_videos
+from pipelines.classify import load_model, make_classifier, make_cv, predict_file, run_classification, save_model
+from pipelines.cluster import METHODS, run_clustering
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _relabel(src: Path, dst: Path, labels) -> Path:
+    """A copy of a feature file with its video labels replaced (labels(old) -> new)."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        old = [v.decode() for v in f["videos/label"][()]]
+        f["videos/label"][...] = np.array([labels(v) for v in old], dtype=object)
+    return dst
+
+
+def test_classify_separable_task_by_video(class_features, tmp_path):
+    report = run_classification(class_features, tmp_path / "out", model="logreg", folds=4)
+    assert report["cv"]["splitter"] == "StratifiedGroupKFold"
+    assert report["n_videos"] == 12
+    assert report["clip"]["balanced_accuracy"] >= 0.9
+    assert report["video"]["balanced_accuracy"] >= 0.9
+    assert report["clip"]["macro_f1"] >= 0.9
+    assert np.sum(report["clip"]["confusion_matrix"]) == 48
+    assert set(report["clip"]["per_class"]) >= {"bar", "square", "stripes", "macro avg"}
+    # No video is split across folds: every video is in exactly one test fold.
+    tested = [v for fold in report["cv"]["folds"] for v in fold["test_videos"]]
+    assert sorted(tested) == sorted(load_videos(class_features)["path"])
+    on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert on_disk["clip"]["balanced_accuracy"] == report["clip"]["balanced_accuracy"]
+    assert (tmp_path / "out" / "confusion_matrix.png").read_bytes().startswith(PNG)
+
+
+def test_grouped_cv_never_leaks_a_video(class_features):
+    _, y, groups, _ = load_features(class_features)
+    for n_splits, y_used in [(4, y), (3, np.where(groups < 2, "rare", y))]:  # "rare" has 2 videos < 3 folds
+        cv = make_cv(y_used, groups, n_splits)
+        expected = "StratifiedGroupKFold" if n_splits == 4 else "GroupKFold"
+        assert type(cv).__name__ == expected
+        seen = []
+        for train, test in cv.split(np.zeros(len(y)), y_used, groups):
+            assert not set(groups[train]) & set(groups[test])
+            seen += sorted(set(groups[test]))
+        assert sorted(seen) == list(range(12))
+
+
+@pytest.mark.parametrize("model", ["svm", "gbt"])
+def test_other_classifiers_learn(class_features, model):
+    report = run_classification(class_features, None, model=model, folds=3)
+    assert report["clip"]["balanced_accuracy"] >= 0.7  # chance is 1/3
+    assert report["files"] == {}
+
+
+def test_saved_model_reloads_and_predicts_identically(class_features, tmp_path):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="openmp"):  # TensorFlow is loaded: its pools starve OpenMP loops
+        _check_saved_model(class_features, tmp_path)
+
+
+def _check_saved_model(class_features: Path, tmp_path: Path) -> None:
+    X, y, _, names = load_features(class_features)
+    fitted = make_classifier("gbt", feature_names=names).fit(X, y)
+    path = save_model(fitted, tmp_path / "m.skops", names, fitted.classes_)
+    bundle = load_model(path)
+    assert np.array_equal(bundle["model"].predict(X), fitted.predict(X))
+    np.testing.assert_array_equal(bundle["model"].predict_proba(X), fitted.predict_proba(X))
+    assert bundle["feature_names"] == list(names)
+
+    out = predict_file(path, class_features, tmp_path / "preds.csv")
+    rows = _rows(tmp_path / "preds.csv")
+    assert len(rows) == 48
+    assert [r["prediction"] for r in rows] == list(fitted.predict(X))
+    assert {r["video_prediction"] for r in rows if r["video"] == "bar/v0.mp4"} == {"bar"}
+    assert out["accuracy"] == np.mean(fitted.predict(X) == y)
+
+
+def test_model_with_untrusted_types_is_not_loaded(tmp_path):
+    import skops.io as sio
+
+    path = tmp_path / "evil.skops"
+    sio.dump({"format": "featkit.model", "model": Path("x")}, path)
+    with pytest.raises(ModelError, match="does not trust"):
+        load_model(path)
+    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a skops model file"):
+        load_model(tmp_path / "junk.skops")
+
+
+def test_cli_classify_save_predict(class_features, tmp_path, capsys):
+    out, model = tmp_path / "cls", tmp_path / "model.skops"
+    rc = main(["classify", str(class_features), "-o", str(out), "--folds", "4", "--save", str(model)])
+    assert rc == 0, capsys.readouterr().err
+    assert "balanced accuracy" in capsys.readouterr().out
+    assert json.loads((out / "report.json").read_text())["files"]["model"] == str(model)
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(model), str(class_features), "-o", str(preds)]) == 0
+    X, _, _, _ = load_features(class_features)
+    expected = load_model(model)["model"].predict(X)
+    assert [r["prediction"] for r in _rows(preds)] == list(expected)
+    assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cluster_methods(class_features, tmp_path, method):
+    report = run_clustering(class_features, tmp_path / "c", method=method)
+    clips, videos = _rows(tmp_path / "c" / "clusters_clips.csv"), _rows(tmp_path / "c" / "clusters_videos.csv")
+    assert len(clips) == 48
+    assert len(videos) == 12
+    assert [int(r["cluster"]) for r in clips] == report["clip_clusters"].tolist()
+    assert (tmp_path / "c" / "clusters.png").read_bytes().startswith(PNG)
+    assert {"nmi", "ari"} <= set(report["clip"])
+    if method in ("kmeans", "agglomerative"):
+        assert report["clip"]["nmi"] >= 0.9  # three visually distinct classes
+        assert report["video"]["ari"] >= 0.9
+    else:
+        assert report["clip"]["nmi"] >= 0.5
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["method"] == method
+
+
+def test_cluster_without_labels_gives_silhouette(class_features, tmp_path, capsys):
+    flat = _relabel(class_features, tmp_path / "flat.h5", lambda _: "")
+    assert main(["cluster", str(flat), "-o", str(tmp_path / "c"), "--n-clusters", "3"]) == 0
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert set(report["clip"]) == {"silhouette"}
+    assert -1 <= report["clip"]["silhouette"] <= 1
+    assert "silhouette" in capsys.readouterr().out
+
+
+def _bad_inputs(class_features: Path, tmp: Path) -> list[tuple[list[str], type, str]]:
+    flat = _relabel(class_features, tmp / "flat.h5", lambda _: "")
+    single = _relabel(class_features, tmp / "single.h5", lambda _: "square")
+    other = tmp / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["features"] = np.zeros((3, 2))
+    newer = tmp / "newer.h5"
+    shutil.copy(class_features, newer)
+    with h5py.File(newer, "a") as f:
+        f.attrs["layout_version"] = 2
+    return [
+        (["classify", str(flat)], InsufficientDataError, "no labels"),
+        (["classify", str(single)], InsufficientDataError, "single class"),
+        (["classify", str(class_features), "--folds", "13"], InsufficientDataError, "at least 13 videos"),
+        (["classify", str(other)], LayoutError, "not a featkit feature file"),
+        (["classify", str(newer)], LayoutError, "layout version 2"),
+        (["cluster", str(other)], LayoutError, "not a featkit feature file"),
+        (["cluster", str(class_features), "--n-clusters", "60"], InsufficientDataError, "needs more than 60 clips"),
+        (["predict", str(tmp / "missing.skops"), str(class_features)], ModelError, "Cannot read the model"),
+    ]
+
+
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(class_features, tmp_path, capsys):
+    cases = _bad_inputs(class_features, tmp_path)
+    for argv, _, message in cases:
+        out = tmp_path / f"out_{argv[0]}"
+        rc = main([*argv, "-o", str(out)] + (["--save", str(tmp_path / "m.skops")] if argv[0] == "classify" else []))
+        err = capsys.readouterr().err
+        assert rc == 2, argv
+        assert message in err, (argv, err)
+        assert err.startswith(f"featkit {argv[0]}: error: ")
+        assert not out.exists(), argv
+        assert not (tmp_path / "m.skops").exists()
+
+
+def test_bad_input_error_classes(class_features, tmp_path):
+    cases = {tuple(argv): (error, message) for argv, error, message in _bad_inputs(class_features, tmp_path)}
+    calls = {
+        "classify": lambda a: run_classification(a[1], folds=int(a[3]) if len(a) > 3 else 5),
+        "cluster": lambda a: run_clustering(a[1], n_clusters=int(a[3]) if len(a) > 3 else None),
+        "predict": lambda a: predict_file(a[1], a[2], None),
+    }
+    for argv, (error, message) in cases.items():
+        with pytest.raises(error, match=message):
+            calls[argv[0]](argv)
+    assert issubclass(InsufficientDataError, ValueError)
+
+
+def test_fitted_pipeline_is_a_plain_sklearn_pipeline(class_features):
+    X, y, _, names = load_features(class_features)
+    pipe = make_classifier("logreg", feature_names=names, stats=["mu_mean"])
+    fitted = clone(pipe).fit(X, y)
+    assert fitted[:-1].get_feature_names_out()[0] == "mu_mean_00"
+    assert fitted[:-1].transform(X).shape == (48, 32)
