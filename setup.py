@@ -33,7 +33,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "av>=12", "ruff>=0.6"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "av>=12", "ruff>=0.6", "pandas>=2"],
         "hub": ["tensorflow-hub>=0.16", "tf-keras", "setuptools<82"],
     },
     entry_points={"console_scripts": ["featkit=featkit.cli:main"]},
