@@ -210,7 +210,8 @@ def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
     ds[n:] = values
 
 
-def _sha256_file(path: str | os.PathLike[str]) -> str:
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Content fingerprint of a file (hex sha256), read in 1 MiB blocks."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -610,8 +611,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Content fingerprint of a file (hex sha256)."""
-    return _sha256_file(path)

@@ -5,7 +5,6 @@ This module imports TensorFlow and Keras; nothing in ``import featkit`` does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from functools import cached_property
@@ -16,20 +15,13 @@ import numpy as np
 
 from featkit.encoders.base import Encoder
 from featkit.exceptions import EncoderError
+from featkit.store import sha256_of
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_WEIGHTS_PATH", "KerasEncoder", "load_default_vae", "load_keras_encoder"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS_PATH = WEIGHTS_DIR / "default.weights.h5"
 DEFAULT_CONFIG_PATH = WEIGHTS_DIR / "default.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_model_card() -> dict[str, Any]:
@@ -170,7 +162,7 @@ def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasE
         return KerasEncoder(
             vae.encoder,
             name=card.get("name", "featkit-default"),
-            sha256=_sha256(DEFAULT_WEIGHTS_PATH),
+            sha256=sha256_of(DEFAULT_WEIGHTS_PATH),
             config={"architecture": card["architecture"]},
             batch_size=batch_size,
         )
@@ -201,4 +193,4 @@ def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasE
     config = {"file": path.name}
     if hasattr(model, "beta"):
         config.update(beta=model.beta, obs_var=model.obs_var)
-    return KerasEncoder(encoder, name=path.stem, sha256=_sha256(path), config=config, batch_size=batch_size)
+    return KerasEncoder(encoder, name=path.stem, sha256=sha256_of(path), config=config, batch_size=batch_size)
