@@ -92,6 +92,10 @@ FAILURE_FIELDS: dict[str, Any] = {
 _MATCHED_ATTRS = ("encoder", "sampling", "stats")
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
 @dataclass
 class VideoResult:
     """One finished video, ready to store.
@@ -121,11 +125,7 @@ class FailureRecord:
     size: int = -1
     mtime_ns: int = -1
     attempts: int = 1
-    time: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    time: str = field(default_factory=_now)
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -335,9 +335,7 @@ class FeatureStore:
                     self.videos[p] = {k: table[k][i] for k in table}
                 fails = read_table(f, "failures")
                 for i, p in enumerate(fails.get("path", [])):
-                    self.failures[p] = FailureRecord(
-                        **{k: fails[k][i].item() if hasattr(fails[k][i], "item") else fails[k][i] for k in fails}
-                    )
+                    self.failures[p] = FailureRecord(**_jsonable({k: fails[k][i] for k in fails}))
         else:
             self._dirty = True  # an empty file is written even if nothing succeeds
         self._replay_journal()

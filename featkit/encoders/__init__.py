@@ -6,12 +6,7 @@ imports it on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from featkit.encoders.base import Encoder
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 __all__ = ["Encoder", "load_encoder"]
 
