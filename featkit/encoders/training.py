@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from featkit.io.sampling import sample_frame_indices
+from featkit.metrics import psnr
 
 __all__ = ["collect_frames", "psnr", "train_vae"]
 
@@ -69,12 +70,6 @@ def collect_frames(
                 xs = rng.integers(0, big - size + 1, len(idx))
                 extra.append(np.stack([f[y : y + size, x : x + size] for f, y, x in zip(frames, ys, xs, strict=True)]))
     return np.concatenate(views + extra) if views else np.zeros((0, size, size, 3), np.uint8)
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Peak signal-to-noise ratio per image, for images in [0, 1]; shape (n,)."""
-    mse = np.mean((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2, axis=tuple(range(1, np.ndim(x))))
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
 
 
 def train_vae(
