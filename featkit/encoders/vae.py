@@ -25,9 +25,11 @@ __all__ = [
     "VAE",
     "GaussianSampler",
     "LogVarClip",
+    "UnitClip",
     "build_decoder",
     "build_encoder",
     "build_vae",
+    "init_linear_path_from_pca",
     "kl_divergence",
     "reconstruction_nll",
 ]
@@ -79,6 +81,19 @@ class LogVarClip(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="featkit")
+class UnitClip(layers.Layer):
+    """Clip reconstructions to [0, 1] at inference; identity while training.
+
+    A decoder with a linear output path has no sigmoid. Clipping during
+    training would zero the gradient of every out-of-range pixel, so the
+    squared error is taken on the raw output and only what users see is clipped.
+    """
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        return x if training else ops.clip(x, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="featkit")
 class GaussianSampler(layers.Layer):
     """Draw z = μ + σ ⊙ ε with ε ~ N(0, I) from a seeded generator.
 
@@ -104,7 +119,10 @@ class GaussianSampler(layers.Layer):
 
 
 def build_encoder(
-    input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)
+    input_size: int = 64,
+    latent_dim: int = 32,
+    widths: Sequence[int] = (32, 64, 128, 128),
+    linear_path: bool = False,
 ) -> keras.Model:
     """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate Dense heads.
 
@@ -116,6 +134,12 @@ def build_encoder(
         Size d of z.
     widths : sequence of int
         Filters of the stride-2 convolutions.
+    linear_path : bool, default=False
+        Add a linear map of the pixels to μ (``pca_mu``), next to the
+        convolutional head (``mu_residual``, zero-initialised). With
+        :func:`init_linear_path_from_pca` the model starts as probabilistic
+        PCA, the optimum of a linear VAE, and training learns the non-linear
+        correction on top of it.
 
     Returns
     -------
@@ -132,22 +156,46 @@ def build_encoder(
     for i, w in enumerate(widths):
         h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
     h = layers.Flatten(name="flatten")(h)
-    mu = layers.Dense(latent_dim, name="mu")(h)
-    logvar = LogVarClip(name="logvar_clip")(layers.Dense(latent_dim, name="logvar")(h))
+    if linear_path:
+        linear = layers.Dense(latent_dim, name="pca_mu")(layers.Flatten(name="pixels")(x_in))
+        residual = layers.Dense(latent_dim, kernel_initializer="zeros", name="mu_residual")(h)
+        mu = layers.Add(name="mu")([linear, residual])
+        # Start with a small posterior variance, as probabilistic PCA has.
+        logvar = layers.Dense(latent_dim, bias_initializer=keras.initializers.Constant(-4.0), name="logvar")(h)
+    else:
+        mu = layers.Dense(latent_dim, name="mu")(h)
+        logvar = layers.Dense(latent_dim, name="logvar")(h)
+    logvar = LogVarClip(name="logvar_clip")(logvar)
     return keras.Model(x_in, [mu, logvar], name="encoder")
 
 
 def build_decoder(
-    input_size: int = 64, latent_dim: int = 32, widths: Sequence[int] = (32, 64, 128, 128)
+    input_size: int = 64,
+    latent_dim: int = 32,
+    widths: Sequence[int] = (32, 64, 128, 128),
+    linear_path: bool = False,
 ) -> keras.Model:
-    """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`)."""
+    """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`).
+
+    With ``linear_path`` the output is a linear map of z (``pca_x``) plus the
+    convolutional residual (``x_residual``, zero-initialised), clipped to
+    [0, 1] at inference by :class:`UnitClip`; otherwise a sigmoid.
+    """
     base = input_size // 2 ** len(widths)
     z_in = keras.Input((latent_dim,), name="z")
     h = layers.Dense(base * base * widths[-1], activation="relu", name="project")(z_in)
     h = layers.Reshape((base, base, widths[-1]), name="unflatten")(h)
     for i, w in enumerate(reversed(widths[:-1])):
         h = layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"deconv{i}")(h)
-    x_hat = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="sigmoid", name="frames_hat")(h)
+    if linear_path:
+        residual = layers.Conv2DTranspose(
+            3, 4, strides=2, padding="same", kernel_initializer="zeros", name="x_residual"
+        )(h)
+        linear = layers.Dense(input_size * input_size * 3, name="pca_x")(z_in)
+        linear = layers.Reshape((input_size, input_size, 3), name="pca_unflatten")(linear)
+        x_hat = UnitClip(name="frames_hat")(layers.Add(name="x_sum")([linear, residual]))
+    else:
+        x_hat = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="sigmoid", name="frames_hat")(h)
     return keras.Model(z_in, x_hat, name="decoder")
 
 
@@ -242,12 +290,13 @@ def build_vae(
     beta: float = 1.0,
     obs_var: float = 0.01,
     seed: int | None = 0,
+    linear_path: bool = False,
 ) -> VAE:
     """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config)."""
     widths = tuple(int(w) for w in widths)
     vae = VAE(
-        build_encoder(input_size, latent_dim, widths),
-        build_decoder(input_size, latent_dim, widths),
+        build_encoder(input_size, latent_dim, widths, linear_path),
+        build_decoder(input_size, latent_dim, widths, linear_path),
         beta=beta,
         obs_var=obs_var,
         seed=seed,
@@ -255,3 +304,33 @@ def build_vae(
     )
     vae.build((None, input_size, input_size, 3))
     return vae
+
+
+def init_linear_path_from_pca(vae: VAE, components: Any, variances: Any, mean: Any) -> None:
+    """Set a ``linear_path`` VAE's linear maps to probabilistic PCA, whitened.
+
+    The encoder's ``pca_mu`` maps pixels to PCA coordinates divided by their
+    standard deviation (so μ starts with unit variance, matching the N(0, I)
+    prior) and the decoder's ``pca_x`` maps them back. With the residual heads
+    at zero, the untrained VAE then reconstructs exactly as PCA does.
+
+    Parameters
+    ----------
+    vae : VAE
+        Built with ``linear_path=True``.
+    components : array of shape (d, n_pixels)
+        Orthonormal principal axes (``PCA.components_``) of flattened frames.
+    variances : array of shape (d,)
+        Their variances (``PCA.explained_variance_``).
+    mean : array of shape (n_pixels,)
+        The pixel mean (``PCA.mean_``).
+
+    """
+    import numpy as np
+
+    comp = np.asarray(components, np.float32)
+    std = np.sqrt(np.asarray(variances, np.float32))
+    mean = np.asarray(mean, np.float32)
+    w_enc = (comp / std[:, None]).T
+    vae.encoder.get_layer("pca_mu").set_weights([w_enc, -(mean @ w_enc)])
+    vae.decoder.get_layer("pca_x").set_weights([comp * std[:, None], mean])
