@@ -1,0 +1,345 @@
+"""Reduced-precision encoder variants: TensorFlow Lite float16 and int8 conversions of a float32 encoder.
+
+- ``float16``: weights stored as float16 (half the size). On CPUs without float16
+  arithmetic the TensorFlow Lite runtime widens them to float32 once at load, so
+  it computes in float32 with float16-rounded weights.
+- ``int8``: dynamic-range post-training quantisation. Weights are int8 (per output
+  channel); activations are quantised to int8 on the fly, per frame, and the heavy
+  products run in int8. No calibration data is needed, so the variant depends only on
+  the model, and a frame's features still do not depend on the rest of its batch.
+
+Both come from the TensorFlow Lite converter applied to the encoder's standard
+SavedModel (:func:`featkit.encoders.export.write_saved_model`) and run on CPU through
+the LiteRT interpreter (``ai_edge_litert``, when installed) or ``tf.lite.Interpreter``
+(shipped with TensorFlow, deprecated in its favour; same kernels). Conversion happens
+on first use and is cached as ``<cache>/<key>-<precision>.tflite``, where the cache is
+``$FEATKIT_VARIANT_CACHE`` or ``~/.cache/featkit/variants`` and the key hashes the source
+encoder's identity (its weights' sha256 included), the precision, the recipe and the
+TensorFlow version. Files are written atomically (temporary file, then rename), so
+concurrent runs never see a partial model. A SavedModel exported with
+``featkit export --variants`` carries its variants in ``assets.extra/`` and those are used
+instead, so everyone gets the same bytes.
+
+The variant's identity (stored as provenance) is the source's plus ``precision`` and
+``variant`` (quantisation, the ``.tflite`` file's sha256, converter version), so a
+feature file made at one precision cannot be resumed at another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import warnings
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.encoders.base import Encoder
+from featkit.encoders.loading import check_frames, encode_in_batches
+from featkit.exceptions import ConfigError, DependencyError, EncoderError
+
+__all__ = [
+    "RECIPE_VERSION",
+    "TFLiteEncoder",
+    "bundled_variant_path",
+    "convert_saved_model",
+    "convert_to_tflite",
+    "interpreter_runtime",
+    "make_variant",
+    "variant_cache_dir",
+]
+
+#: Bumped whenever the conversion recipe changes, so cached variants are not reused across recipes.
+RECIPE_VERSION = 1
+QUANTIZATION = {
+    "float16": "float16 weights (TFLite), float32 activations",
+    "int8": "int8 dynamic-range (TFLite): int8 weights per channel, activations quantised per frame at run time",
+}
+_CACHE_ENV = "FEATKIT_VARIANT_CACHE"
+
+
+def variant_cache_dir() -> Path:
+    """Folder of cached variants: ``$FEATKIT_VARIANT_CACHE`` or ``~/.cache/featkit/variants``."""
+    env = os.environ.get(_CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "featkit" / "variants"
+
+
+def bundled_variant_path(saved_model_dir: str | os.PathLike[str], precision: str) -> Path:
+    """Where ``featkit export --variants`` puts a variant inside a SavedModel folder."""
+    return Path(saved_model_dir) / "assets.extra" / f"featkit-{precision}.tflite"
+
+
+def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str) -> bytes:
+    """Convert a standard featkit SavedModel's serving signature to a TensorFlow Lite model.
+
+    Parameters
+    ----------
+    saved_model_dir : path-like
+        Written by :func:`featkit.encoders.export.write_saved_model`.
+    precision : {"float16", "int8"}
+
+    Returns
+    -------
+    bytes
+        The ``.tflite`` flatbuffer.
+
+    """
+    import tensorflow as tf
+
+    if precision not in QUANTIZATION:
+        raise ConfigError(f"The 'precision' of a variant must be 'float16' or 'int8'. Got {precision!r} instead.")
+    converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir), signature_keys=["serving_default"])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as exc:
+        raise EncoderError(
+            f"The TensorFlow Lite converter could not make a {precision} variant: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def convert_to_tflite(encoder: Encoder, precision: str) -> bytes:
+    """Convert a Keras or SavedModel encoder to a TensorFlow Lite model at ``precision``."""
+    from featkit.encoders.export import write_saved_model
+
+    with tempfile.TemporaryDirectory(prefix="featkit-convert-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        write_saved_model(encoder, saved)
+        return convert_saved_model(saved, precision)
+
+
+def interpreter_runtime() -> tuple[Any, str]:
+    """The TensorFlow Lite interpreter class to use and its name with version.
+
+    LiteRT (``ai_edge_litert``) when installed; else ``tf.lite.Interpreter``.
+    """
+    try:
+        from importlib.metadata import version
+
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, f"ai-edge-litert {version('ai-edge-litert')}"
+    except ImportError:
+        import tensorflow as tf
+
+        interpreter = getattr(getattr(tf, "lite", None), "Interpreter", None)
+        if interpreter is None:  # TensorFlow announced its removal in favour of LiteRT
+            raise DependencyError(
+                "The float16 and int8 encoders need a TensorFlow Lite interpreter, and this TensorFlow "
+                f"({tf.__version__}) has none: pip install ai-edge-litert"
+            ) from None
+        return interpreter, f"tf.lite.Interpreter (tensorflow {tf.__version__})"
+
+
+def _cache_key(identity: dict[str, Any], precision: str) -> str:
+    import tensorflow as tf
+
+    blob = json.dumps(
+        {"source": identity, "precision": precision, "recipe": RECIPE_VERSION, "tensorflow": tf.__version__},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_variant(
+    base: Encoder, precision: str, *, cache_dir: str | os.PathLike[str] | None = None, num_threads: int | None = None
+) -> TFLiteEncoder:
+    """The ``precision`` variant of a float32 encoder: bundled, cached, or converted now and cached.
+
+    Parameters
+    ----------
+    base : Encoder
+        A Keras or SavedModel encoder.
+    precision : {"float16", "int8"}
+    cache_dir : path-like, optional
+        Defaults to :func:`variant_cache_dir`.
+    num_threads : int, optional
+        Interpreter threads; defaults to the CPUs this process may use.
+
+    Returns
+    -------
+    TFLiteEncoder
+
+    """
+    import tensorflow as tf
+
+    if precision not in QUANTIZATION:
+        raise ConfigError(f"The 'precision' of a variant must be 'float16' or 'int8'. Got {precision!r} instead.")
+    converter = f"tensorflow {tf.__version__}"
+    bundled = bundled_variant_path(base.path, precision) if getattr(base, "path", None) else None
+    if bundled is not None and bundled.is_file():
+        from featkit.encoders.loading import read_export_metadata
+
+        data, origin = bundled.read_bytes(), "bundled"
+        meta = read_export_metadata(Path(base.path)) or {}
+        converter = f"tensorflow {meta.get('tensorflow_version', 'unknown')}"
+    else:
+        folder = Path(cache_dir) if cache_dir is not None else variant_cache_dir()
+        cached = folder / f"{_cache_key(base.identity(), precision)[:32]}-{precision}.tflite"
+        data, origin = None, "cache"
+        if cached.is_file():
+            data = cached.read_bytes()
+            if not _loads(data):
+                data = None  # damaged: convert again
+        if data is None:
+            data, origin = convert_to_tflite(base, precision), "converted"
+            try:
+                _atomic_write(cached, data)
+            except OSError as exc:
+                warnings.warn(f"featkit could not cache the {precision} variant in {folder}: {exc}", stacklevel=2)
+    return TFLiteEncoder(
+        data, base=base, precision=precision, origin=origin, converter=converter, num_threads=num_threads
+    )
+
+
+def _loads(data: bytes) -> bool:
+    Interpreter, _ = interpreter_runtime()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            Interpreter(model_content=data)
+    except (ValueError, RuntimeError):
+        return False
+    return True
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class TFLiteEncoder(Encoder):
+    """Run a TensorFlow Lite encoder (frames in [0, 1] -> ``{"mu", "logvar"}``) on uint8 frames, on CPU.
+
+    Batches have exactly ``base.batch_size`` frames (the last one zero-padded), as for
+    the float32 encoders. Decoding and anomaly scores, where the base has a decoder, use
+    the base's float32 decoder.
+
+    Parameters
+    ----------
+    model : bytes
+        The ``.tflite`` flatbuffer, with a ``serving_default`` signature.
+    base : Encoder
+        The float32 encoder it was converted from (its identity is the provenance).
+    precision : {"float16", "int8"}
+    origin : str, default="converted"
+        ``"bundled"``, ``"cache"`` or ``"converted"``: informational.
+    converter : str, default="unknown"
+        The converter's version, stored as provenance.
+    num_threads : int, optional
+        Interpreter threads; defaults to the CPUs this process may use. Results do not
+        depend on it.
+
+    """
+
+    def __init__(
+        self,
+        model: bytes,
+        *,
+        base: Encoder,
+        precision: str,
+        origin: str = "converted",
+        converter: str = "unknown",
+        num_threads: int | None = None,
+    ) -> None:
+        self.model_bytes = bytes(model)
+        self.base = base
+        self.precision = precision
+        self.origin = origin
+        self.converter = converter
+        self.name = base.name
+        self.input_size = base.input_size
+        self.latent_dim = base.latent_dim
+        self.batch_size = int(getattr(base, "batch_size", 64))
+        self.num_threads = int(num_threads or _usable_cpus())
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
+        self.has_decoder = bool(getattr(base, "has_decoder", False))
+        self.beta, self.obs_var = getattr(base, "beta", None), getattr(base, "obs_var", None)
+        Interpreter, self.runtime = interpreter_runtime()
+        self._lock = threading.Lock()  # a TFLite interpreter must not run two calls at once
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still ships and works in TF 2.21.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            try:
+                self._interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+            except (ValueError, RuntimeError) as exc:
+                raise EncoderError(f"The {precision} variant of {self.name!r} cannot be loaded: {exc}") from exc
+        self._check()
+
+    def _check(self) -> None:
+        sigs = self._interpreter.get_signature_list()
+        sig = sigs.get("serving_default")
+        if sig is None or sig.get("inputs") != ["frames"] or sorted(sig.get("outputs", [])) != ["logvar", "mu"]:
+            raise EncoderError(
+                f"The {self.precision} variant of {self.name!r} must have a serving_default signature "
+                f"frames -> mu, logvar. Received: signatures={sigs}"
+            )
+
+    @cached_property
+    def _runner(self) -> Any:
+        runner = self._interpreter.get_signature_runner("serving_default")
+        size = self.input_size
+        # Resize once to the fixed batch: every call then reuses the same buffers.
+        runner(frames=np.zeros((self.batch_size, size, size, 3), dtype=np.float32))
+        return runner
+
+    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
+        frames = check_frames(self, frames)
+
+        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            out = self._runner(frames=batch.astype(np.float32) / np.float32(255.0))
+            return out["mu"], out["logvar"]
+
+        with self._lock:
+            return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode with the base encoder's float32 decoder."""
+        return self.base.decode(z)
+
+    def identity(self) -> dict[str, Any]:
+        """The base encoder's identity plus ``precision`` and the variant's description."""
+        ident = dict(self.base.identity())
+        ident["precision"] = self.precision
+        ident["variant"] = {
+            "format": "tflite",
+            "quantization": QUANTIZATION[self.precision],
+            "recipe": RECIPE_VERSION,
+            "tflite_sha256": self.sha256,
+            "converter": self.converter,
+        }
+        return ident
+
+    def __repr__(self) -> str:
+        return (
+            f"<TFLiteEncoder {self.name!r} {self.precision} input={self.input_size}px latent={self.latent_dim} "
+            f"({self.runtime})>"
+        )
