@@ -100,14 +100,17 @@ __all__ = [
     "vfr_timestamps",
     "write_audio_only",
     "write_clip",
+    "write_empty_video_stream",
     "write_garbage_payload",
     "write_random_bytes",
     "write_rotated_video",
     "write_text_as_video",
     "write_truncated",
+    "write_unknown_codec",
     "write_vfr_video",
     "write_video",
     "write_zero_bytes",
+    "write_zero_duration",
 ]
 
 PathLike = str | Path
@@ -910,6 +913,91 @@ def write_audio_only(
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def write_zero_duration(path: PathLike, frames: np.ndarray) -> Path:
+    """Write a Matroska file whose frames all have presentation time 0 (MJPEG, so no reordering).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Output file (``.mkv``: Matroska accepts equal timestamps).
+    frames : numpy.ndarray
+        ``uint8`` RGB frames, shape ``(n, H, W, 3)``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    frames = _check_frames(frames)
+    path = _prepare(path)
+    with av.open(str(path), "w") as container:
+        stream = _open_video_stream(
+            container, frames, codec="mjpeg", pix_fmt="yuvj444p", rate=Fraction(24), codec_options=None
+        )
+        for image in [*frames, None]:
+            packets = stream.encode(None if image is None else av.VideoFrame.from_ndarray(image, format="rgb24"))
+            for packet in packets:
+                packet.pts = packet.dts = 0
+                container.mux(packet)
+    return path
+
+
+def write_empty_video_stream(path: PathLike, codec: str = "libx264") -> Path:
+    """Write a container that declares a video stream but holds no frame.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Output file, e.g. ``empty_stream.mp4``.
+    codec : str
+        Encoder of the declared stream.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = _prepare(path)
+    with av.open(str(path), "w") as container:
+        _open_video_stream(
+            container,
+            np.zeros((1, 64, 64, 3), np.uint8),
+            codec=codec,
+            pix_fmt="yuv420p",
+            rate=Fraction(24),
+            codec_options=None,
+        )
+        container.start_encoding()  # write the header although no packet follows
+    return path
+
+
+def write_unknown_codec(src: PathLike, dst: PathLike, tag: bytes = b"QQQQ") -> Path:
+    """Copy an AVI written by :func:`write_clip` (``"mpeg4_avi"``) with its codec FourCC replaced.
+
+    No decoder knows ``tag``: the container opens, its video stream has no codec.
+
+    Parameters
+    ----------
+    src : str or pathlib.Path
+        An MPEG-4 Part 2 ``.avi`` (FourCC ``FMP4``).
+    dst : str or pathlib.Path
+        Output file.
+    tag : bytes
+        The new 4-byte FourCC.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dst``.
+    """
+    data = Path(src).read_bytes()
+    if len(tag) != 4 or b"FMP4" not in data:
+        raise ValueError(f"need a 4-byte tag and an MPEG-4 AVI (FourCC FMP4) as src, got {tag!r} and {src}")
+    dst = _prepare(dst)
+    dst.write_bytes(data.replace(b"FMP4", tag).replace(b"fmp4", tag.lower()))
+    return dst
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""The decoding backends (decord, PyAV): names, which to try for a file, and opening a reader.
+
+Both readers share one small interface: ``reader.info`` (a
+:class:`~featkit.io.video.VideoInfo`), ``reader.read(indices) -> (n, size,
+size, 3) uint8`` and ``reader.close()``; frame ``i`` and its time mean the
+same in both. The heavy libraries are imported only when a reader is opened.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePath
+from typing import Any
+
+__all__ = ["BACKENDS", "BACKEND_CHOICES", "backend_versions", "backends_for", "open_reader"]
+
+#: Concrete decoders.
+BACKENDS: tuple[str, ...] = ("decord", "pyav")
+#: What a user may ask for: a decoder, or ``"auto"`` (decord, falling back to PyAV).
+BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
+
+# Containers decord 3.4 returns wrong frames for, silently (tests/test_backends.py):
+# MPEG transport and program streams (H.264 and MPEG-2 in .ts, MPEG-2 in .mpg give
+# frames 10-30 positions off) and ASF/WMV (after a seek it restarts from an
+# earlier keyframe: 8 of 20 sampled frames wrong). "auto" reads them with PyAV only.
+_PYAV_ONLY_SUFFIXES = frozenset({".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".vob", ".wmv", ".asf"})
+
+
+def backends_for(choice: str, path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The decoders to try for one file, in order.
+
+    Parameters
+    ----------
+    choice : {"auto", "decord", "pyav"}
+        The configured backend.
+    path : path-like
+        The video (only its extension is looked at).
+
+    Returns
+    -------
+    tuple of str
+        ``("decord", "pyav")`` for ``"auto"`` (PyAV is tried when decord fails,
+        crashes or hangs), ``("pyav",)`` for ``"auto"`` on MPEG-TS/PS and
+        ASF/WMV files (decord returns wrong frames for them), else the one named.
+
+    """
+    if choice == "auto":
+        if PurePath(os.fspath(path)).suffix.lower() in _PYAV_ONLY_SUFFIXES:
+            return ("pyav",)
+        return BACKENDS
+    if choice not in BACKENDS:
+        raise ValueError(f"Unknown decoding backend {choice!r}; expected one of {list(BACKEND_CHOICES)}.")
+    return (choice,)
+
+
+def open_reader(backend: str, path: str | os.PathLike[str], size: int, *, num_threads: int = 1) -> Any:
+    """Open a video with the named decoder.
+
+    Parameters
+    ----------
+    backend : {"decord", "pyav"}
+        The decoder.
+    path : path-like
+        The video file.
+    size : int
+        Side of the square frames the reader returns.
+    num_threads : int, default=1
+        Decoder threads.
+
+    Returns
+    -------
+    DecordReader or PyAVReader
+
+    Raises
+    ------
+    VideoOpenError, VideoDecodeError
+        If the file cannot be opened or its first frame read.
+
+    """
+    if backend == "decord":
+        from featkit.io.video import DecordReader
+
+        return DecordReader(path, size, num_threads=num_threads)
+    if backend == "pyav":
+        from featkit.io.pyav_reader import PyAVReader
+
+        return PyAVReader(path, size, num_threads=num_threads)
+    raise ValueError(f"Unknown decoding backend {backend!r}; expected one of {list(BACKENDS)}.")
+
+
+def backend_versions(choice: str) -> str:
+    """Versions of the decoders a run may use, for the output's provenance.
+
+    Parameters
+    ----------
+    choice : {"auto", "decord", "pyav"}
+
+    Returns
+    -------
+    str
+        e.g. ``"decord 3.4.0; pyav 18.1.0 (libavcodec 62.28.102)"``.
+
+    """
+    from featkit.io.pyav_reader import pyav_version
+    from featkit.io.video import decoder_version
+
+    names = BACKENDS if choice == "auto" else (choice,)
+    return "; ".join(decoder_version() if name == "decord" else pyav_version() for name in names)
