@@ -31,10 +31,26 @@ setup(
         "skops>=0.10",
         "matplotlib>=3.7",
         "tqdm>=4.60",
+        # The fallback decoder (and the writer of reconstructed / completed videos).
+        "av>=12",
+        "pillow>=9",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "av>=12", "ruff>=0.6", "pandas>=2"],
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+            "pandas>=2",
+            "psutil>=5.9",
+            "distributed>=2024.1",
+            "tensorflow-hub>=0.16",
+            "tf-keras",
+            "setuptools<82",
+            "opencv-python-headless>=4.8",
+        ],
         "hub": ["tensorflow-hub>=0.16", "tf-keras", "setuptools<82"],
+        "dask": ["distributed>=2024.1"],
+        "bench": ["opencv-python-headless>=4.8", "psutil>=5.9"],
     },
     entry_points={"console_scripts": ["featkit=featkit.cli:main"]},
     classifiers=[

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from featkit import (
         ExtractionConfig,
-        extract,  # not featkit.extract: importing that submodule first shadows the function
+        extract,
     )
     from featkit.encoders import load_encoder
 

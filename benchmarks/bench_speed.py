@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.naive import naive_opencv_features
     from featkit import (
         ExtractionConfig,
-        extract,  # not featkit.extract: importing that submodule first shadows the function
+        extract,
     )
     from featkit.encoders import load_encoder
     from featkit.sklearn import load_features

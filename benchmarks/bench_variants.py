@@ -219,7 +219,7 @@ def evaluate_task(task: dict[str, Any], encoders: dict[str, Any], workdir: Path,
     from sklearn.preprocessing import StandardScaler
 
     from featkit import ExtractionConfig
-    from featkit.extract import extract  # not featkit.extract: once the submodule is imported, that name is it
+    from featkit.extraction import extract
     from featkit.sklearn import load_features, load_videos
 
     group_of = {r["path"]: str(r["group"]) for r in task["rows"]}

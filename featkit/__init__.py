@@ -24,6 +24,7 @@ from featkit.exceptions import (
     StoreError,
     StoreLockedError,
     StoreMismatchError,
+    StoreWriteError,
     VideoDecodeError,
     VideoError,
     VideoOpenError,
@@ -32,8 +33,9 @@ from featkit.exceptions import (
 if TYPE_CHECKING:  # pragma: no cover
     from featkit.aggregate import aggregate_by_video, predict_by_video
     from featkit.encoders import load_encoder
-    from featkit.extract import ExtractionReport, extract
+    from featkit.extraction import ExtractionReport, extract
     from featkit.sklearn import Features, load_features, load_videos
+    from featkit.train import TrainConfig, TrainResult, train_vae_on_videos
     from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
 
 __all__ = [
@@ -52,6 +54,9 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreMismatchError",
+    "StoreWriteError",
+    "TrainConfig",
+    "TrainResult",
     "VideoDecodeError",
     "VideoError",
     "VideoFeatureExtractor",
@@ -63,12 +68,13 @@ __all__ = [
     "load_features",
     "load_videos",
     "predict_by_video",
+    "train_vae_on_videos",
 ]
 
 # Public names that live in modules with heavy imports, loaded on first access.
 _LAZY = {
-    "extract": "featkit.extract",
-    "ExtractionReport": "featkit.extract",
+    "extract": "featkit.extraction",
+    "ExtractionReport": "featkit.extraction",
     "load_features": "featkit.sklearn",
     "Features": "featkit.sklearn",
     "load_videos": "featkit.sklearn",
@@ -77,6 +83,9 @@ _LAZY = {
     "aggregate_by_video": "featkit.aggregate",
     "predict_by_video": "featkit.aggregate",
     "load_encoder": "featkit.encoders",
+    "TrainConfig": "featkit.train",
+    "TrainResult": "featkit.train",
+    "train_vae_on_videos": "featkit.train",
 }
 
 

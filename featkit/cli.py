@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from featkit._version import __version__
-from featkit.config import DEFAULT_STATS, ExtractionConfig, SamplingConfig
+from featkit.config import DEFAULT_STATS, PRECISIONS, ExtractionConfig, SamplingConfig
 from featkit.exceptions import FeatkitError
 
 __all__ = ["main"]
@@ -58,18 +58,78 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="at most this many clips per video, evenly spread (default all)",
     )
-    ex.add_argument("--encoder", default="default", help="'default' (shipped VAE) or a .keras file (default 'default')")
+    ex.add_argument(
+        "--encoder",
+        default="default",
+        help="'default' (shipped VAE), a .keras file, a SavedModel folder, or a TF Hub handle in the local cache "
+        "(default 'default')",
+    )
+    ex.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="run the encoder as loaded (float32) or its TensorFlow Lite float16 / int8 variant, converted on first "
+        "use and cached (default float32)",
+    )
+    ex.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="also load encoder files that run code (Keras Lambda layers, SavedModel file/Python ops); trusted "
+        "files only",
+    )
     ex.add_argument(
         "--stats",
         default=",".join(DEFAULT_STATS),
-        help=f"comma-separated statistics (default {','.join(DEFAULT_STATS)}; also logvar_mean)",
+        help=f"comma-separated statistics (default {','.join(DEFAULT_STATS)}; also logvar_mean, and anomaly: "
+        "the mean negative ELBO per frame, column anomaly_nelbo, needs an encoder with a decoder)",
     )
     ex.add_argument("--batch-size", type=int, default=64, help="frames per encoder call (default 64)")
     ex.add_argument("-j", "--jobs", type=int, default=1, help="decoding processes (default 1)")
     ex.add_argument("--decode-threads", type=int, default=1, help="decoder threads per video, 1 or 2 (default 1)")
     ex.add_argument("--retry-failed", action="store_true", help="retry videos recorded as failed")
+    ex.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds one video's decoding may take before its worker is killed and the video recorded as "
+        "failed (reason 'timeout'); 0 for no limit (default 600)",
+    )
+    ex.add_argument(
+        "--backend",
+        choices=("auto", "decord", "pyav"),
+        default="auto",
+        help="decoder: 'auto' uses decord and falls back to PyAV per video when decord fails, crashes or hangs "
+        "(default auto)",
+    )
+    ex.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="run the per-video work on this Dask cluster (tcp://HOST:8786, or a --scheduler-file); this process "
+        "only writes the file (needs featkit[dask]; workers need featkit and the videos at the same paths)",
+    )
+    ex.add_argument(
+        "--prune", action="store_true", help="remove from the file the videos whose files are gone (default: keep them)"
+    )
     ex.add_argument("--overwrite", action="store_true", help="start a new file instead of resuming")
     ex.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+    xp = sub.add_parser(
+        "export",
+        help="write an encoder as a TensorFlow SavedModel (tensorflow_hub.load / tf.saved_model.load read it)",
+        description="Write the default encoder (or --encoder E) as a SavedModel folder with a serving signature "
+        "frames float32 (None, S, S, 3) in [0, 1] -> {mu, logvar} (and decode for a VAE). "
+        "`featkit extract --encoder DIR` then gives the same features.",
+    )
+    xp.add_argument("-o", "--output", required=True, metavar="DIR", help="SavedModel folder to create")
+    xp.add_argument("--encoder", default="default", help="encoder to export, as for extract (default 'default')")
+    xp.add_argument(
+        "--variants",
+        default="",
+        help="comma-separated TensorFlow Lite variants to bundle (float16,int8), so --precision needs no conversion",
+    )
+    xp.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    xp.add_argument("--unsafe", action="store_true", help="also load an encoder file that runs code (trusted only)")
 
     info = sub.add_parser("info", help="summarise a feature file")
     info.add_argument("path", help="HDF5 file written by featkit extract")
@@ -109,6 +169,22 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help=".skops file from featkit classify --save")
     pr.add_argument("path", help="HDF5 file written by featkit extract (same encoder and stats)")
     pr.add_argument("-o", "--output", default="predictions.csv", help="CSV, one row per clip (predictions.csv)")
+
+    from featkit.generative.commands import add_subcommands as add_generative_commands
+
+    add_generative_commands(sub)  # reconstruct, complete, generate
+
+    from featkit.train import add_arguments as add_train_arguments
+
+    add_train_arguments(
+        sub.add_parser(
+            "train",
+            help="train or fine-tune a VAE on your own videos (checkpoints, resume, held-out report)",
+            description="Train a VAE (or fine-tune one with --init) on sampled frames and random crops of the videos "
+            "under VIDEOS_DIR, holding out whole videos; write OUT.keras and a report OUT.json. A checkpoint is "
+            "written after every epoch; running the same command again resumes.",
+        )
+    )
     return parser
 
 
@@ -157,23 +233,35 @@ def _ensure_recipes_importable() -> None:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from featkit.extract import extract
+    from featkit.extraction import extract
 
     config = ExtractionConfig(
         sampling=SamplingConfig(clip_len=args.clip_len, fps=args.fps, stride=args.stride, max_clips=args.max_clips),
         encoder=args.encoder,
+        precision=args.precision,
         stats=tuple(s.strip() for s in args.stats.split(",") if s.strip()),
         batch_size=args.batch_size,
         n_jobs=args.jobs,
         decode_threads=args.decode_threads,
         retry_failed=args.retry_failed,
+        timeout=args.timeout,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        prune=args.prune,
     )
-    report = extract(args.root, args.output, config, overwrite=args.overwrite, progress=not args.quiet)
+    encoder = None
+    if args.unsafe:  # the config holds no trust setting: load here, with the user's explicit consent
+        from featkit.encoders import load_encoder
+
+        encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision, unsafe=True)
+    report = extract(args.root, args.output, config, overwrite=args.overwrite, progress=not args.quiet, encoder=encoder)
     if not args.quiet:
         print(
             f"{report.output}: {report.n_extracted} videos extracted ({report.n_clips} clips), "
             f"{report.n_skipped} already done, {len(report.failures)} failed in this run, "
-            f"{report.n_failed_total} failures recorded; {report.elapsed:.1f} s",
+            f"{report.n_failed_total} failures recorded"
+            + (f", {report.n_pruned} removed (files gone)" if report.n_pruned else "")
+            + f"; {report.elapsed:.1f} s",
             file=sys.stderr,
         )
         for rec in report.failures[:20]:
@@ -195,6 +283,10 @@ def summarise(path: str) -> dict[str, Any]:
         failures = read_table(f, "failures")
         n_clips, n_features = f["features"].shape
     labels, counts = np.unique(videos.get("label", np.zeros(0, dtype=object)).astype(str), return_counts=True)
+    # Which decoder made each video's features (files written before the column: all decord).
+    n_videos = len(videos.get("path", []))
+    used = videos.get("backend", np.full(n_videos, "decord", dtype=object)).astype(str)
+    backends, backend_counts = np.unique(used, return_counts=True)
     encoder = json.loads(attrs.get("encoder", "null")) or {}
     return {
         "path": path,
@@ -207,10 +299,14 @@ def summarise(path: str) -> dict[str, Any]:
         "n_features": int(n_features),
         "labels": {str(k): int(v) for k, v in zip(labels, counts, strict=True)},
         "total_duration_s": float(np.sum(videos.get("duration", [0.0]))),
-        "encoder": {k: encoder.get(k) for k in ("name", "sha256", "input_size", "latent_dim")},
+        "encoder": {
+            **{k: encoder.get(k) for k in ("name", "sha256", "input_size", "latent_dim")},
+            "precision": encoder.get("precision", "float32"),  # absent: the model as loaded
+        },
         "sampling": json.loads(attrs.get("sampling", "null")),
         "stats": json.loads(attrs.get("stats", "null")),
         "decoder": attrs.get("decoder"),
+        "backends": {str(k): int(v) for k, v in zip(backends, backend_counts, strict=True)},
         "failures": [
             {"path": p, "reason": r, "message": m}
             for p, r, m in zip(
@@ -218,6 +314,16 @@ def summarise(path: str) -> dict[str, Any]:
             )
         ],
     }
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from featkit.encoders.export import export_encoder
+
+    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    out = export_encoder(args.encoder, args.output, overwrite=args.overwrite, variants=variants, unsafe=args.unsafe)
+    bundled = f" with {', '.join(variants)} variants" if variants else ""
+    print(f"wrote {out}{bundled}: serving_default(frames) -> mu, logvar; load with tensorflow_hub.load('{out}')")
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -232,11 +338,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("  labels    " + ", ".join(f"{k or '(none)'}: {v}" for k, v in s["labels"].items()))
     enc = s["encoder"]
     print(
-        f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, "
+        f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, {enc['precision']}, "
         f"sha256 {str(enc['sha256'])[:12]}…"
     )
     print(f"  sampling  {s['sampling']}")
     print(f"  decoder   {s['decoder']}")
+    if s["backends"]:
+        print("  backends  " + ", ".join(f"{k}: {v} videos" for k, v in s["backends"].items()))
     print(f"  failures  {len(s['failures'])}")
     for rec in s["failures"]:
         print(f"    {rec['path']}: {rec['reason']}: {rec['message']}")
@@ -252,6 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "extract":
             return _cmd_extract(args)
+        if args.command == "export":
+            return _cmd_export(args)
+        if args.command in ("reconstruct", "complete", "generate"):
+            from featkit.generative.commands import run as run_generative
+
+            return run_generative(args)
+        if args.command == "train":
+            from featkit.train import run_cli
+
+            return run_cli(args)
         if args.command in ("classify", "cluster", "predict"):
             _ensure_recipes_importable()
             return {"classify": _cmd_classify, "cluster": _cmd_cluster, "predict": _cmd_predict}[args.command](args)

@@ -15,10 +15,13 @@ from typing import Any
 
 from featkit.exceptions import ConfigError
 
-__all__ = ["DEFAULT_STATS", "ExtractionConfig", "SamplingConfig"]
+__all__ = ["DEFAULT_STATS", "PRECISIONS", "ExtractionConfig", "SamplingConfig"]
 
 #: Per-clip statistics computed by default (see :mod:`featkit.stats`).
 DEFAULT_STATS: tuple[str, ...] = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
+
+#: Encoder precisions: the model as loaded, or a TensorFlow Lite float16 / int8 variant of it.
+PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8")
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
@@ -96,32 +99,58 @@ class ExtractionConfig:
     sampling : SamplingConfig
         Frame sampling and clip windows.
     encoder : str, default="default"
-        ``"default"`` for the encoder shipped inside featkit, or a path to a
-        ``.keras`` file saved by ``featkit`` (loaded in Keras safe mode).
+        ``"default"`` for the encoder shipped inside featkit, a ``.keras``
+        file (loaded in Keras safe mode), a SavedModel folder, or a TF Hub
+        handle in the local cache; see :func:`featkit.encoders.load_encoder`.
+    precision : {"float32", "float16", "int8"}, default="float32"
+        Run the encoder as loaded, or a TensorFlow Lite float16 or int8
+        (dynamic-range quantised) variant of it; recorded in the encoder's
+        identity, so a file cannot be resumed at another precision.
     stats : sequence of str, default=DEFAULT_STATS
         Per-clip statistics to store; see :data:`featkit.stats.STATISTICS`.
     batch_size : int, default=64
         Frames per encoder call. Batches never mix videos and are padded to
         this size, so features do not depend on scheduling.
     n_jobs : int, default=1
-        Decoding processes. ``1`` decodes in a background thread of the
-        main process; more uses joblib worker processes. The encoder always
-        runs in the main process.
+        Decoding processes (videos decoded at the same time). Decoding always
+        runs in worker processes, so a decoder that hangs or crashes cannot
+        stop the run; the encoder runs in the main process.
     decode_threads : int, default=1
         Threads inside the decoder per video (decord's ``num_threads``; values
         above 2 make decord fail on VP9).
     retry_failed : bool, default=False
         On resume, try again the videos recorded as failed.
+    timeout : float or None, default=600.0
+        Seconds of wall-clock time one video's decoding may take before its
+        worker is killed and the video recorded as failed (``timeout``);
+        ``None`` or ``0`` for no limit. Time the decoder spends waiting for
+        the encoder is not counted.
+    backend : {"auto", "decord", "pyav"}, default="auto"
+        Decoder. ``"auto"`` uses decord and, for a file decord fails on,
+        crashes or hangs on, PyAV (MPEG-TS/PS and ASF/WMV files, which decord
+        reads wrongly, go to PyAV directly); each video records which one it used.
+    scheduler : str or None, default=None
+        Address of a Dask scheduler (``tcp://host:8786``) or a scheduler file:
+        the per-video work then runs on that cluster's workers (see
+        :mod:`featkit.distributed`) and this process only writes the file.
+    prune : bool, default=False
+        Remove from the file the videos (and failure records) whose files are
+        no longer under the root. By default they are kept.
 
     """
 
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     encoder: str = "default"
+    precision: str = "float32"
     stats: tuple[str, ...] = DEFAULT_STATS
     batch_size: int = 64
     n_jobs: int = 1
     decode_threads: int = 1
     retry_failed: bool = False
+    timeout: float | None = 600.0
+    backend: str = "auto"
+    scheduler: str | None = None
+    prune: bool = False
 
     def __post_init__(self) -> None:
         from featkit.stats import STATISTICS  # numpy-only module
@@ -156,6 +185,37 @@ class ExtractionConfig:
                 "The 'encoder' parameter of ExtractionConfig must be 'default' or a path. "
                 f"Got {self.encoder!r} instead."
             )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"The 'precision' parameter of ExtractionConfig must be one of {list(PRECISIONS)}. "
+                f"Got {self.precision!r} instead."
+            )
+        if self.timeout is not None:
+            if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) or not self.timeout >= 0:
+                raise ConfigError(
+                    "The 'timeout' parameter of ExtractionConfig must be a number of seconds >= 0 "
+                    f"(0 or None: no limit). Got {self.timeout!r} instead."
+                )
+            if not math.isfinite(self.timeout):
+                raise ConfigError(
+                    "The 'timeout' parameter of ExtractionConfig must be finite; use None for no limit. "
+                    f"Got {self.timeout!r} instead."
+                )
+            object.__setattr__(self, "timeout", float(self.timeout))
+        from featkit.io.backends import BACKEND_CHOICES  # stdlib-only module
+
+        if self.backend not in BACKEND_CHOICES:
+            raise ConfigError(
+                f"The 'backend' parameter of ExtractionConfig must be one of {list(BACKEND_CHOICES)}. "
+                f"Got {self.backend!r} instead."
+            )
+        if self.scheduler is not None and (not isinstance(self.scheduler, str) or not self.scheduler):
+            raise ConfigError(
+                "The 'scheduler' parameter of ExtractionConfig must be a Dask scheduler address or scheduler "
+                f"file, or None. Got {self.scheduler!r} instead."
+            )
+        if not isinstance(self.prune, bool):
+            raise ConfigError(f"The 'prune' parameter of ExtractionConfig must be a bool. Got {self.prune!r} instead.")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""

@@ -1,18 +1,26 @@
 """Orchestration of ``featkit extract``: discover -> decode -> encode -> statistics -> store.
 
-Decoding runs in a background thread (``n_jobs=1``) or in joblib worker
-processes that never import TensorFlow; the encoder runs in the main process,
-and only the main process writes the HDF5 file. Results are committed in the
-order of the sorted file list, so the output does not depend on ``n_jobs``.
+Decoding runs in worker processes (:mod:`featkit.workers`), one or more, that
+never import TensorFlow and that a hanging or crashing decoder cannot take the
+run down with: a video that times out or kills its worker is recorded as failed
+and the run goes on. Workers stream each video in windows of frames; the
+encoder runs in the main process window by window and keeps only the small
+per-clip statistics, so memory does not grow with video length. Only the main
+process writes the HDF5 file. Results are committed in the order of the sorted
+file list, so the output does not depend on ``n_jobs``.
+
+Where the per-video work runs is one seam: an executor (here
+:class:`LocalExecutor`) turns decode tasks into finished
+:class:`~featkit.store.VideoResult` or :class:`~featkit.store.FailureRecord`
+values, in task order; another executor (e.g. on a cluster) only has to yield
+the same.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,17 +29,37 @@ import numpy as np
 
 from featkit.config import ExtractionConfig, SamplingConfig
 from featkit.discover import VideoFile, discover_videos
-from featkit.exceptions import ConfigError, VideoError
+from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
+from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.stats import clip_statistics, feature_names
 from featkit.store import FailureRecord, FeatureStore, VideoResult, sha256_of
+from featkit.workers import (
+    DecodePool,
+    DecodeTask,
+    FramesDecoded,
+    VideoDone,
+    VideoFailed,
+    VideoStarted,
+    file_signature,
+    window_frames,
+)
 
-__all__ = ["DecodedVideo", "ExtractionReport", "decode_video", "extract"]
+__all__ = [
+    "ClipReducer",
+    "DecodedVideo",
+    "ExtractionReport",
+    "LocalExecutor",
+    "decode_tasks",
+    "decode_video",
+    "encode_video",
+    "extract",
+]
 
 
 @dataclass
 class DecodedVideo:
-    """A video's sampled frames and everything needed to store it (a worker's result)."""
+    """A video's sampled frames and everything needed to store it (decoded in this process)."""
 
     file: VideoFile
     video: dict[str, Any]
@@ -62,6 +90,8 @@ class ExtractionReport:
         Videos that failed in this run.
     n_failed_total : int
         Rows of the file's failures table after the run.
+    n_pruned : int
+        Videos and failure records removed because their files are gone (``prune``).
     elapsed : float
         Seconds.
 
@@ -74,6 +104,7 @@ class ExtractionReport:
     n_clips: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     n_failed_total: int = 0
+    n_pruned: int = 0
     elapsed: float = 0.0
 
     @property
@@ -83,9 +114,18 @@ class ExtractionReport:
 
 
 def decode_video(
-    root: str, file: VideoFile, size: int, sampling: SamplingConfig, decode_threads: int = 1
+    root: str,
+    file: VideoFile,
+    size: int,
+    sampling: SamplingConfig,
+    decode_threads: int = 1,
+    *,
+    backend: str = "auto",
 ) -> DecodedVideo | FailureRecord:
-    """Decode the frames one video's clips need; failures are returned, not raised.
+    """Decode the frames one video's clips need, in this process; failures are returned, not raised.
+
+    For one video at a time (the scikit-learn extractor); :func:`extract`
+    decodes in isolated worker processes instead.
 
     Parameters
     ----------
@@ -99,34 +139,52 @@ def decode_video(
         Clip sampling.
     decode_threads : int, default=1
         Decoder threads.
+    backend : {"auto", "decord", "pyav"}, default="auto"
+        Decoder; ``"auto"`` tries PyAV when decord fails.
 
     Returns
     -------
     DecodedVideo or FailureRecord
 
     """
-    from featkit.io.video import DecordReader
-
     full = Path(root) if Path(root).is_file() else Path(root) / file.path
     size_bytes, mtime_ns = -1, -1
+    notes: list[str] = []
     try:
         st = full.stat()
         size_bytes, mtime_ns = st.st_size, st.st_mtime_ns
         digest = sha256_of(full)
-        reader = DecordReader(full, size, num_threads=decode_threads)
-        info = reader.info
-        plan = plan_clips(info.starts, info.end, sampling)
-        frame_ids = plan.needed_frames()
-        frames = reader.read(frame_ids)
-    except VideoError as exc:
-        return FailureRecord(file.path, exc.reason, exc.message, size_bytes, mtime_ns)
     except OSError as exc:  # missing, unreadable, or a folder named like a video
         return FailureRecord(file.path, "unreadable", f"{type(exc).__name__}: {exc}", size_bytes, mtime_ns)
-    video = {
+    names = backends_for(backend, file.path)
+    for name in names:
+        reader = None
+        try:
+            reader = open_reader(name, full, size, num_threads=decode_threads)
+            info = reader.info
+            plan = plan_clips(info.starts, info.end, sampling)
+            frame_ids = plan.needed_frames()
+            frames = reader.read(frame_ids)
+        except VideoError as exc:
+            notes.append(f"{name}: {exc.reason}: {exc.message}")
+            if name == names[-1]:
+                message = exc.message if len(notes) == 1 else "; ".join(notes)
+                return FailureRecord(file.path, exc.reason, message, size_bytes, mtime_ns)
+            continue
+        finally:
+            if reader is not None:
+                reader.close()
+        video = _video_row(file, digest, size_bytes, mtime_ns, info, name)
+        return DecodedVideo(file, video, plan, frame_ids, frames, info.starts, info.end)
+    raise AssertionError("unreachable: backends_for returns at least one backend")
+
+
+def _video_row(file: VideoFile, digest: str, size: int, mtime_ns: int, info: Any, backend: str) -> dict[str, Any]:
+    return {
         "path": file.path,
         "label": file.label,
         "sha256": digest,
-        "size": size_bytes,
+        "size": size,
         "mtime_ns": mtime_ns,
         "fps": info.avg_fps,
         "n_frames": info.n_frames,
@@ -134,30 +192,240 @@ def decode_video(
         "width": info.width,
         "height": info.height,
         "timestamp_source": info.timestamp_source,
+        "backend": backend,
     }
-    return DecodedVideo(file, video, plan, frame_ids, frames, info.starts, info.end)
 
 
 def encode_video(decoded: DecodedVideo, encoder: Any, stats: tuple[str, ...]) -> VideoResult:
     """Run the encoder on a decoded video and reduce each clip to its statistics."""
-    plan = decoded.plan
-    mu, logvar = encoder.encode(decoded.frames)
-    rows = []
-    n = plan.n_clips
-    clips = {k: np.empty(n, dtype=np.float64) for k in ("start_time", "end_time")}
-    clips.update({k: np.empty(n, dtype=np.int64) for k in ("start_frame", "end_frame", "n_frames")})
-    for i in range(n):
-        fids = plan.frame_indices[plan.clip_samples(i)]
-        pos = np.searchsorted(decoded.frame_ids, fids)
-        rows.append(clip_statistics(mu[pos], logvar[pos], stats))
-        clips["start_frame"][i], clips["end_frame"][i] = fids[0], fids[-1]
-        clips["start_time"][i] = decoded.starts[fids[0]]
-        last = int(fids[-1])
-        clips["end_time"][i] = decoded.starts[last + 1] if last + 1 < len(decoded.starts) else decoded.end
-        clips["n_frames"][i] = len(fids)
-    width = len(stats) * encoder.latent_dim
-    features = np.stack(rows) if rows else np.zeros((0, width), dtype=np.float32)
-    return VideoResult(video=decoded.video, clips=clips, features=features)
+    reducer = ClipReducer(decoded.video, decoded.plan, decoded.starts, decoded.end, encoder, stats)
+    reducer.add(decoded.frame_ids, decoded.frames)
+    return reducer.result()
+
+
+class ClipReducer:
+    """Encode one video's frames as windows arrive and reduce each clip as soon as its frames are in.
+
+    Latents are kept only for frames a clip still to be reduced uses, so
+    memory stays that of a window however long the video.
+
+    Parameters
+    ----------
+    video : dict
+        The video's row of the videos table.
+    plan : ClipPlan
+        Its clips.
+    starts : ndarray of shape (n_frames,)
+        Frame start times.
+    end : float
+        End of the last frame.
+    encoder : Encoder
+        Gives ``encode(frames) -> (mu, logvar)``.
+    stats : tuple of str
+        Statistics per clip.
+
+    """
+
+    def __init__(
+        self,
+        video: dict[str, Any],
+        plan: ClipPlan,
+        starts: np.ndarray,
+        end: float,
+        encoder: Any,
+        stats: Sequence[str],
+    ) -> None:
+        self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
+        n = plan.n_clips
+        first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
+        last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
+        after = last + 1
+        self.clips = {
+            "start_frame": first.astype(np.int64),
+            "end_frame": last.astype(np.int64),
+            "start_time": np.asarray(starts, dtype=np.float64)[first],
+            # A clip ends when its last frame leaves the screen.
+            "end_time": np.where(
+                after < len(starts), np.asarray(starts, dtype=np.float64)[np.minimum(after, len(starts) - 1)], end
+            ),
+            "n_frames": plan.clip_lengths.astype(np.int64),
+        }
+        self._first, self._last = first, last
+        self._rows: list[np.ndarray] = []
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._mu: np.ndarray | None = None
+        self._logvar: np.ndarray | None = None
+        self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
+
+    @property
+    def n_done(self) -> int:
+        """Clips reduced so far."""
+        return len(self._rows)
+
+    @property
+    def n_cached(self) -> int:
+        """Frames whose latents are held (those of clips not yet reduced)."""
+        return len(self._ids)
+
+    def add(self, frame_ids: np.ndarray, frames: np.ndarray) -> None:
+        """Encode a window of frames (ids increasing, after those of earlier windows) and reduce finished clips."""
+        if len(frame_ids) == 0:
+            return
+        from featkit.generative.anomaly import encode_frames
+
+        mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
+        if self._mu is None:
+            self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
+            self._scores = scores
+        else:
+            self._ids = np.concatenate([self._ids, frame_ids])
+            self._mu = np.concatenate([self._mu, mu])
+            self._logvar = np.concatenate([self._logvar, logvar])
+            self._scores = None if scores is None else np.concatenate([self._scores, scores])
+        newest = int(frame_ids[-1])
+        plan = self.plan
+        while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
+            fids = plan.frame_indices[plan.clip_samples(self.n_done)]
+            pos = np.searchsorted(self._ids, fids)
+            scores = None if self._scores is None else self._scores[pos]
+            self._rows.append(clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores))
+        keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
+        self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
+        if self._scores is not None:
+            self._scores = self._scores[keep]
+
+    def result(self) -> VideoResult:
+        """The finished video.
+
+        Raises
+        ------
+        VideoDecodeError
+            If frames some clip needs never arrived.
+
+        """
+        if self.n_done != self.plan.n_clips:
+            raise VideoDecodeError(
+                self.video["path"],
+                f"only {self.n_done} of {self.plan.n_clips} clips got all their frames from the decoder",
+            )
+        width = len(feature_names(self.stats, self.encoder.latent_dim))
+        features = np.stack(self._rows) if self._rows else np.zeros((0, width), dtype=np.float32)
+        return VideoResult(video=self.video, clips=dict(self.clips), features=features)
+
+
+def decode_tasks(
+    todo: Iterable[VideoFile], root: str | os.PathLike[str], size: int, config: ExtractionConfig
+) -> list[DecodeTask]:
+    """The decode task of each video, in order (what an executor runs).
+
+    Parameters
+    ----------
+    todo : iterable of VideoFile
+        The videos, relative to ``root``.
+    root : path-like
+        The root folder, or a single video file.
+    size : int
+        The encoder's input size.
+    config : ExtractionConfig
+        Sampling, backend, decoder threads and batch size (windows are whole batches).
+
+    Returns
+    -------
+    list of DecodeTask
+
+    """
+    root_path = Path(root)
+    single = root_path.is_file()
+    window = window_frames(size, config.batch_size)
+    return [
+        DecodeTask(
+            source=os.fspath(root_path if single else root_path / vf.path),
+            path=vf.path,
+            label=vf.label,
+            size=size,
+            sampling=config.sampling,
+            backends=backends_for(config.backend, vf.path),
+            decode_threads=config.decode_threads,
+            window=window,
+        )
+        for vf in todo
+    ]
+
+
+class LocalExecutor:
+    """Runs the per-video work on this machine: decoding in a :class:`~featkit.workers.DecodePool`, encoding here.
+
+    This is the seam where per-video work is placed. An executor is a context
+    manager with :meth:`start` (may be a no-op) and :meth:`results`, which
+    turns decode tasks into one finished result per task, in task order,
+    never raising for a bad video. Another executor (e.g. on a cluster) only
+    has to do the same; :func:`extract` does not care where the work ran.
+
+    Parameters
+    ----------
+    config : ExtractionConfig
+        ``n_jobs``, ``timeout``, ``backend`` and ``stats`` are used.
+
+    """
+
+    def __init__(self, config: ExtractionConfig) -> None:
+        self.config = config
+        backends = BACKENDS if config.backend == "auto" else (config.backend,)
+        self.pool = DecodePool(config.n_jobs, timeout=config.timeout, backends=backends)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the decoding processes, so they get ready while the encoder loads."""
+        self.pool.start()
+
+    def close(self) -> None:
+        """Stop the decoding processes."""
+        self.pool.close()
+
+    def results(self, tasks: Sequence[DecodeTask], encoder: Any) -> Iterator[VideoResult | FailureRecord]:
+        """Decode and encode every task; yield its result or failure, in task order.
+
+        Parameters
+        ----------
+        tasks : sequence of DecodeTask
+            From :func:`decode_tasks`.
+        encoder : Encoder
+            The loaded encoder (runs in this process).
+
+        Yields
+        ------
+        VideoResult or FailureRecord
+
+        """
+        reducer: ClipReducer | None = None
+        for event in self.pool.run(tasks):
+            if isinstance(event, VideoStarted):  # also after a fallback: what came before is void
+                reducer = ClipReducer(event.video, event.plan, event.starts, event.end, encoder, self.config.stats)
+            elif isinstance(event, FramesDecoded):
+                if reducer is not None:
+                    reducer.add(event.frame_ids, event.frames)
+            elif isinstance(event, VideoDone):
+                yield _finish(reducer, event.task)
+                reducer = None
+            elif isinstance(event, VideoFailed):
+                reducer = None
+                yield FailureRecord(event.task.path, event.reason, event.message, event.size, event.mtime_ns)
+
+
+def _finish(reducer: ClipReducer | None, task: DecodeTask) -> VideoResult | FailureRecord:
+    """The reduced video, or a ``decode_failed`` record if the decoder ended without all its frames."""
+    try:
+        if reducer is None:
+            raise VideoDecodeError(task.path, "the decoder finished without starting the video")
+        return reducer.result()
+    except VideoDecodeError as exc:
+        video = reducer.video if reducer is not None else {}
+        return FailureRecord(task.path, exc.reason, exc.message, video.get("size", -1), video.get("mtime_ns", -1))
 
 
 def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_failed: bool) -> list[VideoFile]:
@@ -168,7 +436,10 @@ def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_fa
         try:
             st = full.stat()
         except OSError:
-            todo.append(vf)  # let the worker record why
+            # A broken link: skip it while it stays the same broken link, unless asked; else the worker says why.
+            failed = store.failures.get(vf.path)
+            if failed is None or retry_failed or (failed.size, failed.mtime_ns) != file_signature(full):
+                todo.append(vf)
             continue
         stored = store.videos.get(vf.path)
         if stored is not None:
@@ -188,29 +459,6 @@ def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_fa
     return todo
 
 
-def _decoded_stream(
-    todo: list[VideoFile], root: str, size: int, config: ExtractionConfig
-) -> Iterator[DecodedVideo | FailureRecord]:
-    """Decode videos ahead of the consumer, yielding results in ``todo`` order."""
-    args = (size, config.sampling, config.decode_threads)
-    if config.n_jobs == 1:
-        # One decoding thread keeps the decoder busy while the main thread encodes.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="featkit-decode") as pool:
-            window: deque[Any] = deque()
-            it = iter(todo)
-            for vf in it:
-                window.append(pool.submit(decode_video, root, vf, *args))
-                if len(window) >= 2:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
-        return
-    from joblib import Parallel, delayed
-
-    parallel = Parallel(n_jobs=config.n_jobs, return_as="generator", pre_dispatch="2*n_jobs", backend="loky")
-    yield from parallel(delayed(decode_video)(root, vf, *args) for vf in todo)
-
-
 def extract(
     root: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -219,6 +467,7 @@ def extract(
     overwrite: bool = False,
     progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = True,
     encoder: Any = None,
+    scheduler: Any = None,
 ) -> ExtractionReport:
     """Extract clip features from every video under ``root`` into an HDF5 file.
 
@@ -231,13 +480,17 @@ def extract(
         The ``.h5`` file. If it exists and was made with the same settings,
         the run resumes: finished videos are skipped, changed ones redone.
     config : ExtractionConfig, optional
-        Sampling, encoder, statistics and parallelism; defaults if omitted.
+        Sampling, encoder, statistics, parallelism, timeout and backend; defaults if omitted.
     overwrite : bool, default=False
         Start a new file instead of resuming.
     progress : bool, default=True
         Show a progress bar (videos, clips, ETA) on stderr.
     encoder : Encoder, optional
         An already loaded encoder, used instead of ``config.encoder``.
+    scheduler : str or distributed.Client, optional
+        Run the per-video work on this Dask cluster instead (overrides
+        ``config.scheduler``); its workers load ``config.encoder``
+        themselves and must load the same encoder. See :mod:`featkit.distributed`.
 
     Returns
     -------
@@ -253,40 +506,72 @@ def extract(
         If the encoder cannot be loaded.
 
     """
-    from featkit.encoders import load_encoder
-    from featkit.io.video import decoder_version
-
     t0 = time.monotonic()
     config = config or ExtractionConfig()
     root_path = Path(root)
     if not root_path.exists():
         raise ConfigError(f"The input folder {os.fspath(root)!r} does not exist.")
+    with _executor(config, scheduler) as executor:
+        executor.start()  # workers import their decoders while the encoder loads
+        return _extract(
+            root_path, output, config, executor, overwrite=overwrite, progress=progress, encoder=encoder, t0=t0
+        )
+
+
+def _executor(config: ExtractionConfig, scheduler: Any = None) -> Any:
+    """Where the per-video work runs: here, or on a Dask cluster (``scheduler``, else ``config.scheduler``)."""
+    scheduler = config.scheduler if scheduler is None else scheduler
+    if scheduler is None:
+        return LocalExecutor(config)
+    from featkit.distributed import DaskExecutor
+
+    return DaskExecutor(config, scheduler)
+
+
+def _extract(
+    root_path: Path,
+    output: str | os.PathLike[str],
+    config: ExtractionConfig,
+    executor: LocalExecutor,
+    *,
+    overwrite: bool,
+    progress: Any,
+    encoder: Any,
+    t0: float,
+) -> ExtractionReport:
+    from featkit.encoders import load_encoder
+
     files = discover_videos(root_path)
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
-        encoder = load_encoder(config.encoder, batch_size=config.batch_size)
+        encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
+    from featkit.generative.anomaly import check_scoring
+
+    check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
     meta = {
         "encoder": encoder.identity(),
         "sampling": config.sampling.to_dict(),
         "stats": list(config.stats),
         "extraction": config.to_dict(),
         "feature_names": feature_names(config.stats, encoder.latent_dim),
-        "decoder": decoder_version(),
+        "decoder": backend_versions(config.backend),
     }
     with FeatureStore.open(output, meta, overwrite=overwrite) as store:
+        if config.prune:  # videos deleted since an earlier run leave the file
+            report.n_pruned = len(store.prune(vf.path for vf in files))
         todo = _plan_work(files, root_path, store, config.retry_failed)
         report.n_skipped = len(files) - len(todo)
+        tasks = decode_tasks(todo, root_path, encoder.input_size, config)
         bar = _progress_bar(len(todo), progress)
         try:
-            for item in _decoded_stream(todo, os.fspath(root_path), encoder.input_size, config):
+            for item in executor.results(tasks, encoder):
                 if isinstance(item, FailureRecord):
                     store.add_failure(item)
                     report.failures.append(item)
                 else:
-                    result = encode_video(item, encoder, config.stats)
-                    store.add_video(result)
+                    store.add_video(item)
                     report.n_extracted += 1
-                    report.n_clips += result.features.shape[0]
+                    report.n_clips += item.features.shape[0]
                 if bar is not None:
                     bar.set_postfix(clips=report.n_clips, failed=len(report.failures), refresh=False)
                     bar.update(1)

@@ -4,6 +4,10 @@ For a clip of T frames the encoder gives the posterior mean ``mu`` and log
 variance ``logvar``, both of shape (T, d). Each statistic reduces them over
 time to a vector of length d; the feature row of a clip is the concatenation
 of the chosen statistics, named ``<stat>_<j>`` (``mu_mean_00`` …).
+
+A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
+scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
+name (``anomaly_nelbo``); it needs an encoder with a decoder.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["STATISTICS", "clip_statistics", "feature_names"]
+__all__ = ["SCORE_STATISTICS", "STATISTICS", "clip_statistics", "feature_names", "needs_scores"]
 
 _LOGVAR_RANGE = (-30.0, 20.0)
 
@@ -27,20 +31,37 @@ def _absdiff(mu: np.ndarray) -> np.ndarray:
     return np.abs(np.diff(mu, axis=0)).mean(axis=0)
 
 
-#: name -> (description, function of (mu, logvar) in float64 returning shape (d,)).
-STATISTICS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv: mu.std(axis=0)),
-    "sigma_mean": ("mean posterior standard deviation (encoder uncertainty)", lambda mu, lv: _sigma(lv).mean(axis=0)),
+#: name -> (description, function of (mu, logvar, scores) in float64 returning shape (d,), or (1,) for a
+#: statistic of :data:`SCORE_STATISTICS`; ``scores`` is None unless such a statistic is asked for).
+STATISTICS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]]] = {
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc: mu.std(axis=0)),
+    "sigma_mean": (
+        "mean posterior standard deviation (encoder uncertainty)",
+        lambda mu, lv, sc: _sigma(lv).mean(axis=0),
+    ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv: _absdiff(mu),
+        lambda mu, lv, sc: _absdiff(mu),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+    ),
+    "anomaly": (
+        "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
+        "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
+        lambda mu, lv, sc: np.array([sc.mean()]),
     ),
 }
+
+#: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
+SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
+
+
+def needs_scores(stats: Sequence[str]) -> bool:
+    """Whether any of ``stats`` needs per-frame scores from :meth:`featkit.encoders.Encoder.score`."""
+    return any(s in SCORE_STATISTICS for s in stats)
 
 
 def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
@@ -56,14 +77,23 @@ def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
     Returns
     -------
     list of str
-        ``len(stats) * latent_dim`` names such as ``"mu_mean_07"``.
+        ``latent_dim`` names such as ``"mu_mean_07"`` per statistic, and one
+        (``"anomaly_nelbo"``) per statistic of :data:`SCORE_STATISTICS`.
 
     """
     width = max(2, len(str(latent_dim - 1)))
-    return [f"{s}_{j:0{width}d}" for s in stats for j in range(latent_dim)]
+    names: list[str] = []
+    for s in stats:
+        if s in SCORE_STATISTICS:
+            names.append(SCORE_STATISTICS[s])
+        else:
+            names.extend(f"{s}_{j:0{width}d}" for j in range(latent_dim))
+    return names
 
 
-def clip_statistics(mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str]) -> np.ndarray:
+def clip_statistics(
+    mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str], scores: np.ndarray | None = None
+) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
     Parameters
@@ -72,10 +102,13 @@ def clip_statistics(mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str]) ->
         Posterior mean and log variance of the clip's T frames (T >= 1).
     stats : sequence of str
         Names from :data:`STATISTICS`, in column order.
+    scores : ndarray of shape (T,), optional
+        Per-frame scores of the clip (:meth:`featkit.encoders.Encoder.score`);
+        required when ``stats`` holds a statistic of :data:`SCORE_STATISTICS`.
 
     Returns
     -------
-    ndarray of shape (len(stats) * d,), float32
+    ndarray of shape (len(feature_names(stats, d)),), float32
         Computed in float64, so the result does not depend on summation order
         at float32 precision.
 
@@ -87,4 +120,15 @@ def clip_statistics(mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str]) ->
             "mu and logvar must have the same shape (T, d) with T >= 1. "
             f"Received: mu.shape={mu.shape}, logvar.shape={logvar.shape}"
         )
-    return np.concatenate([STATISTICS[s][1](mu, logvar) for s in stats]).astype(np.float32)
+    if scores is not None:
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != mu.shape[:1]:
+            raise ValueError(
+                f"scores must have one value per frame, shape ({mu.shape[0]},). Received: scores.shape={scores.shape}"
+            )
+    elif needs_scores(stats):
+        raise ValueError(
+            f"The statistics {[s for s in stats if s in SCORE_STATISTICS]} need per-frame scores "
+            "(Encoder.score); pass scores=... . Received: scores=None"
+        )
+    return np.concatenate([STATISTICS[s][1](mu, logvar, scores) for s in stats]).astype(np.float32)

@@ -193,7 +193,7 @@ def _video_clip_features(
     path: str, size: int, mtime_ns: int, encoder: str, batch_size: int, sampling: dict, stats: tuple[str, ...]
 ) -> np.ndarray:
     """Clip features of one video (cached by joblib on path, size, mtime and settings)."""
-    from featkit import extract as _extract
+    from featkit import extraction as _extract
     from featkit.discover import VideoFile
     from featkit.store import FailureRecord
 

@@ -71,7 +71,7 @@ def labelled_tree(tmp_path_factory) -> tuple[Path, dict[str, list[Path]]]:
 def extracted(labelled_tree, encoder, tmp_path_factory):
     """One full extraction of the labelled tree (n_jobs=1), shared by read-only tests."""
     from featkit import ExtractionConfig
-    from featkit.extract import extract
+    from featkit.extraction import extract
 
     root, _ = labelled_tree
     out = tmp_path_factory.mktemp("out") / "features.h5"
@@ -114,7 +114,7 @@ def class_videos(tmp_path_factory) -> tuple[Path, list[Path]]:
 def class_features(class_videos, encoder, tmp_path_factory) -> Path:
     """Features of :func:`class_videos` with short clips (4 clips of 4 samples per video, 48 clips)."""
     from featkit import ExtractionConfig, SamplingConfig
-    from featkit.extract import extract
+    from featkit.extraction import extract
 
     out = tmp_path_factory.mktemp("classes_out") / "features.h5"
     config = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=8.0))

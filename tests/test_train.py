@@ -53,7 +53,7 @@ def test_cli_writes_a_model_and_report_that_extract_uses(videos, tmp_path, capsy
     from featkit import ExtractionConfig, SamplingConfig, load_features
     from featkit.encoders import load_encoder
     from featkit.encoders.vae import VAE
-    from featkit.extract import extract
+    from featkit.extraction import extract
 
     out = tmp_path / "models" / "my_vae.keras"
     assert main(["train", str(videos), "-o", str(out), "--epochs", "2", *TINY_ARGS]) == 0

@@ -23,7 +23,7 @@ from featkit.encoders import load_encoder
 from featkit.encoders.export import export_encoder
 from featkit.encoders.variants import TFLiteEncoder, make_variant, variant_cache_dir
 from featkit.exceptions import ConfigError, EncoderError, StoreMismatchError
-from featkit.extract import extract
+from featkit.extraction import extract
 from tests import videofactory as vf
 
 

@@ -6,23 +6,44 @@ imports it on first use.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 from featkit.encoders.base import Encoder
 
-__all__ = ["Encoder", "load_encoder"]
+__all__ = ["Encoder", "export_encoder", "load_encoder"]
 
 
-def load_encoder(spec: str = "default", *, batch_size: int = 64) -> Encoder:
-    """Load an encoder by name or path.
+def load_encoder(
+    spec: str | os.PathLike[str] = "default",
+    *,
+    batch_size: int = 64,
+    precision: str = "float32",
+    unsafe: bool = False,
+) -> Encoder:
+    """Load an encoder by name, path or TF Hub handle.
 
     Parameters
     ----------
     spec : str, default="default"
-        ``"default"`` for the VAE shipped inside featkit, or a path to a
-        ``.keras`` file holding a featkit :class:`~featkit.encoders.vae.VAE`
-        (or any Keras model mapping frames to ``[mu, logvar]``), loaded in
-        Keras safe mode.
+        ``"default"`` for the VAE shipped inside featkit; a ``.keras`` file
+        holding a featkit :class:`~featkit.encoders.vae.VAE` (or any Keras
+        model mapping frames to ``[mu, logvar]``); a TensorFlow SavedModel
+        folder whose serving signature maps frames (None, S, S, 3) float32 in
+        [0, 1] to ``{"mu", "logvar"}`` (``featkit export`` writes one); or a
+        TF Hub handle already in the local cache (``$TFHUB_CACHE_DIR``;
+        nothing is downloaded).
     batch_size : int, default=64
         Frames per encoder call.
+    precision : {"float32", "float16", "int8"}, default="float32"
+        The model as loaded, or its TensorFlow Lite float16 / int8
+        (dynamic-range) variant, converted on first use and cached (see
+        :mod:`featkit.encoders.variants`).
+    unsafe : bool, default=False
+        Also load files that would run code: Keras Lambda layers (Keras
+        ``safe_mode=False``) and SavedModels with file or Python ops. Only for
+        files whose author you trust; pickle files are refused always.
 
     Returns
     -------
@@ -31,9 +52,27 @@ def load_encoder(spec: str = "default", *, batch_size: int = 64) -> Encoder:
     Raises
     ------
     EncoderError
-        If the encoder cannot be found or loaded, or does not fit.
+        If the encoder cannot be found or loaded, or does not fit (the message
+        names what was expected and what was found).
+    UnsafeEncoderError
+        If loading would run code from the file and ``unsafe`` is False.
 
     """
-    from featkit.encoders.keras_encoder import load_keras_encoder
+    from featkit.encoders.loading import resolve_encoder
 
-    return load_keras_encoder(spec, batch_size=batch_size)
+    return resolve_encoder(spec, batch_size=batch_size, precision=precision, unsafe=unsafe)
+
+
+def export_encoder(
+    encoder: Encoder | str = "default",
+    output: str | os.PathLike[str] = "featkit_encoder",
+    **kwargs: Any,
+) -> Path:
+    """Write an encoder as a TensorFlow SavedModel folder (what ``featkit export`` does).
+
+    See :func:`featkit.encoders.export.export_encoder` for the keyword arguments
+    (``overwrite``, ``variants``, ``unsafe``).
+    """
+    from featkit.encoders.export import export_encoder as _export
+
+    return _export(encoder, output, **kwargs)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from featkit.exceptions import EncoderError
+
 __all__ = ["Encoder"]
 
 
@@ -15,11 +17,22 @@ class Encoder(ABC):
 
     Subclasses set ``name``, ``input_size`` and ``latent_dim`` and implement
     :meth:`encode` and :meth:`identity`.
+
+    An encoder that comes with its VAE's decoder also sets ``has_decoder``,
+    ``beta`` and ``obs_var`` and implements :meth:`decode`; it then supports
+    reconstruction, completion, generation (:mod:`featkit.generative`) and
+    :meth:`score`, the per-frame anomaly score. Encoders without a decoder
+    raise :class:`~featkit.exceptions.EncoderError` there.
     """
 
     name: str
     input_size: int
     latent_dim: int
+    #: Whether :meth:`decode` and :meth:`score` are available.
+    has_decoder: bool = False
+    #: Weight of the KL term and the decoder's fixed variance (None without a decoder).
+    beta: float | None = None
+    obs_var: float | None = None
 
     @abstractmethod
     def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +51,66 @@ class Encoder(ABC):
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """Name, weights sha256 and config: what is stored as provenance."""
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode latent vectors to frames (only for encoders with a decoder).
+
+        Parameters
+        ----------
+        z : ndarray of shape (n, latent_dim)
+
+        Returns
+        -------
+        ndarray of shape (n, input_size, input_size, 3), float32
+            Frames with values in [0, 1].
+
+        Raises
+        ------
+        EncoderError
+            If the encoder has no decoder.
+
+        """
+        raise self._no_decoder("decode latents")
+
+    def score(self, frames: np.ndarray, *, posterior: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Per-frame anomaly score: the VAE's negative ELBO at the posterior mean, in nats.
+
+        ``Σ_pixels (x - x̂)² / (2 · obs_var) + β · KL(q(z|x) ‖ N(0, I))`` with
+        ``x̂ = decode(μ)``: the model's own training objective for the frame,
+        evaluated deterministically at z = μ, without the constant
+        ``½ · D · log(2π · obs_var)`` of the Gaussian likelihood (D pixels x
+        channels). Higher means the frame is less like the training data.
+        See :func:`featkit.generative.anomaly.negative_elbo`.
+
+        Parameters
+        ----------
+        frames : ndarray of shape (n, input_size, input_size, 3), uint8
+        posterior : (mu, logvar), optional
+            The frames' posterior if already computed by :meth:`encode`
+            (saves encoding twice).
+
+        Returns
+        -------
+        ndarray of shape (n,), float64
+
+        Raises
+        ------
+        EncoderError
+            If the encoder has no decoder.
+
+        """
+        if not self.has_decoder:
+            raise self._no_decoder("score frames (the anomaly statistic)")
+        from featkit.generative.anomaly import negative_elbo
+
+        mu, logvar = self.encode(frames) if posterior is None else posterior
+        return negative_elbo(frames, self.decode(mu), mu, logvar, beta=self.beta, obs_var=self.obs_var)
+
+    def _no_decoder(self, what: str) -> EncoderError:
+        return EncoderError(
+            f"Encoder {self.name!r} cannot {what}: it has no decoder. Use the default encoder or a .keras file "
+            "holding a whole featkit VAE (encoder and decoder). Received: has_decoder=False"
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} input={self.input_size}px latent={self.latent_dim}>"

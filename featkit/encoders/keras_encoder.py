@@ -74,16 +74,42 @@ class KerasEncoder(Encoder):
     config : dict
         Architecture and training settings stored as provenance.
     batch_size : int, default=64
+    decoder : keras.Model, optional
+        The VAE's decoder (z of shape (None, d) -> frames in [0, 1]); enables
+        :meth:`decode` and :meth:`~featkit.encoders.Encoder.score`.
+    beta, obs_var : float, optional
+        The VAE's KL weight and decoder variance (needed with ``decoder``).
 
     """
 
-    def __init__(self, model: Any, *, name: str, sha256: str, config: dict[str, Any], batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        name: str,
+        sha256: str,
+        config: dict[str, Any],
+        batch_size: int = 64,
+        decoder: Any = None,
+        beta: float | None = None,
+        obs_var: float | None = None,
+    ) -> None:
         self.model = model
         self.name = name
         self.sha256 = sha256
         self.config = config
         self.batch_size = int(batch_size)
         self.input_size, self.latent_dim = _check_encoder_model(model, name)
+        self.decoder = decoder
+        self.has_decoder = decoder is not None
+        if self.has_decoder:
+            _check_decoder_model(decoder, name, self.input_size, self.latent_dim)
+            self.beta = 1.0 if beta is None else float(beta)
+            self.obs_var = float(obs_var) if obs_var is not None else None
+            if self.obs_var is None or self.obs_var <= 0:
+                raise EncoderError(
+                    f"Encoder {name!r} has a decoder but no positive obs_var. Received: obs_var={obs_var}"
+                )
 
     @cached_property
     def _graph(self) -> Any:
@@ -120,6 +146,37 @@ class KerasEncoder(Encoder):
             logvar[lo : lo + len(chunk)] = v.numpy()[: len(chunk)]
         return mu, logvar
 
+    @cached_property
+    def _decode_graph(self) -> Any:
+        import tensorflow as tf
+
+        decoder = self.decoder
+        spec = tf.TensorSpec((self.batch_size, self.latent_dim), tf.float32)
+
+        @tf.function(input_signature=[spec])
+        def decode(z: Any) -> Any:
+            return decoder(z, training=False)
+
+        return decode
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode latents of shape (n, d) to frames (n, S, S, 3), float32 in [0, 1] (fixed-size batches)."""
+        if not self.has_decoder:
+            raise self._no_decoder("decode latents")
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise EncoderError(
+                f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
+            )
+        out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
+        padded = np.zeros((self.batch_size, self.latent_dim), dtype=np.float32)
+        for lo in range(0, z.shape[0], self.batch_size):
+            chunk = z[lo : lo + self.batch_size]
+            padded[: len(chunk)] = chunk
+            padded[len(chunk) :] = 0
+            out[lo : lo + len(chunk)] = self._decode_graph(padded).numpy()[: len(chunk)]
+        return out
+
     def identity(self) -> dict[str, Any]:
         """Name, weights sha256, input size, latent size and config."""
         return {
@@ -134,16 +191,34 @@ class KerasEncoder(Encoder):
 def _check_encoder_model(model: Any, name: str) -> tuple[int, int]:
     """Return (input size, latent size) or raise EncoderError saying what does not fit."""
     try:
-        in_shape = tuple(model.inputs[0].shape)
+        inputs = list(model.inputs)
+        in_shape = tuple(inputs[0].shape)
         outputs = list(model.outputs)
     except (AttributeError, IndexError, TypeError, ValueError) as exc:
         raise EncoderError(
             f"Encoder {name!r} must be a Keras model with one frame input and outputs [mu, logvar]. "
             f"Received: {type(model).__name__}"
         ) from exc
+    if len(inputs) != 1:
+        raise EncoderError(
+            f"Encoder {name!r} must have one input, frames of shape (None, S, S, 3). "
+            f"Received: {len(inputs)} inputs of shapes {[tuple(i.shape) for i in inputs]}"
+        )
+    dtype = str(getattr(inputs[0], "dtype", "float32"))
     if len(in_shape) != 4 or in_shape[3] != 3 or in_shape[1] is None or in_shape[1] != in_shape[2]:
         raise EncoderError(
             f"Encoder {name!r} must take square RGB frames of shape (None, S, S, 3). Received: input shape={in_shape}"
+        )
+    if "float" not in dtype:
+        raise EncoderError(
+            f"Encoder {name!r} must take float frames in [0, 1] (featkit scales uint8 pixels by 1/255). "
+            f"Received: input dtype={dtype}"
+        )
+    if isinstance(getattr(model, "output", None), dict):
+        # Keras lists dict outputs in key order, so position would not say which one is mu.
+        raise EncoderError(
+            f"Encoder {name!r} must return a list [mu, logvar], not a dict. "
+            f"Received: outputs named {sorted(model.output)}"
         )
     shapes = [tuple(o.shape) for o in outputs]
     if len(shapes) != 2 or any(len(s) != 2 for s in shapes) or shapes[0] != shapes[1]:
@@ -154,8 +229,27 @@ def _check_encoder_model(model: Any, name: str) -> tuple[int, int]:
     return int(in_shape[1]), int(shapes[0][1])
 
 
-def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasEncoder:
-    """Load the default encoder or a ``.keras`` file (see :func:`featkit.encoders.load_encoder`)."""
+def _check_decoder_model(decoder: Any, name: str, size: int, latent_dim: int) -> None:
+    """Raise EncoderError unless the decoder maps (None, d) to (None, S, S, 3)."""
+    try:
+        in_shape, out_shape = tuple(decoder.inputs[0].shape), tuple(decoder.outputs[0].shape)
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise EncoderError(
+            f"The decoder of {name!r} must be a Keras model from z to frames. Received: {type(decoder).__name__}"
+        ) from exc
+    if in_shape != (None, latent_dim) or out_shape != (None, size, size, 3):
+        raise EncoderError(
+            f"The decoder of {name!r} must map (None, {latent_dim}) to (None, {size}, {size}, 3). "
+            f"Received: input shape={in_shape}, output shape={out_shape}"
+        )
+
+
+def load_keras_encoder(spec: str = "default", *, batch_size: int = 64, unsafe: bool = False) -> KerasEncoder:
+    """Load the default encoder or a ``.keras`` file (see :func:`featkit.encoders.load_encoder`).
+
+    ``.keras`` files load in Keras safe mode unless ``unsafe`` is True (then Lambda
+    layers and other serialised Python code in the file run; trusted files only).
+    """
     if spec == "default":
         card = default_model_card()
         vae = load_default_vae()
@@ -165,6 +259,9 @@ def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasE
             sha256=sha256_of(DEFAULT_WEIGHTS_PATH),
             config={"architecture": card["architecture"]},
             batch_size=batch_size,
+            decoder=vae.decoder,
+            beta=vae.beta,
+            obs_var=vae.obs_var,
         )
     path = Path(os.path.expanduser(spec))
     if not path.exists():
@@ -179,18 +276,33 @@ def load_keras_encoder(spec: str = "default", *, batch_size: int = 64) -> KerasE
     import featkit.encoders.vae  # noqa: F401  (registers featkit's serializable classes)
 
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
-            raise EncoderError(
+            from featkit.exceptions import UnsafeEncoderError
+
+            raise UnsafeEncoderError(
                 f"Refusing to load {spec!r}: it contains code (e.g. a Lambda layer) that would run on load. "
-                "featkit loads models in Keras safe mode only; re-save the model without Lambda layers."
+                "featkit loads models in Keras safe mode by default; re-save the model without Lambda layers, "
+                "or pass --unsafe (Python: unsafe=True) if you trust the file's author."
             ) from exc
         raise EncoderError(f"Could not load encoder file {spec!r}: {exc}") from exc
     except (OSError, TypeError, KeyError) as exc:
         raise EncoderError(f"Could not load encoder file {spec!r}: {type(exc).__name__}: {exc}") from exc
     encoder = getattr(model, "encoder", model)
-    config = {"file": path.name}
+    config: dict[str, Any] = {"file": path.name}
+    if unsafe:
+        config["safe_mode"] = False  # provenance says the file was trusted
     if hasattr(model, "beta"):
         config.update(beta=model.beta, obs_var=model.obs_var)
-    return KerasEncoder(encoder, name=path.stem, sha256=sha256_of(path), config=config, batch_size=batch_size)
+    decoder = getattr(model, "decoder", None) if hasattr(model, "obs_var") else None
+    return KerasEncoder(
+        encoder,
+        name=path.stem,
+        sha256=sha256_of(path),
+        config=config,
+        batch_size=batch_size,
+        decoder=decoder,
+        beta=getattr(model, "beta", None),
+        obs_var=getattr(model, "obs_var", None),
+    )

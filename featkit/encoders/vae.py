@@ -123,6 +123,7 @@ def build_encoder(
     latent_dim: int = 32,
     widths: Sequence[int] = (32, 64, 128, 128),
     linear_path: bool = False,
+    train_linear_path: bool = True,
 ) -> keras.Model:
     """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate Dense heads.
 
@@ -140,6 +141,9 @@ def build_encoder(
         :func:`init_linear_path_from_pca` the model starts as probabilistic
         PCA, the optimum of a linear VAE, and training learns the non-linear
         correction on top of it.
+    train_linear_path : bool, default=True
+        Whether training may change the linear map; ``False`` keeps it at its
+        initial (PCA) value, so only the non-linear correction is learnt.
 
     Returns
     -------
@@ -157,7 +161,9 @@ def build_encoder(
         h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
     h = layers.Flatten(name="flatten")(h)
     if linear_path:
-        linear = layers.Dense(latent_dim, name="pca_mu")(layers.Flatten(name="pixels")(x_in))
+        linear = layers.Dense(latent_dim, trainable=train_linear_path, name="pca_mu")(
+            layers.Flatten(name="pixels")(x_in)
+        )
         residual = layers.Dense(latent_dim, kernel_initializer="zeros", name="mu_residual")(h)
         mu = layers.Add(name="mu")([linear, residual])
         # Start with a small posterior variance, as probabilistic PCA has.
@@ -174,6 +180,7 @@ def build_decoder(
     latent_dim: int = 32,
     widths: Sequence[int] = (32, 64, 128, 128),
     linear_path: bool = False,
+    train_linear_path: bool = True,
 ) -> keras.Model:
     """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`).
 
@@ -191,7 +198,7 @@ def build_decoder(
         residual = layers.Conv2DTranspose(
             3, 4, strides=2, padding="same", kernel_initializer="zeros", name="x_residual"
         )(h)
-        linear = layers.Dense(input_size * input_size * 3, name="pca_x")(z_in)
+        linear = layers.Dense(input_size * input_size * 3, trainable=train_linear_path, name="pca_x")(z_in)
         linear = layers.Reshape((input_size, input_size, 3), name="pca_unflatten")(linear)
         x_hat = UnitClip(name="frames_hat")(layers.Add(name="x_sum")([linear, residual]))
     else:
@@ -291,12 +298,13 @@ def build_vae(
     obs_var: float = 0.01,
     seed: int | None = 0,
     linear_path: bool = False,
+    train_linear_path: bool = True,
 ) -> VAE:
     """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config)."""
     widths = tuple(int(w) for w in widths)
     vae = VAE(
-        build_encoder(input_size, latent_dim, widths, linear_path),
-        build_decoder(input_size, latent_dim, widths, linear_path),
+        build_encoder(input_size, latent_dim, widths, linear_path, train_linear_path),
+        build_decoder(input_size, latent_dim, widths, linear_path, train_linear_path),
         beta=beta,
         obs_var=obs_var,
         seed=seed,
