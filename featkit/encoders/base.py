@@ -106,6 +106,28 @@ class Encoder(ABC):
         mu, logvar = self.encode(frames) if posterior is None else posterior
         return negative_elbo(frames, self.decode(mu), mu, logvar, beta=self.beta, obs_var=self.obs_var)
 
+    def _decode_in_batches(self, z: np.ndarray, graph: Any, batch_size: int) -> np.ndarray:
+        """Decode (n, d) latents through ``graph`` on zero-padded batches of exactly ``batch_size`` rows.
+
+        A fixed batch shape means one compiled graph and outputs that do not depend on how latents are
+        grouped; subclasses with a decoder call this from :meth:`decode`.
+        """
+        if not self.has_decoder:
+            raise self._no_decoder("decode latents")
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise EncoderError(
+                f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
+            )
+        out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
+        padded = np.zeros((batch_size, self.latent_dim), dtype=np.float32)
+        for lo in range(0, z.shape[0], batch_size):
+            chunk = z[lo : lo + batch_size]
+            padded[: len(chunk)] = chunk
+            padded[len(chunk) :] = 0
+            out[lo : lo + len(chunk)] = np.asarray(graph(padded))[: len(chunk)]
+        return out
+
     def _no_decoder(self, what: str) -> EncoderError:
         return EncoderError(
             f"Encoder {self.name!r} cannot {what}: it has no decoder. Use the default encoder or a .keras file "

@@ -161,21 +161,7 @@ class KerasEncoder(Encoder):
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Decode latents of shape (n, d) to frames (n, S, S, 3), float32 in [0, 1] (fixed-size batches)."""
-        if not self.has_decoder:
-            raise self._no_decoder("decode latents")
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise EncoderError(
-                f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
-            )
-        out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
-        padded = np.zeros((self.batch_size, self.latent_dim), dtype=np.float32)
-        for lo in range(0, z.shape[0], self.batch_size):
-            chunk = z[lo : lo + self.batch_size]
-            padded[: len(chunk)] = chunk
-            padded[len(chunk) :] = 0
-            out[lo : lo + len(chunk)] = self._decode_graph(padded).numpy()[: len(chunk)]
-        return out
+        return self._decode_in_batches(z, self._decode_graph if self.has_decoder else None, self.batch_size)
 
     def identity(self) -> dict[str, Any]:
         """Name, weights sha256, input size, latent size and config."""
