@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import Stopwatch, cached_corpus_video, probe, target  # noqa: E402
-from benchmarks.provenance import RESULTS_DIR, file_record, machine_info, summarize, write_result  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, file_record, run_and_write, summarize  # noqa: E402
 
 NAME = "jobs"
 
@@ -126,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
-    machine = machine_info()
-    result = run(args)
-    path = write_result(args.out, NAME, result, quick=args.quick, machine=machine)
+    path, result = run_and_write(args, NAME, run)
     print(f"{path}: speed-up {result['speedup']}x")
     return 0
 

@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import target  # noqa: E402
-from benchmarks.provenance import RESULTS_DIR, machine_info, summarize, write_result  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, run_and_write, summarize  # noqa: E402
 
 NAME = "load"
 CLIPS_PER_VIDEO = 1000
@@ -259,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.clips is None:
         args.clips = 20_000 if args.quick else 1_000_000
-    machine = machine_info()
-    result = run(args)
-    path = write_result(args.out, NAME, result, quick=args.quick, machine=machine)
+    path, result = run_and_write(args, NAME, run)
     print(f"{path}: load_features {result['timings_s']['load_features']['median']} s")
     return 0
 

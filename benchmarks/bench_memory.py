@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import featkit_cli, featkit_env, probe, target  # noqa: E402
-from benchmarks.provenance import RESULTS_DIR, file_record, machine_info, write_result  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, file_record, run_and_write  # noqa: E402
 
 NAME = "memory"
 GIB = 2**30
@@ -125,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="10 s against 60 s (CI)")
     ap.add_argument("--out", default=str(RESULTS_DIR), help="results folder (benchmarks/results)")
     args = ap.parse_args(argv)
-    machine = machine_info()
-    result = run(args)
-    path = write_result(args.out, NAME, result, quick=args.quick, machine=machine)
+    path, result = run_and_write(args, NAME, run)
     print(f"{path}: {result['peak_gib']} ratio {result['ratio_long_over_short']}")
     return 0
 

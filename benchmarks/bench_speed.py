@@ -47,7 +47,7 @@ from benchmarks.common import (  # noqa: E402
     probe,
     target,
 )
-from benchmarks.provenance import RESULTS_DIR, file_record, machine_info, summarize, write_result  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, file_record, run_and_write, summarize  # noqa: E402
 
 NAME = "speed"
 
@@ -229,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
-    machine = machine_info()
-    result = run(args)
-    path = write_result(args.out, NAME, result, quick=args.quick, machine=machine)
+    path, result = run_and_write(args, NAME, run)
     print(f"{path}: {result['ratios']}")
     return 0
 

@@ -44,7 +44,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.common import target  # noqa: E402
-from benchmarks.provenance import RESULTS_DIR, machine_info, package_versions, write_result  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, package_versions, run_and_write  # noqa: E402
 
 NAME = "variants"
 PRECISIONS = ("float32", "float16", "int8")
@@ -358,9 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.frames = args.frames or (256 if args.quick else 2048)
     args.repeats = args.repeats or (2 if args.quick else 5)
-    machine = machine_info()
-    result = run(args)
-    path = write_result(args.out, NAME, result, quick=args.quick, machine=machine)
+    path, result = run_and_write(args, NAME, run)
     print(markdown_summary(result))
     print(f"\nwrote {path}")
     return 0

@@ -117,6 +117,16 @@ def result_filename(name: str, quick: bool) -> str:
     return f"bench_{name}{'_quick' if quick else ''}.json"
 
 
+def run_and_write(args: Any, name: str, run: Any) -> tuple[Path, dict[str, Any]]:
+    """Run ``run(args)`` and write its result with the machine state taken before it started.
+
+    The shared tail of every benchmark's ``main``: ``args`` needs ``out`` and ``quick``.
+    """
+    machine = machine_info()
+    result = run(args)
+    return write_result(args.out, name, result, quick=args.quick, machine=machine), result
+
+
 def write_result(
     out_dir: str | os.PathLike[str],
     name: str,

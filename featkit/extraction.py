@@ -30,6 +30,7 @@ import numpy as np
 from featkit.config import ExtractionConfig, SamplingConfig
 from featkit.discover import VideoFile, discover_videos
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
+from featkit.generative.anomaly import check_scoring, encode_frames
 from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.stats import clip_statistics, feature_names
@@ -271,8 +272,6 @@ class ClipReducer:
         """Encode a window of frames (ids increasing, after those of earlier windows) and reduce finished clips."""
         if len(frame_ids) == 0:
             return
-        from featkit.generative.anomaly import encode_frames
-
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
         if self._mu is None:
             self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
@@ -545,8 +544,6 @@ def _extract(
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
         encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
-    from featkit.generative.anomaly import check_scoring
-
     check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
     meta = {
         "encoder": encoder.identity(),
