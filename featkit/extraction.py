@@ -237,6 +237,7 @@ class ClipReducer:
         stats: Sequence[str],
     ) -> None:
         self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
+        self._starts = np.asarray(starts, dtype=np.float64)  # frame times, for the time-signed statistics
         n = plan.n_clips
         first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
         last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
@@ -287,7 +288,9 @@ class ClipReducer:
             fids = plan.frame_indices[plan.clip_samples(self.n_done)]
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
-            self._rows.append(clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores))
+            self._rows.append(
+                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=self._starts[fids])
+            )
         keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
         self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
         if self._scores is not None:

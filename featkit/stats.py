@@ -5,6 +5,12 @@ variance ``logvar``, both of shape (T, d). Each statistic reduces them over
 time to a vector of length d; the feature row of a clip is the concatenation
 of the chosen statistics, named ``<stat>_<j>`` (``mu_mean_00`` …).
 
+The statistics of :data:`TIME_STATISTICS` (``mu_slope``, ``mu_delta``) are
+*signed in time*: they change sign when the clip is played backwards, so they
+carry motion direction (pan left vs right, zoom in vs out) that the
+time-symmetric ones (mean, std, mean absolute change) cannot. ``mu_slope``
+needs the presentation time of each frame.
+
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
 name (``anomaly_nelbo``); it needs an encoder with a decoder.
@@ -16,7 +22,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["SCORE_STATISTICS", "STATISTICS", "clip_statistics", "feature_names", "needs_scores"]
+__all__ = [
+    "SCORE_STATISTICS",
+    "STATISTICS",
+    "TIME_STATISTICS",
+    "clip_statistics",
+    "feature_names",
+    "needs_scores",
+]
 
 _LOGVAR_RANGE = (-30.0, 20.0)
 
@@ -31,29 +44,63 @@ def _absdiff(mu: np.ndarray) -> np.ndarray:
     return np.abs(np.diff(mu, axis=0)).mean(axis=0)
 
 
-#: name -> (description, function of (mu, logvar, scores) in float64 returning shape (d,), or (1,) for a
-#: statistic of :data:`SCORE_STATISTICS`; ``scores`` is None unless such a statistic is asked for).
-STATISTICS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc: mu.std(axis=0)),
+def _slope(mu: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Least-squares slope of each latent against time, per second; 0 where time does not vary."""
+    dt = times - times.mean()
+    denom = float(dt @ dt)
+    # One frame, or every frame stamped alike (a still repeated by sampling): no trend to measure.
+    if mu.shape[0] < 2 or denom <= 1e-12:
+        return np.zeros(mu.shape[1], dtype=np.float64)
+    return (dt @ (mu - mu.mean(axis=0))) / denom
+
+
+def _delta(mu: np.ndarray) -> np.ndarray:
+    """Mean of the clip's second half minus its first half (the middle frame of an odd clip is in neither)."""
+    half = mu.shape[0] // 2
+    if half == 0:
+        return np.zeros(mu.shape[1], dtype=np.float64)
+    return mu[-half:].mean(axis=0) - mu[:half].mean(axis=0)
+
+
+_Reduce = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray]
+
+#: name -> (description, function of (mu, logvar, scores, times) in float64 returning shape (d,), or (1,)
+#: for a statistic of :data:`SCORE_STATISTICS`; ``scores`` / ``times`` are None unless such a statistic
+#: is asked for).
+STATISTICS: dict[str, tuple[str, _Reduce]] = {
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc: _sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t: _sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv, sc: _absdiff(mu),
+        lambda mu, lv, sc, t: _absdiff(mu),
+    ),
+    "mu_slope": (
+        "least-squares slope of the posterior mean against the frames' presentation times, per second "
+        "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t: _slope(mu, t),
+    ),
+    "mu_delta": (
+        "net change of the posterior mean over the clip: mean of its second half minus its first half "
+        "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t: _delta(mu),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
         "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
-        lambda mu, lv, sc: np.array([sc.mean()]),
+        lambda mu, lv, sc, t: np.array([sc.mean()]),
     ),
 }
+
+#: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
+TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope"})
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
@@ -92,7 +139,11 @@ def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
 
 
 def clip_statistics(
-    mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str], scores: np.ndarray | None = None
+    mu: np.ndarray,
+    logvar: np.ndarray,
+    stats: Sequence[str],
+    scores: np.ndarray | None = None,
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
@@ -105,6 +156,10 @@ def clip_statistics(
     scores : ndarray of shape (T,), optional
         Per-frame scores of the clip (:meth:`featkit.encoders.Encoder.score`);
         required when ``stats`` holds a statistic of :data:`SCORE_STATISTICS`.
+    times : ndarray of shape (T,), optional
+        Presentation time of each frame in seconds (a frame sampled twice
+        appears twice with the same time); required when ``stats`` holds a
+        statistic of :data:`TIME_STATISTICS`.
 
     Returns
     -------
@@ -131,4 +186,16 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in SCORE_STATISTICS]} need per-frame scores "
             "(Encoder.score); pass scores=... . Received: scores=None"
         )
-    return np.concatenate([STATISTICS[s][1](mu, logvar, scores) for s in stats]).astype(np.float32)
+    if times is not None:
+        times = np.asarray(times, dtype=np.float64)
+        if times.shape != mu.shape[:1] or not np.all(np.isfinite(times)):
+            raise ValueError(
+                f"times must hold one finite time per frame, shape ({mu.shape[0]},). "
+                f"Received: times.shape={times.shape}"
+            )
+    elif any(s in TIME_STATISTICS for s in stats):
+        raise ValueError(
+            f"The statistics {[s for s in stats if s in TIME_STATISTICS]} need each frame's presentation time; "
+            "pass times=... . Received: times=None"
+        )
+    return np.concatenate([STATISTICS[s][1](mu, logvar, scores, times) for s in stats]).astype(np.float32)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from featkit import ExtractionConfig, SamplingConfig, StoreLockedError, StoreMismatchError
+from featkit import DEFAULT_STATS, ExtractionConfig, SamplingConfig, StoreLockedError, StoreMismatchError
 from featkit.extraction import extract
 from featkit.sklearn import load_features
 from featkit.store import FeatureStore
@@ -35,9 +35,9 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert enc["sha256"] == encoder.identity()["sha256"]
         assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
         names = [n.decode() for n in f["feature_names"][()]]
-        assert len(names) == f["features"].shape[1] == 4 * encoder.latent_dim
+        assert len(names) == f["features"].shape[1] == len(DEFAULT_STATS) * encoder.latent_dim
         assert names[0] == "mu_mean_00"
-        assert names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:02d}"
+        assert names[-1] == f"{DEFAULT_STATS[-1]}_{encoder.latent_dim - 1:02d}"
         assert f["features"].compression is None  # uncompressed: loads 10x faster (benchmarks/bench_load.py)
         assert f["features"].chunks is not None
         paths = [p.decode() for p in f["videos/path"][()]]
@@ -201,6 +201,23 @@ def test_mismatched_settings_are_refused(extracted, encoder, labelled_tree, tmp_
     rep = extract(labelled_tree[0], out, cfg, overwrite=True, progress=False, encoder=encoder)
     assert rep.n_extracted > 0
     assert len(features_of(out)["features"]) != len(before["features"])
+
+
+#: The default statistics before the time-signed ones joined them (files written by featkit <= 0.1 sessions 1-2).
+OLD_DEFAULT_STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
+
+
+def test_file_of_the_old_default_loads_and_refuses_a_resume_with_the_new_one(encoder, labelled_tree, tmp_path):
+    root = tmp_path / "v"
+    shutil.copytree(labelled_tree[0] / "square", root / "square")
+    out = tmp_path / "old.h5"
+    assert extract(root, out, ExtractionConfig(stats=OLD_DEFAULT_STATS), progress=False, encoder=encoder).ok
+    X, _, _, names = load_features(out)
+    assert X.shape[1] == 4 * encoder.latent_dim
+    assert names[-1].startswith("mu_absdiff_")
+    with pytest.raises(StoreMismatchError, match=r"stats.*mu_slope"):
+        extract(root, out, ExtractionConfig(), progress=False, encoder=encoder)
+    np.testing.assert_array_equal(load_features(out).X, X)  # refused before anything was written
 
 
 def test_second_writer_is_refused(extracted, labelled_tree, tmp_path):
