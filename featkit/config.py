@@ -18,7 +18,15 @@ from featkit.exceptions import ConfigError
 __all__ = ["DEFAULT_STATS", "PRECISIONS", "ExtractionConfig", "SamplingConfig"]
 
 #: Per-clip statistics computed by default (see :mod:`featkit.stats`).
-DEFAULT_STATS: tuple[str, ...] = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta")
+DEFAULT_STATS: tuple[str, ...] = (
+    "mu_mean",
+    "mu_std",
+    "sigma_mean",
+    "mu_absdiff",
+    "mu_slope",
+    "mu_delta",
+    "motion",
+)
 
 #: Encoder precisions: the model as loaded, or a TensorFlow Lite float16 / int8 variant of it.
 PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8")

@@ -33,7 +33,8 @@ from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
 from featkit.generative.anomaly import check_scoring, encode_frames
 from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
-from featkit.stats import clip_statistics, feature_names
+from featkit.motion import motion_jacobian
+from featkit.stats import clip_statistics, feature_names, needs_motion
 from featkit.store import FailureRecord, FeatureStore, VideoResult, sha256_of
 from featkit.workers import (
     DecodePool,
@@ -258,6 +259,7 @@ class ClipReducer:
         self._mu: np.ndarray | None = None
         self._logvar: np.ndarray | None = None
         self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
+        self._jac: np.ndarray | None = None  # per-frame responses to camera moves, only for `motion`
 
     @property
     def n_done(self) -> int:
@@ -274,27 +276,33 @@ class ClipReducer:
         if len(frame_ids) == 0:
             return
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
+        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames, mu) if needs_motion(self.stats) else None
         if self._mu is None:
             self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
-            self._scores = scores
+            self._scores, self._jac = scores, jac
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
             self._logvar = np.concatenate([self._logvar, logvar])
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
+            self._jac = None if jac is None else np.concatenate([self._jac, jac])
         newest = int(frame_ids[-1])
         plan = self.plan
         while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
             fids = plan.frame_indices[plan.clip_samples(self.n_done)]
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
+            jacobian = None if self._jac is None else self._jac[pos]
+            times = self._starts[fids]
             self._rows.append(
-                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=self._starts[fids])
+                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
             )
         keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
         self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
         if self._scores is not None:
             self._scores = self._scores[keep]
+        if self._jac is not None:
+            self._jac = self._jac[keep]
 
     def result(self) -> VideoResult:
         """The finished video.

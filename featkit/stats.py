@@ -9,7 +9,10 @@ The statistics of :data:`TIME_STATISTICS` (``mu_slope``, ``mu_delta``) are
 *signed in time*: they change sign when the clip is played backwards, so they
 carry motion direction (pan left vs right, zoom in vs out) that the
 time-symmetric ones (mean, std, mean absolute change) cannot. ``mu_slope``
-needs the presentation time of each frame.
+needs the presentation time of each frame. ``motion`` goes further: four
+columns of camera motion (pan x, pan y, zoom, rotation per second) fitted to
+μ's trajectory through the encoder's response to known camera moves of each
+frame (:mod:`featkit.motion`), so their meaning does not depend on the picture.
 
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
@@ -22,12 +25,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from featkit.motion import MOTION_COLUMNS, latent_motion
+
 __all__ = [
+    "FIXED_COLUMNS",
+    "MOTION_STATISTICS",
     "SCORE_STATISTICS",
     "STATISTICS",
     "TIME_STATISTICS",
     "clip_statistics",
     "feature_names",
+    "needs_motion",
     "needs_scores",
 ]
 
@@ -62,53 +70,70 @@ def _delta(mu: np.ndarray) -> np.ndarray:
     return mu[-half:].mean(axis=0) - mu[:half].mean(axis=0)
 
 
-_Reduce = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray]
+_Reduce = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None], np.ndarray]
 
-#: name -> (description, function of (mu, logvar, scores, times) in float64 returning shape (d,), or (1,)
-#: for a statistic of :data:`SCORE_STATISTICS`; ``scores`` / ``times`` are None unless such a statistic
-#: is asked for).
+#: name -> (description, function of (mu, logvar, scores, times, jacobian) in float64 returning shape (d,),
+#: or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``jacobian`` are
+#: None unless a statistic needing them is asked for).
 STATISTICS: dict[str, tuple[str, _Reduce]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t: mu.std(axis=0)),
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, j: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, j: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc, t: _sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t, j: _sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv, sc, t: _absdiff(mu),
+        lambda mu, lv, sc, t, j: _absdiff(mu),
     ),
     "mu_slope": (
         "least-squares slope of the posterior mean against the frames' presentation times, per second "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t: _slope(mu, t),
+        lambda mu, lv, sc, t, j: _slope(mu, t),
     ),
     "mu_delta": (
         "net change of the posterior mean over the clip: mean of its second half minus its first half "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t: _delta(mu),
+        lambda mu, lv, sc, t, j: _delta(mu),
+    ),
+    "motion": (
+        "camera motion fitted to the latent trajectory (featkit.motion): content velocity x and y in px/s "
+        "of the 64-px frame, zoom in log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t, j: latent_motion(mu, j, t),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc, t: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t, j: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
         "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
-        lambda mu, lv, sc, t: np.array([sc.mean()]),
+        lambda mu, lv, sc, t, j: np.array([sc.mean()]),
     ),
 }
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
-TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope"})
+TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion"})
+#: Statistics that need the encoder's response to camera moves (``jacobian=`` of :func:`clip_statistics`).
+MOTION_STATISTICS: frozenset[str] = frozenset({"motion"})
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
+#: Statistics whose columns are not one per latent: name -> their column names.
+FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
+    **{name: (column,) for name, column in SCORE_STATISTICS.items()},
+    "motion": MOTION_COLUMNS,
+}
 
 
 def needs_scores(stats: Sequence[str]) -> bool:
     """Whether any of ``stats`` needs per-frame scores from :meth:`featkit.encoders.Encoder.score`."""
     return any(s in SCORE_STATISTICS for s in stats)
+
+
+def needs_motion(stats: Sequence[str]) -> bool:
+    """Whether any of ``stats`` needs :func:`featkit.motion.motion_jacobian` of the frames."""
+    return any(s in MOTION_STATISTICS for s in stats)
 
 
 def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
@@ -124,15 +149,15 @@ def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
     Returns
     -------
     list of str
-        ``latent_dim`` names such as ``"mu_mean_07"`` per statistic, and one
-        (``"anomaly_nelbo"``) per statistic of :data:`SCORE_STATISTICS`.
+        ``latent_dim`` names such as ``"mu_mean_07"`` per statistic, and those of
+        :data:`FIXED_COLUMNS` (``"anomaly_nelbo"``, ``"motion_x"`` …) for the others.
 
     """
     width = max(2, len(str(latent_dim - 1)))
     names: list[str] = []
     for s in stats:
-        if s in SCORE_STATISTICS:
-            names.append(SCORE_STATISTICS[s])
+        if s in FIXED_COLUMNS:
+            names.extend(FIXED_COLUMNS[s])
         else:
             names.extend(f"{s}_{j:0{width}d}" for j in range(latent_dim))
     return names
@@ -144,6 +169,7 @@ def clip_statistics(
     stats: Sequence[str],
     scores: np.ndarray | None = None,
     times: np.ndarray | None = None,
+    jacobian: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
@@ -160,6 +186,9 @@ def clip_statistics(
         Presentation time of each frame in seconds (a frame sampled twice
         appears twice with the same time); required when ``stats`` holds a
         statistic of :data:`TIME_STATISTICS`.
+    jacobian : ndarray of shape (T, d, 4), optional
+        :func:`featkit.motion.motion_jacobian` of the frames; required when
+        ``stats`` holds a statistic of :data:`MOTION_STATISTICS`.
 
     Returns
     -------
@@ -198,4 +227,17 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in TIME_STATISTICS]} need each frame's presentation time; "
             "pass times=... . Received: times=None"
         )
-    return np.concatenate([STATISTICS[s][1](mu, logvar, scores, times) for s in stats]).astype(np.float32)
+    if jacobian is not None:
+        jacobian = np.asarray(jacobian, dtype=np.float64)
+        if jacobian.shape != (*mu.shape, len(MOTION_COLUMNS)):
+            raise ValueError(
+                f"jacobian must have shape (T, d, {len(MOTION_COLUMNS)}) = {(*mu.shape, len(MOTION_COLUMNS))}. "
+                f"Received: jacobian.shape={jacobian.shape}"
+            )
+    elif needs_motion(stats):
+        raise ValueError(
+            f"The statistics {[s for s in stats if s in MOTION_STATISTICS]} need the encoder's response to camera "
+            "moves (featkit.motion.motion_jacobian); pass jacobian=... . Received: jacobian=None"
+        )
+    rows = [STATISTICS[s][1](mu, logvar, scores, times, jacobian) for s in stats]
+    return np.concatenate(rows).astype(np.float32)

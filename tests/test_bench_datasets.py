@@ -362,7 +362,7 @@ def test_run_end_to_end_on_tiny_tasks(tmp_path, encoder):
     saved = json.loads((out / "bench_features_quick.json").read_text())
     assert set(saved["evaluations"]) == {"mnist_class", "mnist_direction", "camera_motion", "camera_axis"}
     assert saved["encoder"]["sha256"] == encoder.identity()["sha256"]
-    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * 32
+    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * 32 + 4
     assert saved["tasks"]["moving_mnist"]["n_videos"] == 20
     assert saved["machine"]["cpu_model"]
     assert saved["versions"]["tensorflow"]

@@ -18,6 +18,7 @@ import pytest
 from featkit import DEFAULT_STATS, ExtractionConfig, SamplingConfig, StoreLockedError, StoreMismatchError
 from featkit.extraction import extract
 from featkit.sklearn import load_features
+from featkit.stats import feature_names
 from featkit.store import FeatureStore
 from tests import videofactory as vf
 from tests.conftest import features_of
@@ -35,9 +36,16 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert enc["sha256"] == encoder.identity()["sha256"]
         assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
         names = [n.decode() for n in f["feature_names"][()]]
-        assert len(names) == f["features"].shape[1] == len(DEFAULT_STATS) * encoder.latent_dim
+        assert names == feature_names(DEFAULT_STATS, encoder.latent_dim)
         assert names[0] == "mu_mean_00"
-        assert names[-1] == f"{DEFAULT_STATS[-1]}_{encoder.latent_dim - 1:02d}"
+        assert names[-5:] == [
+            f"mu_delta_{encoder.latent_dim - 1:02d}",
+            "motion_x",
+            "motion_y",
+            "motion_zoom",
+            "motion_rotate",
+        ]
+        assert len(names) == f["features"].shape[1] == 6 * encoder.latent_dim + 4
         assert f["features"].compression is None  # uncompressed: loads 10x faster (benchmarks/bench_load.py)
         assert f["features"].chunks is not None
         paths = [p.decode() for p in f["videos/path"][()]]

@@ -1,0 +1,105 @@
+"""The `motion` statistic: camera motion fitted to the latent trajectory, on synthetic and real videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from featkit.motion import MOTION_COLUMNS, camera_moves, latent_motion, motion_jacobian
+from featkit.stats import clip_statistics, feature_names
+from tests import videofactory as vf
+from tests.natural_frames import natural_frames
+
+finite = st.floats(-10, 10, allow_nan=False)
+
+
+@st.composite
+def clips(draw):
+    t, d = draw(st.integers(1, 10)), draw(st.integers(1, 6))
+    mu = draw(arrays(np.float64, (t, d), elements=finite))
+    jac = draw(arrays(np.float64, (t, d, 4), elements=finite))
+    gaps = draw(arrays(np.float64, (t,), elements=st.sampled_from([0.0, 0.04, 0.125])))
+    return mu, jac, np.cumsum(gaps)
+
+
+@settings(max_examples=80, deadline=None)
+@given(clips())
+def test_reversal_negates_static_is_zero_shift_is_ignored(clip):
+    mu, jac, times = clip
+    v = latent_motion(mu, jac, times)
+    assert v.shape == (4,)
+    assert np.all(np.isfinite(v))
+    mirrored = times[0] + times[-1] - times[::-1]
+    np.testing.assert_allclose(
+        latent_motion(mu[::-1], jac[::-1], mirrored), -v, rtol=1e-6, atol=1e-6 * (1 + abs(v).max())
+    )
+    np.testing.assert_allclose(latent_motion(mu + 3.5, jac, times), v, rtol=1e-6, atol=1e-6 * (1 + abs(v).max()))
+    np.testing.assert_array_equal(latent_motion(np.repeat(mu[:1], len(mu), 0), jac, times), 0)
+    np.testing.assert_array_equal(latent_motion(mu[:1], jac[:1], times[:1]), 0)
+
+
+def test_recovers_a_known_velocity_in_a_linear_latent():
+    rng = np.random.default_rng(0)
+    jac = np.repeat(rng.normal(size=(1, 8, 4)), 16, axis=0)
+    v = np.array([3.0, -2.0, 0.5, 0.1])
+    times = np.arange(16) / 8.0
+    mu = times[:, None] * (jac[0] @ v)[None, :] + rng.normal(size=8)
+    np.testing.assert_allclose(latent_motion(mu, jac, times), v, rtol=1e-6)
+
+
+def test_moves_shift_content_the_documented_way():
+    frame = np.zeros((1, 16, 16, 3), np.uint8)
+    frame[0, 8, 8] = 200
+    right, down, zoom, turn = camera_moves(frame)
+    assert right[0, 8, 10, 0] == 200  # 2 px to the right
+    assert down[0, 10, 8, 0] == 200  # 2 px down
+    assert zoom.shape == turn.shape == frame.shape
+
+
+def test_names_and_missing_jacobian():
+    assert feature_names(["mu_mean", "motion"], 2) == ["mu_mean_00", "mu_mean_01", *MOTION_COLUMNS]
+    with pytest.raises(ValueError, match="camera moves"):
+        clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0))
+    with pytest.raises(ValueError, match="jacobian must have shape"):
+        clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0), jacobian=np.zeros((3, 2)))
+
+
+PANS = {"content_left": (3, 0), "content_right": (-3, 0), "content_up": (0, 3), "content_down": (0, -3)}
+
+
+@pytest.fixture(scope="module")
+def pan_features(tmp_path_factory, encoder):
+    """Real H.264 pans over natural-looking scenes through the real `featkit extract` with the defaults."""
+    from featkit import ExtractionConfig, extract, load_features, load_videos
+
+    root = tmp_path_factory.mktemp("pans")
+    for name, pan in PANS.items():
+        for seed in range(3):
+            vf.write_clip(root / name, f"s{seed}", natural_frames(32, 80, 80, seed=seed, pan=pan), fps=16)
+    out = root.parent / f"{root.name}.h5"
+    assert extract(root, out, ExtractionConfig(), progress=False, encoder=encoder).ok
+    data = load_features(out)
+    return data, load_videos(out)
+
+
+def test_extract_reads_the_pan_direction_whatever_the_scene(pan_features):
+    (X, y, _, names), _ = pan_features
+    names = list(names)
+    mx, my = X[:, names.index("motion_x")], X[:, names.index("motion_y")]
+    # natural_frames' window moves by `pan` px per frame, so the content moves the other way.
+    assert np.all(mx[y == "content_left"] < 0)
+    assert np.all(mx[y == "content_right"] > 0)
+    assert np.all(my[y == "content_up"] < 0)
+    assert np.all(my[y == "content_down"] > 0)
+    horizontal = np.isin(y, ["content_left", "content_right"])
+    assert np.abs(mx[horizontal]).min() > np.abs(my[horizontal]).max() / 2
+
+
+def test_jacobian_of_the_real_encoder_is_batch_independent(encoder):
+    frames = natural_frames(5, seed=9)
+    full = motion_jacobian(lambda f: encoder.encode(f)[0], frames)
+    part = motion_jacobian(lambda f: encoder.encode(f)[0], frames[2:])
+    np.testing.assert_array_equal(full[2:], part)
