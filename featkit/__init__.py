@@ -32,6 +32,7 @@ from featkit.exceptions import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from featkit.aggregate import aggregate_by_video, predict_by_video
+    from featkit.detection import ClipAnomalyDetector
     from featkit.encoders import load_encoder
     from featkit.extraction import ExtractionReport, extract
     from featkit.sklearn import Features, load_features, load_videos
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_STATS",
+    "ClipAnomalyDetector",
     "ConfigError",
     "EncoderError",
     "ExtractionConfig",
@@ -73,6 +75,7 @@ __all__ = [
 
 # Public names that live in modules with heavy imports, loaded on first access.
 _LAZY = {
+    "ClipAnomalyDetector": "featkit.detection",
     "extract": "featkit.extraction",
     "ExtractionReport": "featkit.extraction",
     "load_features": "featkit.sklearn",

@@ -170,6 +170,34 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("path", help="HDF5 file written by featkit extract (same encoder and stats)")
     pr.add_argument("-o", "--output", default="predictions.csv", help="CSV, one row per clip (predictions.csv)")
 
+    an = sub.add_parser(
+        "anomaly",
+        help="fit an anomaly detector on normal videos' features, or score a feature file with one",
+        description="Fit featkit.ClipAnomalyDetector on the clips of a feature file of normal videos "
+        "(`fit`), or score every clip and video of another file extracted with the same encoder and --stats "
+        "(`score`). Higher scores are more normal; a clip below the detector's threshold is anomalous.",
+    )
+    an_sub = an.add_subparsers(dest="anomaly_command", required=True)
+    an_fit = an_sub.add_parser("fit", help="fit a detector on NORMAL.h5 and save it with skops")
+    an_fit.add_argument("path", metavar="NORMAL.h5", help="HDF5 file written by featkit extract, of normal videos")
+    an_fit.add_argument("-o", "--output", required=True, help=".skops file to write (detector.skops)")
+    an_fit.add_argument(
+        "--method", choices=("knn", "mahalanobis", "gmm", "isolation_forest"), default="knn", help="scorer (knn)"
+    )
+    an_fit.add_argument("--n-neighbors", type=int, default=5, help="neighbours for knn (5)")
+    an_fit.add_argument(
+        "--contamination",
+        type=lambda t: t if t == "auto" else float(t),
+        default="auto",
+        help="expected share of anomalies among the normal clips, sets the threshold ('auto' = 0.01)",
+    )
+    an_score = an_sub.add_parser("score", help="score every clip and video of OUT.h5; write CSVs")
+    an_score.add_argument("model", metavar="DETECTOR.skops", help="file from `featkit anomaly fit`")
+    an_score.add_argument("path", metavar="OUT.h5", help="HDF5 file written by featkit extract (same encoder, stats)")
+    an_score.add_argument(
+        "-o", "--output", default="scores.csv", help="per-clip CSV (scores.csv); per-video CSV beside it"
+    )
+
     from featkit.generative.commands import add_subcommands as add_generative_commands
 
     add_generative_commands(sub)  # reconstruct, complete, generate
@@ -221,6 +249,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     r = predict_file(args.model, args.path, args.output)
     acc = f"; accuracy {r['accuracy']:.3f} against the file's labels" if "accuracy" in r else ""
     print(f"{r['n_clips']} clips of {r['n_videos']} videos predicted{acc}; wrote {r['output']}")
+    return 0
+
+
+def _cmd_anomaly(args: argparse.Namespace) -> int:
+    from pipelines.anomaly import fit_detector, score_file
+
+    if args.anomaly_command == "fit":
+        r = fit_detector(
+            args.path, args.output, method=args.method, n_neighbors=args.n_neighbors, contamination=args.contamination
+        )
+        print(f"{args.method} detector fitted on {r['n_clips']} clips of {r['n_videos']} videos; wrote {r['output']}")
+        return 0
+    r = score_file(args.model, args.path, args.output)
+    print(
+        f"{r['n_anomalous_clips']} of {r['n_clips']} clips and {r['n_anomalous_videos']} of {r['n_videos']} videos "
+        "below the detector's threshold"
+    )
+    for f in r["files"].values():
+        print(f"  wrote {f}")
     return 0
 
 
@@ -370,9 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from featkit.train import run_cli
 
             return run_cli(args)
-        if args.command in ("classify", "cluster", "predict"):
+        if args.command in ("classify", "cluster", "predict", "anomaly"):
             _ensure_recipes_importable()
-            return {"classify": _cmd_classify, "cluster": _cmd_cluster, "predict": _cmd_predict}[args.command](args)
+            commands = {"classify": _cmd_classify, "cluster": _cmd_cluster, "predict": _cmd_predict}
+            return {**commands, "anomaly": _cmd_anomaly}[args.command](args)
         return _cmd_info(args)
     except FeatkitError as exc:
         print(f"featkit {args.command}: error: {exc}", file=sys.stderr)

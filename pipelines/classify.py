@@ -37,6 +37,7 @@ MODEL_FORMAT_VERSION = 1
 #: Types a model file may hold beyond those skops trusts by default (scikit-learn's estimators,
 #: NumPy arrays); a file holding anything else is refused without being loaded.
 TRUSTED_TYPES = [
+    "featkit.detection.ClipAnomalyDetector",
     "featkit.transformers.LatentStatsSelector",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]

@@ -1,0 +1,159 @@
+"""ClipAnomalyDetector: the scikit-learn contract, its threshold, and `featkit anomaly` on real videos."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from featkit.detection import METHODS, ClipAnomalyDetector
+from tests import videofactory as vf
+from tests.natural_frames import natural_frames
+
+
+@parametrize_with_checks(
+    [ClipAnomalyDetector(method=m, random_state=0) for m in METHODS]
+    + [ClipAnomalyDetector(whiten=True, log_positive=False)]
+)
+def test_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_api_matches_scikit_learn_outlier_detectors():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6))
+    det = ClipAnomalyDetector(contamination=0.1).fit(X)
+    np.testing.assert_allclose(det.decision_function(X), det.score_samples(X) - det.offset_)
+    pred = det.predict(X)
+    assert set(np.unique(pred)) == {-1, 1}
+    assert (pred == -1).sum() == 20  # the contamination share of the training clips
+    far = np.full((1, 6), 8.0)
+    assert det.predict(far)[0] == -1
+    assert det.score_samples(far)[0] < det.score_samples(X).min()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_ranks_a_far_clip_below_the_normal_ones(method):
+    rng = np.random.default_rng(1)
+    X = np.abs(rng.normal(size=(120, 4)))
+    det = ClipAnomalyDetector(method=method, random_state=0).fit(X)
+    assert det.score_samples(X + 10.0).max() < np.median(det.score_samples(X))
+
+
+def test_log_scale_makes_a_frozen_clip_stand_out():
+    """A motion column (never negative) that drops to 0, as when a picture freezes, is far on the log scale."""
+    rng = np.random.default_rng(2)
+    motion = rng.uniform(0.5, 2.0, size=(100, 1))
+    content = rng.normal(size=(100, 3))
+    X = np.hstack([content, motion])
+    frozen = np.hstack([content[:10], np.zeros((10, 1))])
+    gaps = {}
+    for log_positive in (True, False):
+        det = ClipAnomalyDetector(log_positive=log_positive).fit(X)
+        train = det.score_samples(X)
+        assert np.all(det.predict(frozen) == -1)
+        gaps[log_positive] = (train.min() - det.score_samples(frozen).max()) / train.std()
+    assert ClipAnomalyDetector().fit(X).log_columns_.tolist() == [False, False, False, True]
+    assert gaps[True] > 3 * gaps[False]  # how far below the least normal training clip, in training spreads
+
+
+def test_unknown_method_is_refused_with_the_scikit_learn_message():
+    with pytest.raises(ValueError, match="The 'method' parameter of ClipAnomalyDetector must be"):
+        ClipAnomalyDetector(method="elbo").fit(np.zeros((4, 2)))
+
+
+# -- `featkit anomaly` on real videos through the real pipeline -----------------------------
+
+
+def _corruptions(clip: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    noisy = np.clip(clip + rng.normal(0, 30, clip.shape), 0, 255).astype(np.uint8)
+    blocks = clip.copy()
+    blocks[:, 8:40, 8:40] = (255, 0, 255)
+    return {"noise": noisy, "blocks": blocks, "inverted": 255 - clip, "frozen": np.repeat(clip[:1], len(clip), 0)}
+
+
+@pytest.fixture(scope="module")
+def anomaly_files(tmp_path_factory, encoder):
+    """Normal videos (panning natural scenes) and held-out clean + corrupted ones, extracted with the defaults."""
+    from featkit import ExtractionConfig, extract
+
+    base = tmp_path_factory.mktemp("anomaly_cli")
+    normal, test = base / "normal", base / "test"
+    for s in range(10):
+        pan = [(3, 2), (-2, 1), (1, -3), (0, 2), (-3, -1)][s % 5]
+        vf.write_clip(normal, f"n{s}", natural_frames(32, seed=s, pan=pan), fps=16)
+    rng = np.random.default_rng(0)
+    for s in range(20, 24):
+        clean = natural_frames(32, seed=s, pan=(2, -2))
+        vf.write_clip(test / "clean", f"v{s}", clean, fps=16)
+        for kind, frames in _corruptions(clean, rng).items():
+            vf.write_clip(test / kind, f"v{s}", frames, fps=16)
+    files = {}
+    for name, root in (("normal", normal), ("test", test)):
+        files[name] = base / f"{name}.h5"
+        assert extract(root, files[name], ExtractionConfig(), progress=False, encoder=encoder).ok
+    narrow = base / "narrow.h5"
+    assert extract(test, narrow, ExtractionConfig(stats=("mu_mean",)), progress=False, encoder=encoder).ok
+    files["narrow"] = narrow
+    return base, files
+
+
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_fit_and_score_flag_corrupted_videos(anomaly_files, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from featkit.cli import main
+
+    base, files = anomaly_files
+    model = base / "detector.skops"
+    assert main(["anomaly", "fit", str(files["normal"]), "-o", str(model)]) == 0
+    assert model.is_file()
+    out = base / "scores.csv"
+    assert main(["anomaly", "score", str(model), str(files["test"]), "-o", str(out)]) == 0
+    assert "below the detector's threshold" in capsys.readouterr().out
+    clips = _read_csv(out)
+    videos = _read_csv(base / "scores_videos.csv")
+    assert {"video", "clip", "start_time", "end_time", "score", "decision", "anomalous"} <= set(clips[0])
+    assert len(videos) == 20
+    assert all(int(v["n_clips"]) == 1 for v in videos)
+    label = np.array([v["video"].split("/")[0] for v in videos])
+    score = np.array([float(v["mean_score"]) for v in videos])
+    # The corrupted copies of these held-out videos are less normal than the clean ones, on the whole
+    # (0.84 measured). Noise is the known blind spot of the 32-d global code (benchmarks/bench_anomaly.py):
+    # the encoder barely responds to it, so it is not asserted here.
+    assert roc_auc_score(label != "clean", -score) >= 0.8
+    for kind in ("blocks", "inverted", "frozen"):
+        assert score[label == kind].max() < score[label == "clean"].min(), kind
+
+
+def test_cli_refuses_a_file_of_another_feature_layout(anomaly_files, capsys):
+    from featkit.cli import main
+
+    base, files = anomaly_files
+    model = base / "detector2.skops"
+    assert main(["anomaly", "fit", str(files["normal"]), "-o", str(model)]) == 0
+    out = base / "never.csv"
+    assert main(["anomaly", "score", str(model), str(files["narrow"]), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "was fitted on" in err
+    assert "same encoder and --stats" in err
+    assert not out.exists()
+
+
+def test_cli_refuses_a_classifier_model_as_detector(anomaly_files, capsys):
+    from sklearn.linear_model import LogisticRegression
+
+    from featkit.cli import main
+    from pipelines.classify import save_model
+
+    base, files = anomaly_files
+    clf = LogisticRegression().fit(np.zeros((4, 2)) + np.arange(4)[:, None], [0, 0, 1, 1])
+    path = save_model(clf, base / "clf.skops", ["a", "b"], [0, 1])
+    assert main(["anomaly", "score", str(path), str(files["test"]), "-o", str(base / "x.csv")]) == 2
+    assert "not an anomaly detector" in capsys.readouterr().err
