@@ -13,19 +13,24 @@ Representations, each reduced per clip by featkit's own statistics
 differs:
 
 ``vae``
-    the default encoder's posterior (``mu_mean, mu_std, sigma_mean, mu_absdiff``; 4 d).
+    the default encoder's posterior with featkit's default statistics
+    (``mu_mean, mu_std, sigma_mean, mu_absdiff, mu_slope, mu_delta``; 6 d).
 ``vae_mu``
-    the same without ``sigma_mean`` (3 d), matched exactly to ``pca``.
+    the same without ``sigma_mean`` (5 d), matched exactly to ``pca``.
+``vae_symmetric``
+    the ablation: only the time-symmetric statistics of the earlier default
+    (``mu_mean, mu_std, sigma_mean, mu_absdiff``; 4 d), which are the same for a
+    clip played backwards.
 ``pixels``
     raw pixels at matched dimensionality: the 64x64 frame in YCbCr (BT.601, [0, 1]),
     block means at d values per frame (for d = 32: luma 4x4, each chroma 4x2, as
     4:2:2 subsampling does). ``sigma_mean`` becomes the mean standard deviation
     of the pixels inside each block (what the block mean leaves out), so the
-    vector has 4 d values like the VAE's.
+    vector has 6 d values like the VAE's.
 ``pca``
     PCA with d components of the 16x16 RGB frame (4x area-downsampled), fitted on
     frames of the training-side videos only (at most 3000, seeded); PCA has no per-frame
-    uncertainty, so it gets the three ``mu`` statistics (3 d).
+    uncertainty, so it gets the five ``mu`` statistics (5 d).
 
 Protocol: per seed, one fold of ``StratifiedGroupKFold(5, shuffle=True,
 random_state=seed)`` (groups: source image, source video, or stretch of footage)
@@ -83,15 +88,18 @@ log = logging.getLogger("featkit.bench_features")
 
 SCHEMA = 1
 DEFAULT_OUT = REPO / "benchmarks" / "results"
-REPRESENTATIONS = ("vae", "vae_mu", "pixels", "pca")
+REPRESENTATIONS = ("vae", "vae_mu", "vae_symmetric", "pixels", "pca")
 #: featkit's default clip statistics, named explicitly so the comparison does not move with the defaults.
-STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
-MU_STATS = ("mu_mean", "mu_std", "mu_absdiff")
+STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta", "motion")
+MU_STATS = ("mu_mean", "mu_std", "mu_absdiff", "mu_slope", "mu_delta", "motion")
+#: The earlier default: statistics that do not change when a clip runs backwards (the ablation row).
+SYMMETRIC_STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
 PCA_MAX_FRAMES = 3000
 PCA_SIDE = 16
 
-#: Labels that are each other's time reverse share a value: the clip statistics (mean, std,
-#: mean |diff|) do not change when a clip is played backwards, so no representation separates them.
+#: Labels that are each other's time reverse share a value: the time-symmetric statistics (mean, std,
+#: mean |diff|) do not change when a clip is played backwards, so they cannot separate them (the
+#: ceiling of ``vae_symmetric``); the signed ones (``mu_slope``, ``mu_delta``) can.
 _DIRECTION_AXIS = {"left": "h", "right": "h", "up": "v", "down": "v"}
 
 #: (evaluation, task folder, label column, time-reverse pairing or None), in report order.
@@ -180,11 +188,13 @@ class TaskFeatures:
     """Everything computed once per task: per-video features and the frames PCA needs."""
 
     paths: np.ndarray  # (n_videos,) relative paths, row order of task.rows
-    vae: np.ndarray  # (n_videos, 4 d)
+    vae: np.ndarray  # (n_videos, 6 d)
     vae_names: np.ndarray
-    pixels: np.ndarray  # (n_videos, 4 d)
+    pixels: np.ndarray  # (n_videos, 6 d)
     small: np.ndarray  # (n_frames, PCA_SIDE**2 * 3) uint8: every clip's frames, area-downsampled
     frame_clip: np.ndarray  # (n_frames,) clip row of each frame
+    frame_time: np.ndarray  # (n_frames,) presentation time of each frame, for the signed statistics
+    small_moved: np.ndarray  # (4, n_frames, PCA_SIDE**2 * 3) uint8: `small` of each probing camera move
     clip_video: np.ndarray  # (n_clips,) video row of each clip
     clip_len: np.ndarray  # (n_clips,)
     timing: dict[str, float]
@@ -193,7 +203,13 @@ class TaskFeatures:
     _pca_memo: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
     def vae_mu(self) -> np.ndarray:
-        keep = [i for i, n in enumerate(self.vae_names) if str(n).rsplit("_", 1)[0] in MU_STATS]
+        return self._vae_columns(MU_STATS)
+
+    def vae_symmetric(self) -> np.ndarray:
+        return self._vae_columns(SYMMETRIC_STATS)
+
+    def _vae_columns(self, stats: Sequence[str]) -> np.ndarray:
+        keep = [i for i, n in enumerate(self.vae_names) if str(n).rsplit("_", 1)[0] in stats]
         return self.vae[:, keep]
 
     def pca(self, train: np.ndarray | None, seed: int) -> np.ndarray:
@@ -201,6 +217,7 @@ class TaskFeatures:
         from sklearn.decomposition import PCA
 
         from featkit.aggregate import average_by_video
+        from featkit.motion import MOTION_STEPS
         from featkit.stats import clip_statistics
 
         key = (None if train is None else hash(np.asarray(train).tobytes()), seed)
@@ -214,12 +231,24 @@ class TaskFeatures:
         pca = PCA(n_components=min(self.dim, len(fit_rows)), svd_solver="covariance_eigh")
         pca.fit(self.small[fit_rows].astype(np.float32) / 255.0)
         z = pca.transform(self.small.astype(np.float32) / 255.0)
+        moved = [pca.transform(m.astype(np.float32) / 255.0) for m in self.small_moved]
+        jac = np.stack([(m - z) / step for m, step in zip(moved, MOTION_STEPS, strict=True)], axis=-1)
         # Each clip's frames are contiguous rows of `small`, in clip order.
-        rows = [clip_statistics(zc, np.zeros_like(zc), MU_STATS) for zc in np.split(z, np.cumsum(self.clip_len)[:-1])]
+        cuts = np.cumsum(self.clip_len)[:-1]
+        rows = [
+            clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, jacobian=jc)
+            for zc, tc, jc in zip(np.split(z, cuts), np.split(self.frame_time, cuts), np.split(jac, cuts), strict=True)
+        ]
         _, per_video = average_by_video(np.stack(rows), self.clip_video)
         self.pca_seconds.append(time.perf_counter() - t0)
         self._pca_memo[key] = per_video
         return per_video
+
+
+def _small(frames: np.ndarray) -> np.ndarray:
+    """Frames area-downsampled to PCA_SIDE x PCA_SIDE, flattened: what the PCA baseline sees."""
+    tiny = ds.area_resize(np.moveaxis(frames, -1, 1), PCA_SIDE, PCA_SIDE)  # (T, 3, side, side)
+    return np.round(tiny).astype(np.uint8).reshape(len(frames), -1)
 
 
 def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeatures:
@@ -243,6 +272,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
     from featkit.discover import VideoFile
     from featkit.exceptions import FeatkitError
     from featkit.extraction import DecodedVideo, decode_video
+    from featkit.motion import MOTION_STEPS, camera_moves, motion_jacobian
     from featkit.stats import clip_statistics
 
     config = ExtractionConfig(stats=STATS)
@@ -261,7 +291,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
 
     size, dim, sampling = encoder.input_size, encoder.latent_dim, config.sampling
     t_decode = t_pix = 0.0
-    pix_rows, small, frame_clip, clip_video, clip_len = [], [], [], [], []
+    pix_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], []
+    small_moved: list[list[np.ndarray]] = [[] for _ in MOTION_STEPS]
     for v, row in enumerate(task.rows):
         t0 = time.perf_counter()
         dec = decode_video(str(task.root), VideoFile(row["path"], row["label"]), size, sampling)
@@ -270,12 +301,17 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
             raise FeatkitError(f"{task.name}: cannot decode {row['path']}: {dec.message}")
         t0 = time.perf_counter()
         for i in range(dec.plan.n_clips):
-            pos = np.searchsorted(dec.frame_ids, dec.plan.frame_indices[dec.plan.clip_samples(i)])
-            frames = dec.frames[pos]
+            fids = dec.plan.frame_indices[dec.plan.clip_samples(i)]
+            frames = dec.frames[np.searchsorted(dec.frame_ids, fids)]
+            times = np.asarray(dec.starts, dtype=np.float64)[fids]  # as featkit's reducer times them
             mu, logvar = pixel_mu_logvar(frames, dim)
-            pix_rows.append(clip_statistics(mu, logvar, config.stats))
-            tiny = ds.area_resize(np.moveaxis(frames, -1, 1), PCA_SIDE, PCA_SIDE)  # (T, 3, side, side)
-            small.append(np.round(tiny).astype(np.uint8).reshape(len(frames), -1))
+            # The pixel baseline gets the same `motion` statistic: its own response to the same camera moves.
+            jac = motion_jacobian(lambda f: pixel_mu_logvar(f, dim)[0], frames, mu)
+            pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac))
+            frame_time.append(times)
+            small.append(_small(frames))
+            for k, m in enumerate(camera_moves(frames)):
+                small_moved[k].append(_small(m))
             frame_clip.append(np.full(len(frames), len(clip_video)))
             clip_video.append(v)
             clip_len.append(len(frames))
@@ -290,6 +326,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
         pixels=pixels,
         small=np.concatenate(small),
         frame_clip=np.concatenate(frame_clip),
+        frame_time=np.concatenate(frame_time),
+        small_moved=np.stack([np.concatenate(m) for m in small_moved]),
         clip_video=clip_video_a,
         clip_len=np.array(clip_len),
         timing=timing,
@@ -479,7 +517,7 @@ def _plots(results: dict[str, Any], feats: dict[str, TaskFeatures], tasks: dict[
     evals = results["evaluations"]
     names = list(evals)
     written = []
-    colours = {"vae": "C0", "vae_mu": "C9", "pixels": "C3", "pca": "C2"}
+    colours = {"vae": "C0", "vae_mu": "C9", "vae_symmetric": "C7", "pixels": "C3", "pca": "C2"}
     ncols = min(3, len(names))
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
@@ -494,7 +532,7 @@ def _plots(results: dict[str, Any], feats: dict[str, TaskFeatures], tasks: dict[
             ax.fill_between(xs, m - ci, m + ci, color=colours.get(rep), alpha=0.18)
         ax.axhline(ev["chance"], color="grey", ls=":", lw=1, label="chance")
         if ev.get("symmetry_ceiling"):
-            ax.axhline(ev["symmetry_ceiling"], color="k", ls="--", lw=1, label="time-reversal ceiling")
+            ax.axhline(ev["symmetry_ceiling"], color="k", ls="--", lw=1, label="time-reversal ceiling (vae_symmetric)")
         ax.set_xticks(xs, keys)
         ax.set_ylim(0, 1.02)
         ax.set_title(name)
@@ -664,7 +702,13 @@ def _evaluate_tasks(
             notes.append(f"{ename} skipped: too few videos or groups per class for a grouped split")
             continue
         log.info("%s: evaluating %d videos, %d classes", ename, len(y), len(np.unique(y)))
-        reps: dict[str, Representation] = {"vae": tf.vae, "vae_mu": tf.vae_mu(), "pixels": tf.pixels, "pca": tf.pca}
+        reps: dict[str, Representation] = {
+            "vae": tf.vae,
+            "vae_mu": tf.vae_mu(),
+            "vae_symmetric": tf.vae_symmetric(),
+            "pixels": tf.pixels,
+            "pca": tf.pca,
+        }
         res = evaluate(reps, y, groups, seeds=settings.seeds, budgets=settings.budgets, n_splits=n_splits)
         res.update(
             task=tname,
@@ -720,6 +764,7 @@ def run(
 
     from benchmarks.provenance import machine_info, package_versions, write_result
     from featkit.encoders import load_encoder
+    from featkit.stats import feature_names
 
     t_start, cpu_start = time.perf_counter(), time.process_time()
     machine = machine_info()
@@ -760,14 +805,21 @@ def run(
             "clustering": "KMeans(k = n classes, n_init=3, random_state=seed) on standardised features of all videos",
         },
         "representations": {
-            "vae": {"dim": 4 * d, "what": "default encoder: mu_mean, mu_std, sigma_mean, mu_absdiff"},
-            "vae_mu": {"dim": 3 * d, "what": "default encoder without sigma_mean"},
+            "vae": {"dim": len(feature_names(STATS, d)), "what": f"default encoder: {', '.join(STATS)}"},
+            "vae_mu": {"dim": len(feature_names(MU_STATS, d)), "what": "default encoder without sigma_mean"},
+            "vae_symmetric": {
+                "dim": len(feature_names(SYMMETRIC_STATS, d)),
+                "what": f"ablation, the time-symmetric statistics only: {', '.join(SYMMETRIC_STATS)}",
+            },
             "pixels": {
-                "dim": 4 * d,
+                "dim": len(feature_names(STATS, d)),
                 "what": f"YCbCr block means, {d} per frame (luma {_grid(d // 2)}, chroma {_grid(d // 4)} each)"
                 " + the same statistics; sigma_mean = mean within-block pixel std",
             },
-            "pca": {"dim": 3 * d, "what": f"PCA({d}) of {PCA_SIDE}x{PCA_SIDE} RGB frames fitted on training frames"},
+            "pca": {
+                "dim": len(feature_names(MU_STATS, d)),
+                "what": f"PCA({d}) of {PCA_SIDE}x{PCA_SIDE} RGB frames fitted on training frames",
+            },
         },
         "data": _data_files(tasks),
         "tasks": {name: t.summary() for name, t in tasks.items()},
@@ -856,8 +908,8 @@ def markdown_summary(results: dict[str, Any]) -> str:
     ceil = {n: ev["symmetry_ceiling"] for n, ev in results["evaluations"].items() if ev.get("symmetry_ceiling")}
     if ceil:
         lines.append(
-            "Time-reversal ceiling (the clip statistics are the same for a clip played backwards, so left/right, "
-            "up/down and zoom in/out cannot be told apart by any representation): "
+            "Time-reversal ceiling of the time-symmetric statistics (`vae_symmetric`, the earlier default: they are "
+            "the same for a clip played backwards, so left/right, up/down and zoom in/out cannot be told apart): "
             + ", ".join(f"{n} {100 * c:.1f}%" for n, c in ceil.items())
             + "."
         )
