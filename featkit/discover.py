@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoFile", "discover_videos"]
+__all__ = ["VIDEO_EXTENSIONS", "Skipped", "VideoFile", "discover_videos"]
 
 #: File extensions taken as videos (compared case-insensitively).
 VIDEO_EXTENSIONS = frozenset(
@@ -29,6 +32,18 @@ VIDEO_EXTENSIONS = frozenset(
         ".3gp",
         ".asf",
         ".vob",
+        # Containers FFmpeg (decord, PyAV) decodes as well; skipping them silently surprised users.
+        ".3g2",
+        ".f4v",
+        ".m1v",
+        ".m2v",
+        ".rm",
+        ".rmvb",
+        ".divx",
+        ".dv",
+        ".mxf",
+        ".nut",
+        ".y4m",
     }
 )
 
@@ -51,7 +66,47 @@ class VideoFile:
     label: str
 
 
-def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
+class Skipped(Counter):
+    """Files passed over during discovery, counted by reason (a :class:`collections.Counter`).
+
+    Reasons: ``"hidden"``, ``"not a video extension (.txt)"`` (one key per
+    extension), ``"excluded by --exclude"``, ``"not matched by --include"``.
+    """
+
+    def summary(self) -> str:
+        """``"3 not a video extension (.txt), 1 hidden"``, most frequent first; ``""`` when empty."""
+        return ", ".join(f"{n} {reason}" for reason, n in self.most_common() if n > 0)
+
+
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    """Whether a relative path or its name matches one of the glob patterns."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _skip_reason(rel: str, name: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
+    """Why a file is not taken as a video, or None if it is."""
+    if name.startswith("."):
+        return "hidden"
+    if include and _matches(rel, include):
+        return "excluded by --exclude" if exclude and _matches(rel, exclude) else None
+    if include:
+        return "not matched by --include"
+    suffix = Path(name).suffix.lower()
+    if suffix not in VIDEO_EXTENSIONS:
+        return f"not a video extension ({suffix or 'none'})"
+    if exclude and _matches(rel, exclude):
+        return "excluded by --exclude"
+    return None
+
+
+def discover_videos(
+    root: str | os.PathLike[str],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    skipped: Skipped | None = None,
+) -> list[VideoFile]:
     """List the videos under ``root``, recursively, sorted by relative path.
 
     Hidden files and folders (names starting with ``.``) are skipped, and
@@ -62,6 +117,14 @@ def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
     root : path-like
         A folder, or a single video file (then its label is ``""`` and its
         path is its name).
+    include : sequence of str, default=()
+        Glob patterns (``fnmatch``, matched against the relative path and
+        against the file name): when given, exactly the files matching one
+        are taken, whatever their extension (e.g. ``"*.bin"``).
+    exclude : sequence of str, default=()
+        Glob patterns of files to leave out (applied after ``include``).
+    skipped : Skipped, optional
+        Filled with the files passed over, counted by reason.
 
     Returns
     -------
@@ -73,12 +136,18 @@ def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
         return [VideoFile(root.name, "")]
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel_dir = Path(dirpath).relative_to(root)
+        hidden = sum(d.startswith(".") for d in dirnames)
+        if skipped is not None and hidden:
+            skipped["hidden"] += hidden
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
-                continue
             rel = (rel_dir / name).as_posix()
+            reason = _skip_reason(rel, name, include, exclude)
+            if reason is not None:
+                if skipped is not None:
+                    skipped[reason] += 1
+                continue
             label = rel_dir.parts[0] if rel_dir.parts else ""
             found.append(VideoFile(rel, label))
     found.sort(key=lambda v: v.path)

@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 
 from featkit.config import ExtractionConfig, SamplingConfig
-from featkit.discover import VideoFile, discover_videos
+from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_videos
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
 from featkit.generative.anomaly import check_scoring, encode_frames
 from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.stats import clip_statistics, feature_names
-from featkit.store import FailureRecord, FeatureStore, VideoResult, sha256_of
+from featkit.store import FailureRecord, FeatureStore, VideoResult, precheck_output, sha256_of
 from featkit.workers import (
     DecodePool,
     DecodeTask,
@@ -95,6 +95,12 @@ class ExtractionReport:
         Videos and failure records removed because their files are gone (``prune``).
     elapsed : float
         Seconds.
+    skipped : Skipped
+        Files under the root passed over as not videos, counted by reason.
+    duplicates : list of list of str
+        Videos of the file whose content is identical (same sha256), one list
+        of stored paths per content; they share one group in
+        :func:`featkit.load_features`.
 
     """
 
@@ -107,6 +113,8 @@ class ExtractionReport:
     n_failed_total: int = 0
     n_pruned: int = 0
     elapsed: float = 0.0
+    skipped: Skipped = field(default_factory=Skipped)
+    duplicates: list[list[str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -467,6 +475,7 @@ def extract(
     progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = True,
     encoder: Any = None,
     scheduler: Any = None,
+    add: bool = False,
 ) -> ExtractionReport:
     """Extract clip features from every video under ``root`` into an HDF5 file.
 
@@ -482,14 +491,21 @@ def extract(
         Sampling, encoder, statistics, parallelism, timeout and backend; defaults if omitted.
     overwrite : bool, default=False
         Start a new file instead of resuming.
-    progress : bool, default=True
-        Show a progress bar (videos, clips, ETA) on stderr.
+    progress : bool or callable, default=True
+        ``True`` shows a progress bar (videos, clips, ETA) on stderr. A callable
+        ``progress(items, total)`` is given the iterable of finished videos
+        (:class:`~featkit.store.VideoResult` or
+        :class:`~featkit.store.FailureRecord`) and their number, and returns
+        an iterable of them, as ``tqdm`` does: ``progress=lambda it, n: tqdm(it, total=n)``.
     encoder : Encoder, optional
         An already loaded encoder, used instead of ``config.encoder``.
     scheduler : str or distributed.Client, optional
         Run the per-video work on this Dask cluster instead (overrides
         ``config.scheduler``); its workers load ``config.encoder``
         themselves and must load the same encoder. See :mod:`featkit.distributed`.
+    add : bool, default=False
+        Add the videos of ``root`` to a file made from another folder. By
+        default a file records its input folder and refuses another one.
 
     Returns
     -------
@@ -498,7 +514,7 @@ def extract(
     Raises
     ------
     ConfigError
-        If ``root`` does not exist.
+        If ``root`` does not exist or holds no video.
     StoreError
         If the output is locked, belongs to other settings, or cannot be written.
     EncoderError
@@ -510,11 +526,50 @@ def extract(
     root_path = Path(root)
     if not root_path.exists():
         raise ConfigError(f"The input folder {os.fspath(root)!r} does not exist.")
+    root_name = os.fspath(root_path.resolve())
+    # Before the encoder loads (seconds of TensorFlow): a wrong -o or an empty folder fails at once.
+    precheck_output(
+        output,
+        overwrite=overwrite,
+        sampling=config.sampling.to_dict(),
+        stats=config.stats,
+        precision=config.precision,
+        root=root_name,
+        add_root=add,
+    )
+    skipped = Skipped()
+    files = discover_videos(root_path, include=config.include, exclude=config.exclude, skipped=skipped)
+    if not files:
+        raise ConfigError(_no_videos_message(root, skipped, config))
     with _executor(config, scheduler) as executor:
         executor.start()  # workers import their decoders while the encoder loads
-        return _extract(
-            root_path, output, config, executor, overwrite=overwrite, progress=progress, encoder=encoder, t0=t0
+        report = _extract(
+            root_path,
+            output,
+            config,
+            executor,
+            overwrite=overwrite,
+            progress=progress,
+            encoder=encoder,
+            t0=t0,
+            files=files,
+            root_name=root_name,
+            add=add,
         )
+    report.skipped = skipped
+    return report
+
+
+def _no_videos_message(root: Any, skipped: Skipped, config: ExtractionConfig) -> str:
+    found = f"passed over {skipped.summary()}" if skipped else "it is empty"
+    if config.include:
+        rule = f"no file matches --include {' '.join(config.include)}"
+    else:
+        rule = "featkit takes files ending in " + " ".join(sorted(VIDEO_EXTENSIONS))
+    return (
+        f"No videos found under {os.fspath(root)}: {found}. {rule}. "
+        "Check the folder, or use --include GLOB (e.g. --include '*.bin') to take other files."
+    )
 
 
 def _executor(config: ExtractionConfig, scheduler: Any = None) -> Any:
@@ -537,10 +592,12 @@ def _extract(
     progress: Any,
     encoder: Any,
     t0: float,
+    files: list[VideoFile],
+    root_name: str,
+    add: bool,
 ) -> ExtractionReport:
     from featkit.encoders import load_encoder
 
-    files = discover_videos(root_path)
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
         encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
@@ -552,16 +609,20 @@ def _extract(
         "extraction": config.to_dict(),
         "feature_names": feature_names(config.stats, encoder.latent_dim),
         "decoder": backend_versions(config.backend),
+        "root": root_name,
     }
-    with FeatureStore.open(output, meta, overwrite=overwrite) as store:
+    with FeatureStore.open(output, meta, overwrite=overwrite, add_root=add) as store:
         if config.prune:  # videos deleted since an earlier run leave the file
             report.n_pruned = len(store.prune(vf.path for vf in files))
         todo = _plan_work(files, root_path, store, config.retry_failed)
         report.n_skipped = len(files) - len(todo)
         tasks = decode_tasks(todo, root_path, encoder.input_size, config)
         bar = _progress_bar(len(todo), progress)
+        items = executor.results(tasks, encoder)
+        if callable(progress):
+            items = progress(items, len(todo))
         try:
-            for item in executor.results(tasks, encoder):
+            for item in items:
                 if isinstance(item, FailureRecord):
                     store.add_failure(item)
                     report.failures.append(item)
@@ -577,12 +638,21 @@ def _extract(
                 bar.close()
         store.commit()
         report.n_failed_total = len(store.failures)
+        report.duplicates = _duplicates(store.videos)
     report.elapsed = time.monotonic() - t0
     return report
 
 
+def _duplicates(videos: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Stored paths whose content is identical (same sha256), one sorted list per content seen twice or more."""
+    by_digest: dict[str, list[str]] = {}
+    for path, row in videos.items():
+        by_digest.setdefault(str(row["sha256"]), []).append(path)
+    return sorted(sorted(paths) for paths in by_digest.values() if len(paths) > 1)
+
+
 def _progress_bar(total: int, progress: Any) -> Any:
-    if not progress:
+    if not progress or callable(progress):
         return None
     from tqdm.auto import tqdm
 

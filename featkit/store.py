@@ -4,7 +4,8 @@ Layout (``layout_version`` 1; documented in the README)::
 
     /                       attrs: featkit_layout="featkit.features", layout_version=1,
                                    featkit_version, created, updated, encoder (JSON),
-                                   sampling (JSON), stats (JSON), decoder
+                                   sampling (JSON), stats (JSON), decoder,
+                                   roots (JSON list of the input folders)
     /features               float32 (n_clips, n_features), chunked, gzip
     /feature_names          str (n_features,)
     /clips/{video_id, start_frame, end_frame, start_time, end_time, n_frames}
@@ -41,7 +42,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
     "FeatureStore",
     "VideoResult",
     "open_feature_file",
+    "precheck_output",
     "read_table",
 ]
 
@@ -114,6 +116,80 @@ _ADVICE = {
 }
 # Run settings that must match for a file to be resumed.
 _MATCHED_ATTRS = ("encoder", "sampling", "stats")
+
+
+def _setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
+    """Short "key.sub: file X, this run Y" lines for the settings that differ (nested dicts compared key by key)."""
+    if stored == wanted:
+        return []
+    if key == "encoder" and isinstance(stored, dict) and isinstance(wanted, dict):
+        stored, wanted = {"precision": "float32", **stored}, {"precision": "float32", **wanted}
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        out = []
+        for k in sorted(set(stored) | set(wanted), key=str):
+            out += _setting_diffs(f"{key}.{k}", stored.get(k), wanted.get(k))
+        return out
+    shown = [v[:12] + "…" if isinstance(v, str) and len(v) > 40 else v for v in (stored, wanted)]
+    return [f"{key}: file {shown[0]!r}, this run {shown[1]!r}"]
+
+
+def precheck_output(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    sampling: dict[str, Any] | None = None,
+    stats: Sequence[str] | None = None,
+    precision: str | None = None,
+    root: str | None = None,
+    add_root: bool = False,
+) -> None:
+    """Check an output path before the encoder loads, so a wrong ``-o`` fails in a second, not after TensorFlow.
+
+    Only what the run's settings say without the encoder is compared; the
+    full check happens when the store opens.
+
+    Raises
+    ------
+    StoreError
+        If ``path`` is a folder or an existing file that is not HDF5 (the
+        latter unless ``overwrite``).
+    LayoutError
+        If it is an HDF5 file that featkit did not write (unless ``overwrite``).
+    StoreMismatchError
+        If it is a feature file made with other sampling, statistics,
+        precision or input folder (unless ``overwrite``).
+
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"The output {os.fspath(path)} is a folder. Give a file name, e.g. -o {p / 'features.h5'}.")
+    if overwrite or not p.exists():
+        return
+    if not h5py.is_hdf5(p):
+        raise StoreError(
+            f"The output {os.fspath(path)} exists and is not an HDF5 file, so featkit will not write over it. "
+            "Choose another output name (e.g. features.h5), or pass --overwrite to replace it."
+        )
+    with open_feature_file(p) as f:
+        attrs = {k: json.loads(f.attrs.get(k, "null")) for k in ("sampling", "stats", "encoder", "roots")}
+    diffs = []
+    if sampling is not None:
+        diffs += _setting_diffs("sampling", attrs["sampling"], json.loads(json.dumps(sampling)))
+    if stats is not None:
+        diffs += _setting_diffs("stats", attrs["stats"], list(stats))
+    if precision is not None:
+        diffs += _setting_diffs("precision", (attrs["encoder"] or {}).get("precision", "float32"), precision)
+    if diffs:
+        raise StoreMismatchError(
+            f"{os.fspath(path)} was made with other settings, so this run cannot resume it: {'; '.join(diffs)}.\n"
+            "Use the file's settings, another output file, or --overwrite to start again."
+        )
+    stored = attrs["roots"] or []
+    if root is not None and stored and root not in stored and not add_root:
+        raise StoreMismatchError(
+            f"{os.fspath(path)} holds videos from {stored[0]}, not from {root}.\nUse another output file, --add to "
+            "add this folder's videos to it, or --overwrite to start again."
+        )
 
 
 def _now() -> str:
@@ -273,6 +349,9 @@ class FeatureStore:
     min_commit_interval : float, default=0.0
         Seconds between commits at least; commits are also spaced to at least
         20 times the duration of the previous one.
+    add_root : bool, default=False
+        Accept videos from a folder (``meta["root"]``) other than the one(s)
+        the file records (``roots``); by default that is refused.
 
     """
 
@@ -283,10 +362,13 @@ class FeatureStore:
         *,
         overwrite: bool = False,
         min_commit_interval: float = 0.0,
+        add_root: bool = False,
     ) -> None:
         self.path = Path(path)
         self.meta = meta
         self.overwrite = overwrite
+        self.add_root = add_root
+        self.roots: list[str] = [meta["root"]] if meta.get("root") else []
         self.min_commit_interval = float(min_commit_interval)
         self.journal_dir = self.path.with_name(self.path.name + ".journal")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -439,14 +521,32 @@ class FeatureStore:
         diffs = []
         for key in _MATCHED_ATTRS:
             stored = json.loads(f.attrs.get(key, "null"))
-            if stored != json.loads(json.dumps(self.meta[key])):
-                diffs.append(f"{key}: file has {stored!r}, this run has {self.meta[key]!r}")
+            diffs += _setting_diffs(key, stored, json.loads(json.dumps(self.meta[key])))
         if diffs:
             raise StoreMismatchError(
-                f"{self.path} was made with other settings, so this run cannot resume it:\n  "
-                + "\n  ".join(diffs)
-                + "\nUse the same settings, another output file, or --overwrite to start again."
+                f"{self.path} was made with other settings, so this run cannot resume it: "
+                + "; ".join(diffs[:4])
+                + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+                + ".\nUse the file's settings, another output file, or --overwrite to start again."
             )
+        self._check_root(f)
+
+    def _check_root(self, f: h5py.File) -> None:
+        """Refuse videos from a folder other than the one(s) the file was made from, unless ``add_root``."""
+        stored = json.loads(f.attrs.get("roots", "null")) or []
+        root = self.meta.get("root")
+        self.roots = list(stored)
+        if root is None or root in stored:
+            return
+        if stored and not self.add_root:
+            raise StoreMismatchError(
+                f"{self.path} holds videos from {stored[0]}"
+                + (f" (and {len(stored) - 1} more)" if len(stored) > 1 else "")
+                + f", not from {root}.\nUse another output file, --add to add this folder's videos to it, or "
+                "--overwrite to start again."
+            )
+        self.roots.append(root)
+        self._dirty = True
 
     def _replay_journal(self) -> None:
         if not self.journal_dir.is_dir():
@@ -656,6 +756,7 @@ class FeatureStore:
                             _copy_videos(old, f, keep=lambda p: p not in stale)
                 _add_video_columns(f)
                 f.attrs["updated"] = _now()
+                _write_roots(f, self.roots)
                 for result, _ in self._pending:
                     fh.check()  # stop at the first failed write rather than compress the rest for nothing
                     self._append_video(f, result)
@@ -832,6 +933,12 @@ class _GuardedFile:
 
     def flush(self) -> None:
         return None
+
+
+def _write_roots(f: h5py.File, roots: list[str]) -> None:
+    """Record the input folder(s) the videos' relative paths are relative to (root attribute ``roots``)."""
+    if roots:
+        f.attrs["roots"] = json.dumps(roots)
 
 
 def _add_video_columns(f: h5py.File) -> None:
