@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["VIDEO_EXTENSIONS", "Skipped", "VideoFile", "discover_videos"]
+__all__ = ["VIDEO_EXTENSIONS", "Skipped", "VideoFile", "discover_videos", "read_video_list"]
 
 #: File extensions taken as videos (compared case-insensitively).
 VIDEO_EXTENSIONS = frozenset(
@@ -152,3 +152,79 @@ def discover_videos(
             found.append(VideoFile(rel, label))
     found.sort(key=lambda v: v.path)
     return found
+
+
+def read_video_list(list_file: str | os.PathLike[str]) -> tuple[Path, list[VideoFile], dict[str, str]]:
+    """Read a list of videos with optional labels and groups (how UCF-101 and Kinetics splits come).
+
+    A ``.csv`` file has the columns ``path[,label[,group]]``, with or without
+    that header (a header may name them in any order). Any other file has one
+    video per line, its fields separated by whitespace (``path [label
+    [group]]``, as UCF-101's ``trainlist01.txt``). Blank lines and lines
+    starting with ``#`` are ignored. Relative paths resolve against the
+    list's folder and are stored relative to it; a video without a label gets
+    its first-level folder, as under a root folder.
+
+    Parameters
+    ----------
+    list_file : path-like
+
+    Returns
+    -------
+    base : Path
+        The list's folder (what stored relative paths are relative to).
+    files : list of VideoFile
+        In the list's order, each path once.
+    groups : dict of str to str
+        Stored path to the list's group, for the videos that have one.
+
+    Raises
+    ------
+    ConfigError
+        If the list is missing, unreadable, has a line without a path, or names no video.
+
+    """
+    import csv
+
+    from featkit.exceptions import ConfigError
+
+    list_path = Path(list_file)
+    try:
+        text = list_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the video list {os.fspath(list_file)}: {exc}") from exc
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if list_path.suffix.lower() == ".csv":
+        parsed = csv.reader(line for _, line in lines)
+        rows = [(n, [c.strip() for c in row]) for (n, _), row in zip(lines, parsed, strict=True)]
+    else:
+        rows = [(n, line.split()) for n, line in lines]
+    columns = ["path", "label", "group"]
+    if rows and rows[0][1] and rows[0][1][0].lower() == "path":  # a header row
+        columns = [c.lower() for c in rows[0][1]]
+        rows = rows[1:]
+    base = list_path.resolve().parent
+    files: list[VideoFile] = []
+    groups: dict[str, str] = {}
+    seen: set[str] = set()
+    for n, cells in rows:
+        fields = dict(zip(columns, cells, strict=False))
+        raw = fields.get("path", "")
+        if not raw:
+            raise ConfigError(f"{os.fspath(list_file)}, line {n}: no video path. Expected path[,label[,group]].")
+        full = Path(os.path.expanduser(raw))
+        full = full if full.is_absolute() else base / full
+        try:
+            rel = full.relative_to(base).as_posix()
+        except ValueError:
+            rel = full.as_posix()  # outside the list's folder: stored as given, absolute
+        if rel in seen:
+            continue
+        seen.add(rel)
+        label = fields.get("label") or (rel.split("/")[0] if "/" in rel and not rel.startswith("/") else "")
+        files.append(VideoFile(rel, label))
+        if fields.get("group"):
+            groups[rel] = fields["group"]
+    if not files:
+        raise ConfigError(f"The video list {os.fspath(list_file)} names no video.")
+    return base, files, groups

@@ -55,6 +55,7 @@ __all__ = [
     "decode_video",
     "encode_video",
     "extract",
+    "extract_list",
 ]
 
 
@@ -541,9 +542,84 @@ def extract(
     files = discover_videos(root_path, include=config.include, exclude=config.exclude, skipped=skipped)
     if not files:
         raise ConfigError(_no_videos_message(root, skipped, config))
+    report = _extract_files(
+        root_path, root_name, files, {}, output, config, overwrite, progress, encoder, scheduler, add, t0
+    )
+    report.skipped = skipped
+    return report
+
+
+def extract_list(
+    list_file: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: ExtractionConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = True,
+    encoder: Any = None,
+    scheduler: Any = None,
+    add: bool = False,
+) -> ExtractionReport:
+    """Extract the videos a CSV or text list names, with their labels and groups, into an HDF5 file.
+
+    Parameters
+    ----------
+    list_file : path-like
+        See :func:`featkit.discover.read_video_list`: one video per line,
+        optionally with a label and a group; relative paths resolve against
+        the list's folder, and are stored relative to it.
+    output, config, overwrite, progress, encoder, scheduler, add
+        As for :func:`extract`; the file records the list as its input.
+
+    Returns
+    -------
+    ExtractionReport
+
+    Raises
+    ------
+    ConfigError
+        If the list cannot be read, is malformed or names no video.
+    StoreError, EncoderError
+        As for :func:`extract`.
+
+    """
+    from featkit.discover import read_video_list
+
+    t0 = time.monotonic()
+    config = config or ExtractionConfig()
+    base, files, groups = read_video_list(list_file)
+    root_name = os.fspath(Path(list_file).resolve())
+    precheck_output(
+        output,
+        overwrite=overwrite,
+        sampling=config.sampling.to_dict(),
+        stats=config.stats,
+        precision=config.precision,
+        root=root_name,
+        add_root=add,
+    )
+    return _extract_files(
+        base, root_name, files, groups, output, config, overwrite, progress, encoder, scheduler, add, t0
+    )
+
+
+def _extract_files(
+    root_path: Path,
+    root_name: str,
+    files: list[VideoFile],
+    groups: dict[str, str],
+    output: Any,
+    config: ExtractionConfig,
+    overwrite: bool,
+    progress: Any,
+    encoder: Any,
+    scheduler: Any,
+    add: bool,
+    t0: float,
+) -> ExtractionReport:
     with _executor(config, scheduler) as executor:
         executor.start()  # workers import their decoders while the encoder loads
-        report = _extract(
+        return _extract(
             root_path,
             output,
             config,
@@ -555,9 +631,8 @@ def extract(
             files=files,
             root_name=root_name,
             add=add,
+            groups=groups,
         )
-    report.skipped = skipped
-    return report
 
 
 def _no_videos_message(root: Any, skipped: Skipped, config: ExtractionConfig) -> str:
@@ -595,6 +670,7 @@ def _extract(
     files: list[VideoFile],
     root_name: str,
     add: bool,
+    groups: dict[str, str],
 ) -> ExtractionReport:
     from featkit.encoders import load_encoder
 
@@ -627,6 +703,7 @@ def _extract(
                     store.add_failure(item)
                     report.failures.append(item)
                 else:
+                    item.video["group"] = groups.get(item.video["path"], "")  # from a --list, else none
                     store.add_video(item)
                     report.n_extracted += 1
                     report.n_clips += item.features.shape[0]

@@ -125,10 +125,28 @@ def _pandas(caller: str) -> Any:
 
 
 def content_groups(table: dict[str, np.ndarray]) -> np.ndarray:
-    """Per video id, the smallest id of a video with the same content (sha256); its own id when unique."""
-    digests = table.get("sha256", np.zeros(0, dtype=object))
-    first: dict[str, int] = {}
-    return np.array([first.setdefault(str(d), i) for i, d in enumerate(digests)], dtype=np.int64)
+    """Per video id, the smallest id of the videos it must not be split from; its own id when alone.
+
+    Videos are joined when their content is identical (same sha256) and when
+    a ``--list`` gave them the same group.
+    """
+    n = len(table.get("path", []))
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for column in ("sha256", "group"):
+        first: dict[str, int] = {}
+        for i, key in enumerate(table.get(column, [])):
+            if str(key) == "":
+                continue
+            a, b = root(first.setdefault(str(key), i)), root(i)
+            parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(n)], dtype=np.int64)
 
 
 def load_features(

@@ -10,7 +10,7 @@ Layout (``layout_version`` 1; documented in the README)::
     /feature_names          str (n_features,)
     /clips/{video_id, start_frame, end_frame, start_time, end_time, n_frames}
     /videos/{path, label, sha256, size, mtime_ns, fps, n_frames, duration,
-             width, height, timestamp_source, backend, clip_offset, clip_count}
+             width, height, timestamp_source, backend, group, clip_offset, clip_count}
     /failures/{path, reason, message, attempts, size, mtime_ns, time}
 
 Clips of video ``i`` are rows ``clip_offset[i] : clip_offset[i] + clip_count[i]``
@@ -81,12 +81,13 @@ VIDEO_FIELDS: dict[str, Any] = {
     "height": np.int32,
     "timestamp_source": _STR,
     "backend": _STR,
+    "group": _STR,
     "clip_offset": np.int64,
     "clip_count": np.int64,
 }
 # Video columns added to layout 1 after files were written without them, with the value such files' rows
 # imply (before ``backend``, decord decoded everything). Readers find them missing in older files; writers add them.
-_ADDED_VIDEO_FIELDS: dict[str, str] = {"backend": "decord"}
+_ADDED_VIDEO_FIELDS: dict[str, str] = {"backend": "decord", "group": ""}
 CLIP_FIELDS: dict[str, Any] = {
     "video_id": np.int64,
     "start_frame": np.int64,
