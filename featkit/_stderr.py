@@ -51,7 +51,7 @@ class NativeStderr:
         if not routed:
             return self
         sys.stderr.flush()
-        self._sink = open(self.log, "ab") if self.log else tempfile.TemporaryFile()
+        self._sink = open(self.log, "a+b") if self.log else tempfile.TemporaryFile()
         self._start = self._sink.tell()
         self._saved_fd = os.dup(2)
         os.dup2(self._sink.fileno(), 2)

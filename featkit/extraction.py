@@ -233,6 +233,8 @@ class ClipReducer:
         Gives ``encode(frames) -> (mu, logvar)``.
     stats : tuple of str
         Statistics per clip.
+    per_frame : bool, default=False
+        Also keep μ and log σ² of every sampled frame (``VideoResult.frames``).
 
     """
 
@@ -244,8 +246,12 @@ class ClipReducer:
         end: float,
         encoder: Any,
         stats: Sequence[str],
+        *,
+        per_frame: bool = False,
     ) -> None:
         self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
+        self._starts = np.asarray(starts, dtype=np.float64)
+        self._frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if per_frame else None
         n = plan.n_clips
         first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
         last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
@@ -282,6 +288,8 @@ class ClipReducer:
         if len(frame_ids) == 0:
             return
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
+        if self._frames is not None:
+            self._frames.append((np.asarray(frame_ids, dtype=np.int64), mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
             self._scores = scores
@@ -318,7 +326,22 @@ class ClipReducer:
             )
         width = len(feature_names(self.stats, self.encoder.latent_dim))
         features = np.stack(self._rows) if self._rows else np.zeros((0, width), dtype=np.float32)
-        return VideoResult(video=self.video, clips=dict(self.clips), features=features)
+        return VideoResult(video=self.video, clips=dict(self.clips), features=features, frames=self._frame_latents())
+
+    def _frame_latents(self) -> dict[str, np.ndarray] | None:
+        """Every sampled frame once, in order: its index, start time, μ and log σ² (``per_frame`` only)."""
+        if self._frames is None:
+            return None
+        d = self.encoder.latent_dim
+        ids = np.concatenate([f[0] for f in self._frames]) if self._frames else np.zeros(0, dtype=np.int64)
+        mu = np.concatenate([f[1] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        logvar = np.concatenate([f[2] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        return {
+            "frame_index": ids,
+            "time": self._starts[ids] if len(ids) else np.zeros(0),
+            "mu": mu.astype(np.float32),
+            "logvar": logvar.astype(np.float32),
+        }
 
 
 def decode_tasks(
@@ -413,7 +436,15 @@ class LocalExecutor:
         reducer: ClipReducer | None = None
         for event in self.pool.run(tasks):
             if isinstance(event, VideoStarted):  # also after a fallback: what came before is void
-                reducer = ClipReducer(event.video, event.plan, event.starts, event.end, encoder, self.config.stats)
+                reducer = ClipReducer(
+                    event.video,
+                    event.plan,
+                    event.starts,
+                    event.end,
+                    encoder,
+                    self.config.stats,
+                    per_frame=self.config.per_frame,
+                )
             elif isinstance(event, FramesDecoded):
                 if reducer is not None:
                     reducer.add(event.frame_ids, event.frames)
@@ -537,7 +568,12 @@ def extract(
         precision=config.precision,
         root=root_name,
         add_root=add,
+        per_frame=config.per_frame,
     )
+    if config.per_frame and (scheduler or config.scheduler):
+        raise ConfigError(
+            "per_frame=True (--per-frame) runs locally only; it cannot be combined with a Dask scheduler."
+        )
     skipped = Skipped()
     files = discover_videos(root_path, include=config.include, exclude=config.exclude, skipped=skipped)
     if not files:
@@ -597,6 +633,7 @@ def extract_list(
         precision=config.precision,
         root=root_name,
         add_root=add,
+        per_frame=config.per_frame,
     )
     return _extract_files(
         base, root_name, files, groups, output, config, overwrite, progress, encoder, scheduler, add, t0

@@ -15,7 +15,7 @@ import numpy as np
 
 from featkit.exceptions import ConfigError
 
-__all__ = ["Features", "load_features", "load_videos"]
+__all__ = ["Features", "FrameLatents", "load_features", "load_frames", "load_videos"]
 
 
 class Features(NamedTuple):
@@ -289,3 +289,72 @@ def _video_mask(table: dict[str, np.ndarray], videos: Any, path: Any) -> np.ndar
             f"({len(paths)} videos; give stored relative paths or video ids)."
         )
     return mask
+
+
+class FrameLatents(NamedTuple):
+    """One video's per-frame posterior (``featkit extract --per-frame``), for sequence models.
+
+    Attributes
+    ----------
+    frame_index : ndarray of shape (n_frames,), int64
+        Index of each sampled frame in the video's decoded frames.
+    time : ndarray of shape (n_frames,), float64
+        Its start time in seconds.
+    mu, logvar : ndarray of shape (n_frames, latent_dim), float32
+        Posterior mean and log variance.
+
+    """
+
+    frame_index: np.ndarray
+    time: np.ndarray
+    mu: np.ndarray
+    logvar: np.ndarray
+
+
+def load_frames(
+    path: str | os.PathLike[str], *, videos: Sequence[str] | Sequence[int] | None = None
+) -> dict[str, FrameLatents]:
+    """Load the per-frame latents of a file extracted with ``--per-frame``, video by video.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by ``featkit extract --per-frame``.
+    videos : sequence of str or int, optional
+        Only these videos, by stored path or video id.
+
+    Returns
+    -------
+    dict of str to FrameLatents
+        Keyed by the video's stored path, in video-id order.
+
+    Raises
+    ------
+    ConfigError
+        If the file has no per-frame latents, or ``videos`` names one it does not have.
+    StoreError, LayoutError
+        If the file cannot be read as a featkit feature file.
+
+    """
+    from featkit.store import open_feature_file, read_table
+
+    with open_feature_file(path) as f:
+        if "frames" not in f:
+            raise ConfigError(
+                f"{os.fspath(path)} holds no per-frame latents. Extract with `featkit extract ... --per-frame` "
+                "(Python: ExtractionConfig(per_frame=True)) into a new file."
+            )
+        table = read_table(f, "videos")
+        keep = _video_mask(table, videos, path) if videos is not None else np.ones(len(table.get("path", [])), bool)
+        g = f["frames"]
+        vid = g["video_id"][()]
+        # Rows are grouped by video: one contiguous run each.
+        order = np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if len(vid) else np.zeros(0, dtype=np.int64)
+        bounds = dict(zip(vid[order].tolist(), zip(order, np.r_[order[1:], len(vid)], strict=True), strict=True))
+        out = {}
+        for i in np.flatnonzero(keep):
+            lo, hi = bounds.get(int(i), (0, 0))
+            out[str(table["path"][i])] = FrameLatents(
+                g["frame_index"][lo:hi], g["time"][lo:hi], g["mu"][lo:hi], g["logvar"][lo:hi]
+            )
+    return out

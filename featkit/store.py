@@ -12,6 +12,8 @@ Layout (``layout_version`` 1; documented in the README)::
     /videos/{path, label, sha256, size, mtime_ns, fps, n_frames, duration,
              width, height, timestamp_source, backend, group, clip_offset, clip_count}
     /failures/{path, reason, message, attempts, size, mtime_ns, time}
+    /frames/{video_id, frame_index, time, mu, logvar}   only with --per-frame: every sampled
+                            frame's posterior, rows grouped by video (CSR style by video_id)
 
 Clips of video ``i`` are rows ``clip_offset[i] : clip_offset[i] + clip_count[i]``
 of ``/features`` and ``/clips`` (CSR style), in the order videos were committed.
@@ -88,6 +90,8 @@ VIDEO_FIELDS: dict[str, Any] = {
 # Video columns added to layout 1 after files were written without them, with the value such files' rows
 # imply (before ``backend``, decord decoded everything). Readers find them missing in older files; writers add them.
 _ADDED_VIDEO_FIELDS: dict[str, str] = {"backend": "decord", "group": ""}
+# Per-frame latents (``--per-frame``), besides ``mu`` and ``logvar`` of shape (n_frames, latent_dim).
+FRAME_FIELDS: dict[str, Any] = {"video_id": np.int64, "frame_index": np.int64, "time": np.float64}
 CLIP_FIELDS: dict[str, Any] = {
     "video_id": np.int64,
     "start_frame": np.int64,
@@ -143,6 +147,7 @@ def precheck_output(
     precision: str | None = None,
     root: str | None = None,
     add_root: bool = False,
+    per_frame: bool | None = None,
 ) -> None:
     """Check an output path before the encoder loads, so a wrong ``-o`` fails in a second, not after TensorFlow.
 
@@ -172,7 +177,8 @@ def precheck_output(
             "Choose another output name (e.g. features.h5), or pass --overwrite to replace it."
         )
     with open_feature_file(p) as f:
-        attrs = {k: json.loads(f.attrs.get(k, "null")) for k in ("sampling", "stats", "encoder", "roots")}
+        keys = ("sampling", "stats", "encoder", "roots", "extraction")
+        attrs = {k: json.loads(f.attrs.get(k, "null")) for k in keys}
     diffs = []
     if sampling is not None:
         diffs += _setting_diffs("sampling", attrs["sampling"], json.loads(json.dumps(sampling)))
@@ -180,6 +186,8 @@ def precheck_output(
         diffs += _setting_diffs("stats", attrs["stats"], list(stats))
     if precision is not None:
         diffs += _setting_diffs("precision", (attrs["encoder"] or {}).get("precision", "float32"), precision)
+    if per_frame is not None:
+        diffs += _setting_diffs("per_frame", bool((attrs["extraction"] or {}).get("per_frame", False)), per_frame)
     if diffs:
         raise StoreMismatchError(
             f"{os.fspath(path)} was made with other settings, so this run cannot resume it: {'; '.join(diffs)}.\n"
@@ -208,12 +216,16 @@ class VideoResult:
     clips : dict of str to ndarray
         One array of length n_clips per field of the clips table, except ``video_id``.
     features : ndarray of shape (n_clips, n_features), float32
+    frames : dict of str to ndarray, optional
+        Per sampled frame (``--per-frame``): ``frame_index``, ``time``
+        (n_frames,) and ``mu``, ``logvar`` (n_frames, latent_dim).
 
     """
 
     video: dict[str, Any]
     clips: dict[str, np.ndarray]
     features: np.ndarray
+    frames: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -822,6 +834,8 @@ class FeatureStore:
         row = {**_ADDED_VIDEO_FIELDS, **result.video, "clip_offset": offset, "clip_count": n}
         for name, dtype in VIDEO_FIELDS.items():
             _append(f["videos"][name], np.array([row[name]], dtype=object if dtype is _STR else dtype))
+        if result.frames is not None:
+            _append_frames(f, video_id, result.frames)
 
 
 class _GuardedFile:
@@ -936,6 +950,44 @@ class _GuardedFile:
         return None
 
 
+def _require_frames(f: h5py.File, latent_dim: int) -> h5py.Group:
+    """The ``/frames`` group (per-frame latents, CSR-style by ``video_id``), created empty on first use."""
+    if "frames" in f:
+        return f["frames"]
+    g = f.create_group("frames")
+    for name, dtype in FRAME_FIELDS.items():
+        g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+    for name in ("mu", "logvar"):
+        g.create_dataset(
+            name, shape=(0, latent_dim), maxshape=(None, latent_dim), dtype=np.float32, chunks=(1024, latent_dim)
+        )
+    return g
+
+
+def _append_frames(f: h5py.File, video_id: int, frames: dict[str, np.ndarray]) -> None:
+    """Append one video's per-frame latents (rows stay grouped by video, in commit order)."""
+    mu = np.asarray(frames["mu"], dtype=np.float32)
+    g = _require_frames(f, mu.shape[1])
+    _append(g["video_id"], np.full(len(mu), video_id, dtype=np.int64))
+    _append(g["frame_index"], np.asarray(frames["frame_index"], dtype=np.int64))
+    _append(g["time"], np.asarray(frames["time"], dtype=np.float64))
+    _append(g["mu"], mu)
+    _append(g["logvar"], np.asarray(frames["logvar"], dtype=np.float32))
+
+
+def _copy_frames(old: h5py.File, new: h5py.File, kept: np.ndarray, new_id: np.ndarray) -> None:
+    """Copy the per-frame latents of the kept videos, renumbering their ids (as :func:`_copy_videos`)."""
+    if "frames" not in old:
+        return
+    src = old["frames"]
+    vids = src["video_id"][()]
+    mask = kept[vids] if len(vids) else np.zeros(0, dtype=bool)
+    dst = _require_frames(new, src["mu"].shape[1])
+    _append(dst["video_id"], new_id[vids[mask]].astype(np.int64))
+    for name in ("frame_index", "time", "mu", "logvar"):
+        _append(dst[name], src[name][()][mask])
+
+
 def _write_roots(f: h5py.File, roots: list[str]) -> None:
     """Record the input folder(s) the videos' relative paths are relative to (root attribute ``roots``)."""
     if roots:
@@ -966,6 +1018,7 @@ def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16
         for name in CLIP_FIELDS:
             values = old["clips"][name][lo : lo + block][mask]
             _append(new["clips"][name], new_id[values] if name == "video_id" else values)
+    _copy_frames(old, new, kept, new_id)
     for name, value in _ADDED_VIDEO_FIELDS.items():
         table.setdefault(name, np.full(len(paths), value, dtype=object))
     for name, dtype in VIDEO_FIELDS.items():
@@ -978,6 +1031,7 @@ def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16
 
 def _write_journal_entry(fh: Any, result: VideoResult) -> None:
     arrays = {f"clip_{k}": np.asarray(v) for k, v in result.clips.items()}
+    arrays.update({f"frame_{k}": np.asarray(v) for k, v in (result.frames or {}).items()})
     np.savez(fh, features=result.features, video=np.array(json.dumps(_jsonable(result.video))), **arrays)
 
 
@@ -985,7 +1039,8 @@ def _read_journal_entry(entry: Path) -> VideoResult:
     with np.load(entry, allow_pickle=False) as data:
         video = json.loads(str(data["video"]))
         clips = {k[5:]: data[k] for k in data.files if k.startswith("clip_")}
-        return VideoResult(video=video, clips=clips, features=data["features"])
+        frames = {k[6:]: data[k] for k in data.files if k.startswith("frame_")} or None
+        return VideoResult(video=video, clips=clips, features=data["features"], frames=frames)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
