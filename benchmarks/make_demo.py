@@ -95,7 +95,9 @@ def cut_into_segments(
     return written
 
 
-def make_labelled_demo(cache: str | os.PathLike[str], *, segments: int = 6, seconds: float = 24.0) -> Path:
+def make_labelled_demo(
+    cache: str | os.PathLike[str], *, segments: int = 6, seconds: float = 24.0, width: int = 320
+) -> Path:
     """Cut each demo source under ``<cache>/videos`` into ``<cache>/labelled/<source>/``; return that folder.
 
     Raises
@@ -114,7 +116,7 @@ def make_labelled_demo(cache: str | os.PathLike[str], *, segments: int = 6, seco
         )
     root = cache / "labelled"
     for name, path in found.items():
-        cut_into_segments(path, root / name, segments=segments, seconds=seconds)
+        cut_into_segments(path, root / name, segments=segments, seconds=seconds, width=width)
     return root
 
 
