@@ -437,6 +437,7 @@ def summarise(path: str) -> dict[str, Any]:
         "sampling": json.loads(attrs.get("sampling", "null")),
         "stats": json.loads(attrs.get("stats", "null")),
         "decoder": attrs.get("decoder"),
+        "roots": json.loads(attrs.get("roots", "null")) or [],
         "backends": {str(k): int(v) for k, v in zip(backends, backend_counts, strict=True)},
         "failures": [
             {"path": p, "reason": r, "message": m}
@@ -464,6 +465,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{s['path']}  ({s['layout']}, featkit {s['featkit_version']}, updated {s['updated']})")
     print(f"  videos    {s['n_videos']}  ({s['total_duration_s']:.1f} s of video)")
+    if s["roots"]:
+        print(f"  from      {', '.join(s['roots'])}")
     print(f"  clips     {s['n_clips']} x {s['n_features']} features  (stats: {', '.join(s['stats'] or [])})")
     if s["labels"] and set(s["labels"]) != {""}:
         print("  labels    " + ", ".join(f"{k or '(none)'}: {v}" for k, v in s["labels"].items()))

@@ -176,7 +176,11 @@ def precheck_output(
             f"The output {os.fspath(path)} exists and is not an HDF5 file, so featkit will not write over it. "
             "Choose another output name (e.g. features.h5), or pass --overwrite to replace it."
         )
-    with open_feature_file(p) as f:
+    try:
+        f = open_feature_file(p)
+    except LayoutError as exc:
+        raise LayoutError(f"{exc} featkit will not write into it: choose another output, or --overwrite.") from None
+    with f:
         keys = ("sampling", "stats", "encoder", "roots", "extraction")
         attrs = {k: json.loads(f.attrs.get(k, "null")) for k in keys}
     diffs = []

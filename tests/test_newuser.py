@@ -93,18 +93,21 @@ def test_every_readme_python_snippet_runs_verbatim_on_the_demo(demo):
 
 
 def test_quiet_stderr_holds_only_featkits_words_and_noise_goes_to_the_log(tmp_path):
-    _video(tmp_path / "v" / "a" / "x.mp4", seed=1)
+    good = _video(tmp_path / "v" / "a" / "x.mp4", seed=1, n=48)
+    vf.write_garbage_payload(good, tmp_path / "v" / "a" / "garbled.mp4")  # FFmpeg prints ~100 lines decoding it
     r = _cli("extract", str(tmp_path / "v"), "-o", str(tmp_path / "f.h5"), "-q")
-    assert r.returncode == 0
-    assert r.stderr == ""  # no oneDNN / cuda / absl lines
+    assert r.returncode == 1  # the garbled file is recorded as failed
+    assert r.stderr == ""  # no oneDNN / cuda / absl / [h264 @ ...] lines
     log = tmp_path / "native.log"
     r = _cli("extract", str(tmp_path / "v"), "-o", str(tmp_path / "g.h5"), "--log", str(log))
-    assert r.returncode == 0
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    noisy = [ln for ln in lines if re.match(r"[IWEF]0000|WARNING: All log", ln.split("\r")[-1])]
+    assert r.returncode == 1
+    lines = [ln.split("\r")[-1] for ln in r.stderr.splitlines() if ln.strip()]
+    noisy = [ln for ln in lines if re.match(r"[IWEF]0000|WARNING: All log|\[h264 @", ln)]
     assert noisy == []
-    assert f"in {log}" in lines[-1]
-    assert "TensorFlow" in log.read_text() or "absl" in log.read_text() or log.stat().st_size > 0
+    assert lines[-1].endswith(f"in {log}")
+    assert "[h264 @" in log.read_text()
+    r = _cli("extract", str(tmp_path / "v"), "-o", str(tmp_path / "h.h5"))
+    assert "hidden; --log FILE keeps them" in r.stderr.splitlines()[-1]
 
 
 # -- 3. discovery -----------------------------------------------------------------------------------------
@@ -202,9 +205,14 @@ def test_a_second_root_is_refused_naming_both_unless_add(tmp_path, encoder):
 def test_bad_outputs_fail_fast_in_short_messages(tmp_path):
     _video(tmp_path / "v" / "a.mp4", seed=5)
     (tmp_path / "notes.h5").write_text("not hdf5")
+    import h5py
+
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = np.zeros(3)
     cases = {
         "folder": (str(tmp_path), "is a folder"),
         "not hdf5": (str(tmp_path / "notes.h5"), "is not an HDF5 file"),
+        "another tool's HDF5": (str(tmp_path / "other.h5"), "choose another output, or --overwrite"),
     }
     for what, (out, words) in cases.items():
         t0 = time.monotonic()
