@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from featkit.aggregate import aggregate_by_video, predict_by_video
     from featkit.detection import ClipAnomalyDetector
     from featkit.encoders import load_encoder
-    from featkit.extraction import ExtractionReport, extract
-    from featkit.sklearn import Features, load_features, load_videos
+    from featkit.export_table import export_features
+    from featkit.extraction import ExtractionReport, extract, extract_list
+    from featkit.sklearn import Features, FrameLatents, load_features, load_frames, load_videos
     from featkit.train import TrainConfig, TrainResult, train_vae_on_videos
     from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
 
@@ -48,6 +49,7 @@ __all__ = [
     "ExtractionReport",
     "FeatkitError",
     "Features",
+    "FrameLatents",
     "InsufficientDataError",
     "LatentStatsSelector",
     "LayoutError",
@@ -65,9 +67,12 @@ __all__ = [
     "VideoOpenError",
     "__version__",
     "aggregate_by_video",
+    "export_features",
     "extract",
+    "extract_list",
     "load_encoder",
     "load_features",
+    "load_frames",
     "load_videos",
     "predict_by_video",
     "train_vae_on_videos",
@@ -81,6 +86,10 @@ _LAZY = {
     "load_features": "featkit.sklearn",
     "Features": "featkit.sklearn",
     "load_videos": "featkit.sklearn",
+    "load_frames": "featkit.sklearn",
+    "FrameLatents": "featkit.sklearn",
+    "extract_list": "featkit.extraction",
+    "export_features": "featkit.export_table",
     "LatentStatsSelector": "featkit.transformers",
     "VideoFeatureExtractor": "featkit.transformers",
     "aggregate_by_video": "featkit.aggregate",

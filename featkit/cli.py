@@ -1,8 +1,6 @@
 """The ``featkit`` command line: ``extract``, ``info``, and the recipes ``classify``, ``cluster``, ``predict``.
 
-Exit codes: 0 success; 1 the run finished but the output records failed
-videos; 2 nothing could be done (bad arguments, locked or mismatched output,
-encoder not loadable).
+Exit codes: see :data:`EXIT_CODES` (printed by ``featkit --help``).
 """
 
 from __future__ import annotations
@@ -16,9 +14,19 @@ from typing import Any
 
 from featkit._version import __version__
 from featkit.config import DEFAULT_STATS, PRECISIONS, ExtractionConfig, SamplingConfig
-from featkit.exceptions import FeatkitError
+from featkit.exceptions import ConfigError, FeatkitError
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
+
+#: What each exit status of ``featkit`` means (also the epilog of ``--help``).
+EXIT_CODES = {
+    0: "success",
+    1: "the run finished, but the output records failed videos (see `featkit info OUT.h5`)",
+    2: "nothing was done: bad arguments or input, no videos, output locked, unusable or made with other "
+    "settings, encoder not loadable",
+    130: "interrupted (Ctrl-C); finished work is kept, run the same command again to resume",
+}
+_EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 
 
 def _positive_int_or_none(text: str) -> int | None:
@@ -30,7 +38,13 @@ def _fps(text: str) -> float | None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="featkit", description="Turn videos into features for machine learning.")
+    parser = argparse.ArgumentParser(
+        prog="featkit",
+        description="Turn videos into features for machine learning.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # `--fp 4` must not silently mean --fps
+    )
     parser.add_argument("--version", action="version", version=f"featkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -40,7 +54,38 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Decode every video under DIR, encode sampled clips with a VAE, store latent statistics in HDF5. "
         "Running the same command again resumes.",
     )
-    ex.add_argument("root", metavar="DIR", help="folder of videos (searched recursively; DIR/<label>/... gives labels)")
+    ex.add_argument(
+        "root",
+        metavar="DIR",
+        nargs="?",
+        help="folder of videos (searched recursively; DIR/<label>/... gives labels); or --list",
+    )
+    ex.add_argument(
+        "--list",
+        metavar="LIST",
+        help="extract the videos a CSV or text file lists instead: one path per line, optionally with label and "
+        "group columns (path,label,group header or none); relative paths resolve against the list's folder",
+    )
+    ex.add_argument(
+        "--include",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="take exactly the files matching GLOB (path under DIR or name; repeatable), whatever their extension",
+    )
+    ex.add_argument(
+        "--exclude", metavar="GLOB", action="append", default=[], help="leave out the files matching GLOB (repeatable)"
+    )
+    ex.add_argument(
+        "--add",
+        action="store_true",
+        help="add the videos of DIR to a file made from another folder (default: refused, the file records its folder)",
+    )
+    ex.add_argument(
+        "--per-frame",
+        action="store_true",
+        help="also store mu and logvar of every sampled frame (/frames; featkit.load_frames reads them)",
+    )
     ex.add_argument("-o", "--output", required=True, help="HDF5 file to write or resume")
     ex.add_argument("--clip-len", type=int, default=16, help="sampled frames per clip (default 16)")
     ex.add_argument(
@@ -105,8 +150,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--scheduler",
         metavar="ADDRESS",
         default=None,
-        help="run the per-video work on this Dask cluster (tcp://HOST:8786, or a --scheduler-file); this process "
-        "only writes the file (needs featkit[dask]; workers need featkit and the videos at the same paths)",
+        help="run the per-video work on this Dask cluster: its address (tcp://HOST:8786) or the path of its scheduler "
+        "file (dask scheduler --scheduler-file PATH); this process only writes the file (needs featkit[dask]; workers "
+        "need featkit and the videos at the same paths)",
     )
     ex.add_argument(
         "--prune", action="store_true", help="remove from the file the videos whose files are gone (default: keep them)"
@@ -131,7 +177,12 @@ def _build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
     xp.add_argument("--unsafe", action="store_true", help="also load an encoder file that runs code (trusted only)")
 
-    info = sub.add_parser("info", help="summarise a feature file")
+    info = sub.add_parser(
+        "info",
+        help="summarise a feature file",
+        description="Print what a feature file holds: videos, clips, labels, encoder, sampling, decoders and failed "
+        "videos with their reasons (--json: the same as JSON).",
+    )
     info.add_argument("path", help="HDF5 file written by featkit extract")
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -165,7 +216,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     cu.add_argument("--seed", type=int, default=0, help="random seed (0)")
 
-    pr = sub.add_parser("predict", help="apply a model saved by `featkit classify --save` to a feature file")
+    pr = sub.add_parser(
+        "predict",
+        help="apply a model saved by `featkit classify --save` to a feature file",
+        description="Predict a label for every clip of a feature file, and for every video (clip probabilities "
+        "averaged), with a model saved by `featkit classify --save`; write one CSV row per clip. The file must come "
+        "from the same encoder and --stats. Accuracy is printed when the file has labels, with a warning when some "
+        "of its videos are ones the model was trained on.",
+    )
     pr.add_argument("model", help=".skops file from featkit classify --save")
     pr.add_argument("path", help="HDF5 file written by featkit extract (same encoder and stats)")
     pr.add_argument("-o", "--output", default="predictions.csv", help="CSV, one row per clip (predictions.csv)")
@@ -213,7 +271,34 @@ def _build_parser() -> argparse.ArgumentParser:
             "written after every epoch; running the same command again resumes.",
         )
     )
+    xf = sub.add_parser(
+        "export-features",
+        help="write a feature file as one table (Parquet or CSV): one row per clip, readable without featkit",
+        description="Write every clip of a feature file as a row: video path, label, group, clip number, start and "
+        "end frame and time, then one named column per feature. OUT.parquet needs pyarrow; .csv needs nothing.",
+    )
+    xf.add_argument("path", help="HDF5 file written by featkit extract")
+    xf.add_argument("-o", "--output", required=True, help="OUT.parquet or OUT.csv")
+
+    leaves = [p for p in sub.choices.values() if p is not an] + list(an_sub.choices.values())
+    for p in [an, *leaves]:
+        p.allow_abbrev = False  # also for the subcommands other modules add
+    for p in leaves:
+        p.add_argument(
+            "--log",
+            metavar="FILE",
+            default=None,
+            help="append what TensorFlow, FFmpeg and decord print to FILE (default: hidden, counted in one line)",
+        )
     return parser
+
+
+def _cmd_export_features(args: argparse.Namespace) -> int:
+    from featkit.export_table import export_features
+
+    n = export_features(args.path, args.output)
+    print(f"wrote {n} clips to {args.output}")
+    return 0
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
@@ -249,6 +334,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     r = predict_file(args.model, args.path, args.output)
     acc = f"; accuracy {r['accuracy']:.3f} against the file's labels" if "accuracy" in r else ""
     print(f"{r['n_clips']} clips of {r['n_videos']} videos predicted{acc}; wrote {r['output']}")
+    if r["n_training_videos"]:
+        print(
+            f"featkit predict: warning: {r['n_training_videos']} of these {r['n_videos']} videos are ones the model "
+            "was trained on, so this accuracy is not a test; `featkit classify` reports cross-validated scores.",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -282,6 +373,8 @@ def _ensure_recipes_importable() -> None:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from featkit.extraction import extract
 
+    if (args.root is None) == (args.list is None):
+        raise ConfigError("featkit extract needs a folder DIR or --list LIST (one of them). Received: neither or both.")
     config = ExtractionConfig(
         sampling=SamplingConfig(clip_len=args.clip_len, fps=args.fps, stride=args.stride, max_clips=args.max_clips),
         encoder=args.encoder,
@@ -295,13 +388,40 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         backend=args.backend,
         scheduler=args.scheduler,
         prune=args.prune,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        per_frame=args.per_frame,
     )
+    source = args.root if args.list is None else args.list
     encoder = None
     if args.unsafe:  # the config holds no trust setting: load here, with the user's explicit consent
         from featkit.encoders import load_encoder
+        from featkit.store import precheck_output
 
+        precheck_output(args.output, overwrite=args.overwrite)  # before TensorFlow: a wrong -o fails at once
         encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision, unsafe=True)
-    report = extract(args.root, args.output, config, overwrite=args.overwrite, progress=not args.quiet, encoder=encoder)
+    if args.list is not None:
+        from featkit.extraction import extract_list
+
+        report = extract_list(
+            args.list,
+            args.output,
+            config,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            encoder=encoder,
+            add=args.add,
+        )
+    else:
+        report = extract(
+            source,
+            args.output,
+            config,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            encoder=encoder,
+            add=args.add,
+        )
     if not args.quiet:
         print(
             f"{report.output}: {report.n_extracted} videos extracted ({report.n_clips} clips), "
@@ -311,6 +431,19 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             + f"; {report.elapsed:.1f} s",
             file=sys.stderr,
         )
+        if report.skipped:
+            print(
+                f"  passed over {sum(report.skipped.values())} files as not video: {report.skipped.summary()} "
+                "(--include GLOB takes others)",
+                file=sys.stderr,
+            )
+        for paths in report.duplicates[:5]:
+            print(
+                f"  same content (sha256) stored {len(paths)} times, one group in load_features: {', '.join(paths)}",
+                file=sys.stderr,
+            )
+        if len(report.duplicates) > 5:
+            print(f"  ... and {len(report.duplicates) - 5} more sets of identical videos", file=sys.stderr)
         for rec in report.failures[:20]:
             print(f"  failed: {rec.path}: {rec.reason}: {rec.message}", file=sys.stderr)
         if len(report.failures) > 20:
@@ -353,6 +486,7 @@ def summarise(path: str) -> dict[str, Any]:
         "sampling": json.loads(attrs.get("sampling", "null")),
         "stats": json.loads(attrs.get("stats", "null")),
         "decoder": attrs.get("decoder"),
+        "roots": json.loads(attrs.get("roots", "null")) or [],
         "backends": {str(k): int(v) for k, v in zip(backends, backend_counts, strict=True)},
         "failures": [
             {"path": p, "reason": r, "message": m}
@@ -380,6 +514,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{s['path']}  ({s['layout']}, featkit {s['featkit_version']}, updated {s['updated']})")
     print(f"  videos    {s['n_videos']}  ({s['total_duration_s']:.1f} s of video)")
+    if s["roots"]:
+        print(f"  from      {', '.join(s['roots'])}")
     print(f"  clips     {s['n_clips']} x {s['n_features']} features  (stats: {', '.join(s['stats'] or [])})")
     if s["labels"] and set(s["labels"]) != {""}:
         print("  labels    " + ", ".join(f"{k or '(none)'}: {v}" for k, v in s["labels"].items()))
@@ -400,10 +536,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``featkit`` command; return its exit code."""
+    from featkit._stderr import NativeStderr, quiet_library_loggers
+
     parser = _build_parser()
     args = parser.parse_args(argv)
-    # TensorFlow's C++ start-up chatter is noise for CLI users; an explicit setting wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_library_loggers()  # before TensorFlow is imported; explicit settings win
+    native = NativeStderr(args.log)
+    with native:
+        code = _run(args)
+    if native.n_lines and not getattr(args, "quiet", False):
+        where = f"in {args.log}" if args.log else "hidden; --log FILE keeps them"
+        print(f"featkit {args.command}: {native.n_lines} lines from TensorFlow/FFmpeg/decord {where}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "extract":
             return _cmd_extract(args)
@@ -417,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from featkit.train import run_cli
 
             return run_cli(args)
+        if args.command == "export-features":
+            return _cmd_export_features(args)
         if args.command in ("classify", "cluster", "predict", "anomaly"):
             _ensure_recipes_importable()
             commands = {"classify": _cmd_classify, "cluster": _cmd_cluster, "predict": _cmd_predict}

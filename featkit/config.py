@@ -144,6 +144,14 @@ class ExtractionConfig:
     prune : bool, default=False
         Remove from the file the videos (and failure records) whose files are
         no longer under the root. By default they are kept.
+    include : tuple of str, default=()
+        Glob patterns: when given, exactly the files matching one are taken as
+        videos, whatever their extension (see :func:`featkit.discover.discover_videos`).
+    exclude : tuple of str, default=()
+        Glob patterns of files to leave out.
+    per_frame : bool, default=False
+        Also store μ and log σ² of every sampled frame (``/frames``; see
+        :func:`featkit.load_frames`).
 
     """
 
@@ -159,6 +167,9 @@ class ExtractionConfig:
     backend: str = "auto"
     scheduler: str | None = None
     prune: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    per_frame: bool = False
 
     def __post_init__(self) -> None:
         from featkit.stats import STATISTICS  # numpy-only module
@@ -224,9 +235,23 @@ class ExtractionConfig:
             )
         if not isinstance(self.prune, bool):
             raise ConfigError(f"The 'prune' parameter of ExtractionConfig must be a bool. Got {self.prune!r} instead.")
+        for name in ("include", "exclude"):
+            value = getattr(self, name)
+            patterns = (value,) if isinstance(value, str) else tuple(value)
+            if not all(isinstance(p, str) and p for p in patterns):
+                raise ConfigError(
+                    f"The '{name}' parameter of ExtractionConfig must be glob patterns (strings). "
+                    f"Got {value!r} instead."
+                )
+            object.__setattr__(self, name, patterns)
+        if not isinstance(self.per_frame, bool):
+            raise ConfigError(
+                f"The 'per_frame' parameter of ExtractionConfig must be a bool. Got {self.per_frame!r} instead."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
         out = dataclasses.asdict(self)
         out["stats"] = list(self.stats)
+        out["include"], out["exclude"] = list(self.include), list(self.exclude)
         return out

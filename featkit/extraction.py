@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 
 from featkit.config import ExtractionConfig, SamplingConfig
-from featkit.discover import VideoFile, discover_videos
+from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_videos
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
 from featkit.generative.anomaly import check_scoring, encode_frames
 from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.motion import motion_jacobian
 from featkit.stats import clip_statistics, feature_names, needs_motion
-from featkit.store import FailureRecord, FeatureStore, VideoResult, sha256_of
+from featkit.store import FailureRecord, FeatureStore, VideoResult, precheck_output, sha256_of
 from featkit.workers import (
     DecodePool,
     DecodeTask,
@@ -56,6 +56,7 @@ __all__ = [
     "decode_video",
     "encode_video",
     "extract",
+    "extract_list",
 ]
 
 
@@ -96,6 +97,12 @@ class ExtractionReport:
         Videos and failure records removed because their files are gone (``prune``).
     elapsed : float
         Seconds.
+    skipped : Skipped
+        Files under the root passed over as not videos, counted by reason.
+    duplicates : list of list of str
+        Videos of the file whose content is identical (same sha256), one list
+        of stored paths per content; they share one group in
+        :func:`featkit.load_features`.
 
     """
 
@@ -108,6 +115,8 @@ class ExtractionReport:
     n_failed_total: int = 0
     n_pruned: int = 0
     elapsed: float = 0.0
+    skipped: Skipped = field(default_factory=Skipped)
+    duplicates: list[list[str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -225,6 +234,8 @@ class ClipReducer:
         Gives ``encode(frames) -> (mu, logvar)``.
     stats : tuple of str
         Statistics per clip.
+    per_frame : bool, default=False
+        Also keep μ and log σ² of every sampled frame (``VideoResult.frames``).
 
     """
 
@@ -236,9 +247,12 @@ class ClipReducer:
         end: float,
         encoder: Any,
         stats: Sequence[str],
+        *,
+        per_frame: bool = False,
     ) -> None:
         self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
         self._starts = np.asarray(starts, dtype=np.float64)  # frame times, for the time-signed statistics
+        self._frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if per_frame else None
         n = plan.n_clips
         first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
         last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
@@ -277,6 +291,8 @@ class ClipReducer:
             return
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
         jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames, mu) if needs_motion(self.stats) else None
+        if self._frames is not None:
+            self._frames.append((np.asarray(frame_ids, dtype=np.int64), mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
             self._scores, self._jac = scores, jac
@@ -320,7 +336,22 @@ class ClipReducer:
             )
         width = len(feature_names(self.stats, self.encoder.latent_dim))
         features = np.stack(self._rows) if self._rows else np.zeros((0, width), dtype=np.float32)
-        return VideoResult(video=self.video, clips=dict(self.clips), features=features)
+        return VideoResult(video=self.video, clips=dict(self.clips), features=features, frames=self._frame_latents())
+
+    def _frame_latents(self) -> dict[str, np.ndarray] | None:
+        """Every sampled frame once, in order: its index, start time, μ and log σ² (``per_frame`` only)."""
+        if self._frames is None:
+            return None
+        d = self.encoder.latent_dim
+        ids = np.concatenate([f[0] for f in self._frames]) if self._frames else np.zeros(0, dtype=np.int64)
+        mu = np.concatenate([f[1] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        logvar = np.concatenate([f[2] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        return {
+            "frame_index": ids,
+            "time": self._starts[ids] if len(ids) else np.zeros(0),
+            "mu": mu.astype(np.float32),
+            "logvar": logvar.astype(np.float32),
+        }
 
 
 def decode_tasks(
@@ -415,7 +446,15 @@ class LocalExecutor:
         reducer: ClipReducer | None = None
         for event in self.pool.run(tasks):
             if isinstance(event, VideoStarted):  # also after a fallback: what came before is void
-                reducer = ClipReducer(event.video, event.plan, event.starts, event.end, encoder, self.config.stats)
+                reducer = ClipReducer(
+                    event.video,
+                    event.plan,
+                    event.starts,
+                    event.end,
+                    encoder,
+                    self.config.stats,
+                    per_frame=self.config.per_frame,
+                )
             elif isinstance(event, FramesDecoded):
                 if reducer is not None:
                     reducer.add(event.frame_ids, event.frames)
@@ -478,6 +517,7 @@ def extract(
     progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = True,
     encoder: Any = None,
     scheduler: Any = None,
+    add: bool = False,
 ) -> ExtractionReport:
     """Extract clip features from every video under ``root`` into an HDF5 file.
 
@@ -493,14 +533,21 @@ def extract(
         Sampling, encoder, statistics, parallelism, timeout and backend; defaults if omitted.
     overwrite : bool, default=False
         Start a new file instead of resuming.
-    progress : bool, default=True
-        Show a progress bar (videos, clips, ETA) on stderr.
+    progress : bool or callable, default=True
+        ``True`` shows a progress bar (videos, clips, ETA) on stderr. A callable
+        ``progress(items, total)`` is given the iterable of finished videos
+        (:class:`~featkit.store.VideoResult` or
+        :class:`~featkit.store.FailureRecord`) and their number, and returns
+        an iterable of them, as ``tqdm`` does: ``progress=lambda it, n: tqdm(it, total=n)``.
     encoder : Encoder, optional
         An already loaded encoder, used instead of ``config.encoder``.
     scheduler : str or distributed.Client, optional
         Run the per-video work on this Dask cluster instead (overrides
         ``config.scheduler``); its workers load ``config.encoder``
         themselves and must load the same encoder. See :mod:`featkit.distributed`.
+    add : bool, default=False
+        Add the videos of ``root`` to a file made from another folder. By
+        default a file records its input folder and refuses another one.
 
     Returns
     -------
@@ -509,7 +556,7 @@ def extract(
     Raises
     ------
     ConfigError
-        If ``root`` does not exist.
+        If ``root`` does not exist or holds no video.
     StoreError
         If the output is locked, belongs to other settings, or cannot be written.
     EncoderError
@@ -521,11 +568,130 @@ def extract(
     root_path = Path(root)
     if not root_path.exists():
         raise ConfigError(f"The input folder {os.fspath(root)!r} does not exist.")
+    root_name = os.fspath(root_path.resolve())
+    # Before the encoder loads (seconds of TensorFlow): a wrong -o or an empty folder fails at once.
+    precheck_output(
+        output,
+        overwrite=overwrite,
+        sampling=config.sampling.to_dict(),
+        stats=config.stats,
+        precision=config.precision,
+        root=root_name,
+        add_root=add,
+        per_frame=config.per_frame,
+    )
+    if config.per_frame and (scheduler or config.scheduler):
+        raise ConfigError(
+            "per_frame=True (--per-frame) runs locally only; it cannot be combined with a Dask scheduler."
+        )
+    skipped = Skipped()
+    files = discover_videos(root_path, include=config.include, exclude=config.exclude, skipped=skipped)
+    if not files:
+        raise ConfigError(_no_videos_message(root, skipped, config))
+    report = _extract_files(
+        root_path, root_name, files, {}, output, config, overwrite, progress, encoder, scheduler, add, t0
+    )
+    report.skipped = skipped
+    return report
+
+
+def extract_list(
+    list_file: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: ExtractionConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = True,
+    encoder: Any = None,
+    scheduler: Any = None,
+    add: bool = False,
+) -> ExtractionReport:
+    """Extract the videos a CSV or text list names, with their labels and groups, into an HDF5 file.
+
+    Parameters
+    ----------
+    list_file : path-like
+        See :func:`featkit.discover.read_video_list`: one video per line,
+        optionally with a label and a group; relative paths resolve against
+        the list's folder, and are stored relative to it.
+    output, config, overwrite, progress, encoder, scheduler, add
+        As for :func:`extract`; the file records the list as its input.
+
+    Returns
+    -------
+    ExtractionReport
+
+    Raises
+    ------
+    ConfigError
+        If the list cannot be read, is malformed or names no video.
+    StoreError, EncoderError
+        As for :func:`extract`.
+
+    """
+    from featkit.discover import read_video_list
+
+    t0 = time.monotonic()
+    config = config or ExtractionConfig()
+    base, files, groups = read_video_list(list_file)
+    root_name = os.fspath(Path(list_file).resolve())
+    precheck_output(
+        output,
+        overwrite=overwrite,
+        sampling=config.sampling.to_dict(),
+        stats=config.stats,
+        precision=config.precision,
+        root=root_name,
+        add_root=add,
+        per_frame=config.per_frame,
+    )
+    return _extract_files(
+        base, root_name, files, groups, output, config, overwrite, progress, encoder, scheduler, add, t0
+    )
+
+
+def _extract_files(
+    root_path: Path,
+    root_name: str,
+    files: list[VideoFile],
+    groups: dict[str, str],
+    output: Any,
+    config: ExtractionConfig,
+    overwrite: bool,
+    progress: Any,
+    encoder: Any,
+    scheduler: Any,
+    add: bool,
+    t0: float,
+) -> ExtractionReport:
     with _executor(config, scheduler) as executor:
         executor.start()  # workers import their decoders while the encoder loads
         return _extract(
-            root_path, output, config, executor, overwrite=overwrite, progress=progress, encoder=encoder, t0=t0
+            root_path,
+            output,
+            config,
+            executor,
+            overwrite=overwrite,
+            progress=progress,
+            encoder=encoder,
+            t0=t0,
+            files=files,
+            root_name=root_name,
+            add=add,
+            groups=groups,
         )
+
+
+def _no_videos_message(root: Any, skipped: Skipped, config: ExtractionConfig) -> str:
+    found = f"passed over {skipped.summary()}" if skipped else "it is empty"
+    if config.include:
+        rule = f"no file matches --include {' '.join(config.include)}"
+    else:
+        rule = "featkit takes files ending in " + " ".join(sorted(VIDEO_EXTENSIONS))
+    return (
+        f"No videos found under {os.fspath(root)}: {found}. {rule}. "
+        "Check the folder, or use --include GLOB (e.g. --include '*.bin') to take other files."
+    )
 
 
 def _executor(config: ExtractionConfig, scheduler: Any = None) -> Any:
@@ -548,10 +714,13 @@ def _extract(
     progress: Any,
     encoder: Any,
     t0: float,
+    files: list[VideoFile],
+    root_name: str,
+    add: bool,
+    groups: dict[str, str],
 ) -> ExtractionReport:
     from featkit.encoders import load_encoder
 
-    files = discover_videos(root_path)
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
         encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
@@ -563,20 +732,25 @@ def _extract(
         "extraction": config.to_dict(),
         "feature_names": feature_names(config.stats, encoder.latent_dim),
         "decoder": backend_versions(config.backend),
+        "root": root_name,
     }
-    with FeatureStore.open(output, meta, overwrite=overwrite) as store:
+    with FeatureStore.open(output, meta, overwrite=overwrite, add_root=add) as store:
         if config.prune:  # videos deleted since an earlier run leave the file
             report.n_pruned = len(store.prune(vf.path for vf in files))
         todo = _plan_work(files, root_path, store, config.retry_failed)
         report.n_skipped = len(files) - len(todo)
         tasks = decode_tasks(todo, root_path, encoder.input_size, config)
         bar = _progress_bar(len(todo), progress)
+        items = executor.results(tasks, encoder)
+        if callable(progress):
+            items = progress(items, len(todo))
         try:
-            for item in executor.results(tasks, encoder):
+            for item in items:
                 if isinstance(item, FailureRecord):
                     store.add_failure(item)
                     report.failures.append(item)
                 else:
+                    item.video["group"] = groups.get(item.video["path"], "")  # from a --list, else none
                     store.add_video(item)
                     report.n_extracted += 1
                     report.n_clips += item.features.shape[0]
@@ -588,12 +762,21 @@ def _extract(
                 bar.close()
         store.commit()
         report.n_failed_total = len(store.failures)
+        report.duplicates = _duplicates(store.videos)
     report.elapsed = time.monotonic() - t0
     return report
 
 
+def _duplicates(videos: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Stored paths whose content is identical (same sha256), one sorted list per content seen twice or more."""
+    by_digest: dict[str, list[str]] = {}
+    for path, row in videos.items():
+        by_digest.setdefault(str(row["sha256"]), []).append(path)
+    return sorted(sorted(paths) for paths in by_digest.values() if len(paths) > 1)
+
+
 def _progress_bar(total: int, progress: Any) -> Any:
-    if not progress:
+    if not progress or callable(progress):
         return None
     from tqdm.auto import tqdm
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from featkit.exceptions import ConfigError
 
-__all__ = ["Features", "load_features", "load_videos"]
+__all__ = ["Features", "FrameLatents", "load_features", "load_frames", "load_videos"]
 
 
 class Features(NamedTuple):
@@ -25,19 +25,24 @@ class Features(NamedTuple):
     ----------
     X : ndarray of shape (n_clips, n_features), float32, or pandas.DataFrame
         A DataFrame (columns named by feature) when loaded with ``as_frame=True``.
-    y : ndarray of shape (n_clips,), object (str) or None
+    y : ndarray of shape (n_clips,), object (str), pandas.Series, or None
         Each clip's label (its video's first-level folder); ``None`` when no
-        selected video has a label.
-    groups : ndarray of shape (n_clips,), int64
+        selected video has a label. With ``as_frame=True``, ``X``, ``y`` and
+        ``groups`` share a (``video``, ``clip``) MultiIndex: the video's stored
+        path and the clip's number within it.
+    groups : ndarray of shape (n_clips,), int64, or pandas.Series
         Each clip's video id (row of the file's ``videos`` table), for grouped
         cross-validation such as :class:`sklearn.model_selection.GroupKFold`.
+        Videos with identical content (same sha256: a copy, a symbolic link)
+        share the smallest of their ids, so no split puts the same clips on
+        both sides (``group_by="video"`` keeps one id per stored video).
     feature_names : ndarray of shape (n_features,), object (str)
 
     """
 
     X: Any
-    y: np.ndarray | None
-    groups: np.ndarray
+    y: Any
+    groups: Any
     feature_names: np.ndarray
 
 
@@ -67,30 +72,81 @@ def _select_columns(all_names: np.ndarray, features: Sequence[str] | None) -> np
     return np.array(sorted(cols), dtype=np.int64)
 
 
-def load_videos(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def load_videos(path: str | os.PathLike[str], *, as_frame: bool | None = None) -> Any:
     """Read a feature file's video table (small: one row per video).
 
     Parameters
     ----------
     path : path-like
         A file written by ``featkit extract``.
+    as_frame : bool or None, default=None
+        Return a :class:`pandas.DataFrame`; ``None``: when pandas is installed.
 
     Returns
     -------
-    dict of str to ndarray
-        ``path``, ``label``, ``clip_offset``, ``clip_count`` … indexed by video id
-        (the values of ``groups`` in :func:`load_features`).
+    pandas.DataFrame or dict of str to ndarray
+        Columns ``path``, ``label``, ``sha256``, ``clip_offset``, ``clip_count``
+        … indexed by video id (the values of ``groups`` in :func:`load_features`).
 
     Raises
     ------
     StoreError, LayoutError
         If the file cannot be read as a featkit feature file.
+    ImportError
+        If ``as_frame=True`` and pandas is not installed.
 
     """
     from featkit.store import open_feature_file, read_table
 
+    pd = _pandas("load_videos") if as_frame else None
+    if as_frame is None:
+        try:
+            import pandas as pd
+        except ImportError:
+            pd = None
     with open_feature_file(path) as f:
-        return read_table(f, "videos")
+        table = read_table(f, "videos")
+    if pd is None:
+        return table
+    frame = pd.DataFrame(table)
+    frame.index.name = "video_id"
+    return frame
+
+
+def _pandas(caller: str) -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller}(..., as_frame=True) needs pandas, which is not installed. "
+            "Install it with `pip install pandas`, or use as_frame=False for NumPy arrays."
+        ) from exc
+    return pd
+
+
+def content_groups(table: dict[str, np.ndarray]) -> np.ndarray:
+    """Per video id, the smallest id of the videos it must not be split from; its own id when alone.
+
+    Videos are joined when their content is identical (same sha256) and when
+    a ``--list`` gave them the same group.
+    """
+    n = len(table.get("path", []))
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for column in ("sha256", "group"):
+        first: dict[str, int] = {}
+        for i, key in enumerate(table.get(column, [])):
+            if str(key) == "":
+                continue
+            a, b = root(first.setdefault(str(key), i)), root(i)
+            parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(n)], dtype=np.int64)
 
 
 def load_features(
@@ -100,6 +156,7 @@ def load_features(
     videos: Sequence[str] | Sequence[int] | None = None,
     features: Sequence[str] | None = None,
     as_frame: bool = False,
+    group_by: str = "content",
 ) -> Features:
     """Load a featkit feature file, or the selected part of it.
 
@@ -116,7 +173,12 @@ def load_features(
         groups (``"mu_mean"``, ``"sigma_mean"``); columns keep the file's order.
     as_frame : bool, default=False
         Return ``X`` as a :class:`pandas.DataFrame` with feature names as
-        columns (requires pandas).
+        columns, and ``y`` and ``groups`` as :class:`pandas.Series`, all
+        indexed by (``video``, ``clip``) (requires pandas).
+    group_by : {"content", "video"}, default="content"
+        ``"content"``: videos with the same sha256 share a group, so grouped
+        cross-validation never tests on a copy of a training video;
+        ``"video"``: one group per stored video.
 
     Returns
     -------
@@ -141,15 +203,9 @@ def load_features(
     >>> cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(5))  # doctest: +SKIP
 
     """
-    pd = None
-    if as_frame:
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "load_features(..., as_frame=True) needs pandas, which is not installed. "
-                "Install it with `pip install pandas`, or use as_frame=False for NumPy arrays."
-            ) from exc
+    if group_by not in ("content", "video"):
+        raise ConfigError(f"The 'group_by' parameter of load_features must be 'content' or 'video'. Got {group_by!r}.")
+    pd = _pandas("load_features") if as_frame else None
     from featkit.store import open_feature_file, read_table
 
     with open_feature_file(path) as f:
@@ -192,9 +248,24 @@ def load_features(
     feature_names = all_names[cols]
     used = vlabels[ids] if len(ids) else np.zeros(0, dtype=object)
     y = vlabels[groups] if any(lab != "" for lab in used) else None
+    video_ids = groups
+    if group_by == "content":
+        groups = content_groups(table)[groups] if len(groups) else groups
     if pd is not None:
-        X = pd.DataFrame(X, columns=list(feature_names))
+        index = _clip_index(pd, table, video_ids)
+        X = pd.DataFrame(X, columns=list(feature_names), index=index)
+        y = None if y is None else pd.Series(y, index=index, name="label")
+        groups = pd.Series(groups, index=index, name="group")
     return Features(X, y, groups, feature_names)
+
+
+def _clip_index(pd: Any, table: dict[str, np.ndarray], video_ids: np.ndarray) -> Any:
+    """(video path, clip number within the video) for each clip row."""
+    paths = table.get("path", np.zeros(0, dtype=object))
+    starts = np.r_[True, video_ids[1:] != video_ids[:-1]] if len(video_ids) else np.zeros(0, dtype=bool)
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(video_ids)), 0)) if len(video_ids) else starts
+    clip = np.arange(len(video_ids)) - run_start
+    return pd.MultiIndex.from_arrays([paths[video_ids] if len(video_ids) else [], clip], names=["video", "clip"])
 
 
 def _video_mask(table: dict[str, np.ndarray], videos: Any, path: Any) -> np.ndarray:
@@ -218,3 +289,72 @@ def _video_mask(table: dict[str, np.ndarray], videos: Any, path: Any) -> np.ndar
             f"({len(paths)} videos; give stored relative paths or video ids)."
         )
     return mask
+
+
+class FrameLatents(NamedTuple):
+    """One video's per-frame posterior (``featkit extract --per-frame``), for sequence models.
+
+    Attributes
+    ----------
+    frame_index : ndarray of shape (n_frames,), int64
+        Index of each sampled frame in the video's decoded frames.
+    time : ndarray of shape (n_frames,), float64
+        Its start time in seconds.
+    mu, logvar : ndarray of shape (n_frames, latent_dim), float32
+        Posterior mean and log variance.
+
+    """
+
+    frame_index: np.ndarray
+    time: np.ndarray
+    mu: np.ndarray
+    logvar: np.ndarray
+
+
+def load_frames(
+    path: str | os.PathLike[str], *, videos: Sequence[str] | Sequence[int] | None = None
+) -> dict[str, FrameLatents]:
+    """Load the per-frame latents of a file extracted with ``--per-frame``, video by video.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by ``featkit extract --per-frame``.
+    videos : sequence of str or int, optional
+        Only these videos, by stored path or video id.
+
+    Returns
+    -------
+    dict of str to FrameLatents
+        Keyed by the video's stored path, in video-id order.
+
+    Raises
+    ------
+    ConfigError
+        If the file has no per-frame latents, or ``videos`` names one it does not have.
+    StoreError, LayoutError
+        If the file cannot be read as a featkit feature file.
+
+    """
+    from featkit.store import open_feature_file, read_table
+
+    with open_feature_file(path) as f:
+        if "frames" not in f:
+            raise ConfigError(
+                f"{os.fspath(path)} holds no per-frame latents. Extract with `featkit extract ... --per-frame` "
+                "(Python: ExtractionConfig(per_frame=True)) into a new file."
+            )
+        table = read_table(f, "videos")
+        keep = _video_mask(table, videos, path) if videos is not None else np.ones(len(table.get("path", [])), bool)
+        g = f["frames"]
+        vid = g["video_id"][()]
+        # Rows are grouped by video: one contiguous run each.
+        order = np.flatnonzero(np.r_[True, vid[1:] != vid[:-1]]) if len(vid) else np.zeros(0, dtype=np.int64)
+        bounds = dict(zip(vid[order].tolist(), zip(order, np.r_[order[1:], len(vid)], strict=True), strict=True))
+        out = {}
+        for i in np.flatnonzero(keep):
+            lo, hi = bounds.get(int(i), (0, 0))
+            out[str(table["path"][i])] = FrameLatents(
+                g["frame_index"][lo:hi], g["time"][lo:hi], g["mu"][lo:hi], g["logvar"][lo:hi]
+            )
+    return out

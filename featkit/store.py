@@ -4,13 +4,16 @@ Layout (``layout_version`` 1; documented in the README)::
 
     /                       attrs: featkit_layout="featkit.features", layout_version=1,
                                    featkit_version, created, updated, encoder (JSON),
-                                   sampling (JSON), stats (JSON), decoder
+                                   sampling (JSON), stats (JSON), decoder,
+                                   roots (JSON list of the input folders)
     /features               float32 (n_clips, n_features), chunked, gzip
     /feature_names          str (n_features,)
     /clips/{video_id, start_frame, end_frame, start_time, end_time, n_frames}
     /videos/{path, label, sha256, size, mtime_ns, fps, n_frames, duration,
-             width, height, timestamp_source, backend, clip_offset, clip_count}
+             width, height, timestamp_source, backend, group, clip_offset, clip_count}
     /failures/{path, reason, message, attempts, size, mtime_ns, time}
+    /frames/{video_id, frame_index, time, mu, logvar}   only with --per-frame: every sampled
+                            frame's posterior, rows grouped by video (CSR style by video_id)
 
 Clips of video ``i`` are rows ``clip_offset[i] : clip_offset[i] + clip_count[i]``
 of ``/features`` and ``/clips`` (CSR style), in the order videos were committed.
@@ -41,7 +44,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,7 @@ __all__ = [
     "FeatureStore",
     "VideoResult",
     "open_feature_file",
+    "precheck_output",
     "read_table",
 ]
 
@@ -79,12 +83,15 @@ VIDEO_FIELDS: dict[str, Any] = {
     "height": np.int32,
     "timestamp_source": _STR,
     "backend": _STR,
+    "group": _STR,
     "clip_offset": np.int64,
     "clip_count": np.int64,
 }
 # Video columns added to layout 1 after files were written without them, with the value such files' rows
 # imply (before ``backend``, decord decoded everything). Readers find them missing in older files; writers add them.
-_ADDED_VIDEO_FIELDS: dict[str, str] = {"backend": "decord"}
+_ADDED_VIDEO_FIELDS: dict[str, str] = {"backend": "decord", "group": ""}
+# Per-frame latents (``--per-frame``), besides ``mu`` and ``logvar`` of shape (n_frames, latent_dim).
+FRAME_FIELDS: dict[str, Any] = {"video_id": np.int64, "frame_index": np.int64, "time": np.float64}
 CLIP_FIELDS: dict[str, Any] = {
     "video_id": np.int64,
     "start_frame": np.int64,
@@ -116,6 +123,88 @@ _ADVICE = {
 _MATCHED_ATTRS = ("encoder", "sampling", "stats")
 
 
+def _setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
+    """Short "key.sub: file X, this run Y" lines for the settings that differ (nested dicts compared key by key)."""
+    if stored == wanted:
+        return []
+    if key == "encoder" and isinstance(stored, dict) and isinstance(wanted, dict):
+        stored, wanted = {"precision": "float32", **stored}, {"precision": "float32", **wanted}
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        out = []
+        for k in sorted(set(stored) | set(wanted), key=str):
+            out += _setting_diffs(f"{key}.{k}", stored.get(k), wanted.get(k))
+        return out
+    shown = [v[:12] + "…" if isinstance(v, str) and len(v) > 40 else v for v in (stored, wanted)]
+    return [f"{key}: file {shown[0]!r}, this run {shown[1]!r}"]
+
+
+def precheck_output(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    sampling: dict[str, Any] | None = None,
+    stats: Sequence[str] | None = None,
+    precision: str | None = None,
+    root: str | None = None,
+    add_root: bool = False,
+    per_frame: bool | None = None,
+) -> None:
+    """Check an output path before the encoder loads, so a wrong ``-o`` fails in a second, not after TensorFlow.
+
+    Only what the run's settings say without the encoder is compared; the
+    full check happens when the store opens.
+
+    Raises
+    ------
+    StoreError
+        If ``path`` is a folder or an existing file that is not HDF5 (the
+        latter unless ``overwrite``).
+    LayoutError
+        If it is an HDF5 file that featkit did not write (unless ``overwrite``).
+    StoreMismatchError
+        If it is a feature file made with other sampling, statistics,
+        precision or input folder (unless ``overwrite``).
+
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"The output {os.fspath(path)} is a folder. Give a file name, e.g. -o {p / 'features.h5'}.")
+    if overwrite or not p.exists():
+        return
+    if not h5py.is_hdf5(p):
+        raise StoreError(
+            f"The output {os.fspath(path)} exists and is not an HDF5 file, so featkit will not write over it. "
+            "Choose another output name (e.g. features.h5), or pass --overwrite to replace it."
+        )
+    try:
+        f = open_feature_file(p)
+    except LayoutError as exc:
+        raise LayoutError(f"{exc} featkit will not write into it: choose another output, or --overwrite.") from None
+    with f:
+        keys = ("sampling", "stats", "encoder", "roots", "extraction")
+        attrs = {k: json.loads(f.attrs.get(k, "null")) for k in keys}
+    diffs = []
+    if sampling is not None:
+        diffs += _setting_diffs("sampling", attrs["sampling"], json.loads(json.dumps(sampling)))
+    if stats is not None:
+        diffs += _setting_diffs("stats", attrs["stats"], list(stats))
+    if precision is not None:
+        diffs += _setting_diffs("precision", (attrs["encoder"] or {}).get("precision", "float32"), precision)
+    if per_frame is not None:
+        diffs += _setting_diffs("per_frame", bool((attrs["extraction"] or {}).get("per_frame", False)), per_frame)
+    if diffs:
+        raise StoreMismatchError(
+            f"{os.fspath(path)} was made with other settings, so this run cannot resume it: {'; '.join(diffs)}.\n"
+            "Use the file's settings, another output file, or --overwrite to start again."
+        )
+    stored = attrs["roots"] or []
+    if root is not None and stored and root not in stored and not add_root:
+        raise StoreMismatchError(
+            f"{os.fspath(path)} holds videos from {stored[0]}, not from {root}.\nUse another output file, --add to "
+            "add this folder's videos to it, or --overwrite to start again."
+        )
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -131,12 +220,16 @@ class VideoResult:
     clips : dict of str to ndarray
         One array of length n_clips per field of the clips table, except ``video_id``.
     features : ndarray of shape (n_clips, n_features), float32
+    frames : dict of str to ndarray, optional
+        Per sampled frame (``--per-frame``): ``frame_index``, ``time``
+        (n_frames,) and ``mu``, ``logvar`` (n_frames, latent_dim).
 
     """
 
     video: dict[str, Any]
     clips: dict[str, np.ndarray]
     features: np.ndarray
+    frames: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -273,6 +366,9 @@ class FeatureStore:
     min_commit_interval : float, default=0.0
         Seconds between commits at least; commits are also spaced to at least
         20 times the duration of the previous one.
+    add_root : bool, default=False
+        Accept videos from a folder (``meta["root"]``) other than the one(s)
+        the file records (``roots``); by default that is refused.
 
     """
 
@@ -283,10 +379,13 @@ class FeatureStore:
         *,
         overwrite: bool = False,
         min_commit_interval: float = 0.0,
+        add_root: bool = False,
     ) -> None:
         self.path = Path(path)
         self.meta = meta
         self.overwrite = overwrite
+        self.add_root = add_root
+        self.roots: list[str] = [meta["root"]] if meta.get("root") else []
         self.min_commit_interval = float(min_commit_interval)
         self.journal_dir = self.path.with_name(self.path.name + ".journal")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
@@ -439,14 +538,32 @@ class FeatureStore:
         diffs = []
         for key in _MATCHED_ATTRS:
             stored = json.loads(f.attrs.get(key, "null"))
-            if stored != json.loads(json.dumps(self.meta[key])):
-                diffs.append(f"{key}: file has {stored!r}, this run has {self.meta[key]!r}")
+            diffs += _setting_diffs(key, stored, json.loads(json.dumps(self.meta[key])))
         if diffs:
             raise StoreMismatchError(
-                f"{self.path} was made with other settings, so this run cannot resume it:\n  "
-                + "\n  ".join(diffs)
-                + "\nUse the same settings, another output file, or --overwrite to start again."
+                f"{self.path} was made with other settings, so this run cannot resume it: "
+                + "; ".join(diffs[:4])
+                + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+                + ".\nUse the file's settings, another output file, or --overwrite to start again."
             )
+        self._check_root(f)
+
+    def _check_root(self, f: h5py.File) -> None:
+        """Refuse videos from a folder other than the one(s) the file was made from, unless ``add_root``."""
+        stored = json.loads(f.attrs.get("roots", "null")) or []
+        root = self.meta.get("root")
+        self.roots = list(stored)
+        if root is None or root in stored:
+            return
+        if stored and not self.add_root:
+            raise StoreMismatchError(
+                f"{self.path} holds videos from {stored[0]}"
+                + (f" (and {len(stored) - 1} more)" if len(stored) > 1 else "")
+                + f", not from {root}.\nUse another output file, --add to add this folder's videos to it, or "
+                "--overwrite to start again."
+            )
+        self.roots.append(root)
+        self._dirty = True
 
     def _replay_journal(self) -> None:
         if not self.journal_dir.is_dir():
@@ -656,6 +773,7 @@ class FeatureStore:
                             _copy_videos(old, f, keep=lambda p: p not in stale)
                 _add_video_columns(f)
                 f.attrs["updated"] = _now()
+                _write_roots(f, self.roots)
                 for result, _ in self._pending:
                     fh.check()  # stop at the first failed write rather than compress the rest for nothing
                     self._append_video(f, result)
@@ -720,6 +838,8 @@ class FeatureStore:
         row = {**_ADDED_VIDEO_FIELDS, **result.video, "clip_offset": offset, "clip_count": n}
         for name, dtype in VIDEO_FIELDS.items():
             _append(f["videos"][name], np.array([row[name]], dtype=object if dtype is _STR else dtype))
+        if result.frames is not None:
+            _append_frames(f, video_id, result.frames)
 
 
 class _GuardedFile:
@@ -834,6 +954,50 @@ class _GuardedFile:
         return None
 
 
+def _require_frames(f: h5py.File, latent_dim: int) -> h5py.Group:
+    """The ``/frames`` group (per-frame latents, CSR-style by ``video_id``), created empty on first use."""
+    if "frames" in f:
+        return f["frames"]
+    g = f.create_group("frames")
+    for name, dtype in FRAME_FIELDS.items():
+        g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+    for name in ("mu", "logvar"):
+        g.create_dataset(
+            name, shape=(0, latent_dim), maxshape=(None, latent_dim), dtype=np.float32, chunks=(1024, latent_dim)
+        )
+    return g
+
+
+def _append_frames(f: h5py.File, video_id: int, frames: dict[str, np.ndarray]) -> None:
+    """Append one video's per-frame latents (rows stay grouped by video, in commit order)."""
+    mu = np.asarray(frames["mu"], dtype=np.float32)
+    g = _require_frames(f, mu.shape[1])
+    _append(g["video_id"], np.full(len(mu), video_id, dtype=np.int64))
+    _append(g["frame_index"], np.asarray(frames["frame_index"], dtype=np.int64))
+    _append(g["time"], np.asarray(frames["time"], dtype=np.float64))
+    _append(g["mu"], mu)
+    _append(g["logvar"], np.asarray(frames["logvar"], dtype=np.float32))
+
+
+def _copy_frames(old: h5py.File, new: h5py.File, kept: np.ndarray, new_id: np.ndarray) -> None:
+    """Copy the per-frame latents of the kept videos, renumbering their ids (as :func:`_copy_videos`)."""
+    if "frames" not in old:
+        return
+    src = old["frames"]
+    vids = src["video_id"][()]
+    mask = kept[vids] if len(vids) else np.zeros(0, dtype=bool)
+    dst = _require_frames(new, src["mu"].shape[1])
+    _append(dst["video_id"], new_id[vids[mask]].astype(np.int64))
+    for name in ("frame_index", "time", "mu", "logvar"):
+        _append(dst[name], src[name][()][mask])
+
+
+def _write_roots(f: h5py.File, roots: list[str]) -> None:
+    """Record the input folder(s) the videos' relative paths are relative to (root attribute ``roots``)."""
+    if roots:
+        f.attrs["roots"] = json.dumps(roots)
+
+
 def _add_video_columns(f: h5py.File) -> None:
     """Give a file written before a video column existed that column, filled with what its rows imply."""
     for name, value in _ADDED_VIDEO_FIELDS.items():
@@ -858,6 +1022,7 @@ def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16
         for name in CLIP_FIELDS:
             values = old["clips"][name][lo : lo + block][mask]
             _append(new["clips"][name], new_id[values] if name == "video_id" else values)
+    _copy_frames(old, new, kept, new_id)
     for name, value in _ADDED_VIDEO_FIELDS.items():
         table.setdefault(name, np.full(len(paths), value, dtype=object))
     for name, dtype in VIDEO_FIELDS.items():
@@ -870,6 +1035,7 @@ def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16
 
 def _write_journal_entry(fh: Any, result: VideoResult) -> None:
     arrays = {f"clip_{k}": np.asarray(v) for k, v in result.clips.items()}
+    arrays.update({f"frame_{k}": np.asarray(v) for k, v in (result.frames or {}).items()})
     np.savez(fh, features=result.features, video=np.array(json.dumps(_jsonable(result.video))), **arrays)
 
 
@@ -877,7 +1043,8 @@ def _read_journal_entry(entry: Path) -> VideoResult:
     with np.load(entry, allow_pickle=False) as data:
         video = json.loads(str(data["video"]))
         clips = {k[5:]: data[k] for k in data.files if k.startswith("clip_")}
-        return VideoResult(video=video, clips=clips, features=data["features"])
+        frames = {k[6:]: data[k] for k in data.files if k.startswith("frame_")} or None
+        return VideoResult(video=video, clips=clips, features=data["features"], frames=frames)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

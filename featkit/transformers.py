@@ -34,8 +34,8 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    stats : list of str, default=None
-        Statistic groups to keep (``"mu_mean"``, ``"sigma_mean"`` …), matched
+    stats : str or list of str, default=None
+        Statistic group(s) to keep (``"mu_mean"``, ``["mu_mean", "sigma_mean"]`` …), matched
         against the prefix of each feature name (``"mu_mean_07"``). ``None``
         keeps every column.
     feature_names : array-like of str, default=None
@@ -63,7 +63,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "stats": [list, tuple, None],
+        "stats": [str, list, tuple, None],
         "feature_names": ["array-like", None],
         "standardize": ["boolean"],
     }
@@ -112,13 +112,14 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
                     "feature_names=<the names from featkit.load_features>."
                 )
             groups = np.array([statistic_of(n) for n in names], dtype=object)
-            unknown = sorted(set(self.stats) - set(groups))
+            wanted = [self.stats] if isinstance(self.stats, str) else list(self.stats)
+            unknown = sorted(set(wanted) - set(groups))
             if unknown:
                 raise ValueError(
                     f"The 'stats' parameter of LatentStatsSelector must name statistic groups of the input "
                     f"({sorted(set(groups))}). Got {unknown} instead."
                 )
-            cols = np.flatnonzero(np.isin(groups, list(self.stats)))
+            cols = np.flatnonzero(np.isin(groups, wanted))
         self.columns_ = cols.astype(np.int64)
         if self.standardize:
             sub = X[:, self.columns_]
@@ -324,7 +325,7 @@ class VideoFeatureExtractor(TransformerMixin, BaseEstimator):
         "fps": [Interval(Real, 0, None, closed="neither"), None],
         "stride": [Interval(Integral, 1, None, closed="left"), None],
         "max_clips": [Interval(Integral, 1, None, closed="left"), None],
-        "stats": [list, tuple, None],
+        "stats": [str, list, tuple, None],
         "aggregate": [StrOptions({"mean", "mean_std"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "memory": [str, HasMethods(["cache"]), None],

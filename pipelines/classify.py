@@ -10,6 +10,7 @@ macro-F1 per clip and per video (clip probabilities averaged per video).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -144,7 +145,7 @@ def _labelled(path: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     from featkit.sklearn import load_features, load_videos
 
     X, y, groups, names = load_features(path)
-    paths = load_videos(path).get("path", np.zeros(0, dtype=object))
+    paths = load_videos(path, as_frame=False).get("path", np.zeros(0, dtype=object))
     if y is None:
         return X, None, groups, names, paths, 0
     keep = y != ""
@@ -279,9 +280,13 @@ def _cross_validate(
     model_bytes = None
     if save is not None:
         final = clone(pipe).fit(X, y)
-        model_bytes = dump_model_bytes(final, names, classes, source=os.fspath(path), estimator=model)
+        model_bytes = dump_model_bytes(
+            final, names, classes, source=os.fspath(path), estimator=model, training_sha256=_training_digests(path)
+        )
     if outdir is not None:
-        payload["confusion_matrix.png"] = _confusion_png(report["clip"]["confusion_matrix"], report["classes"], model)
+        payload["confusion_matrix.png"] = _confusion_png(
+            report["clip"]["confusion_matrix"], report["video"]["confusion_matrix"], report["classes"], model
+        )
     # Everything is computed; now write, each file atomically.
     from pipelines._io import atomic_write_bytes, atomic_write_json
 
@@ -296,21 +301,54 @@ def _cross_validate(
     return report
 
 
-def _confusion_png(cm: list[list[int]], classes: list[str], title: str) -> bytes:
-    from pipelines._io import figure_png, pyplot
+def _training_digests(path: Any) -> str:
+    """JSON list of the sha256 of the labelled videos a final model is fitted on (for predict's overlap warning)."""
+    from featkit.sklearn import load_videos
+
+    table = load_videos(path, as_frame=False)
+    labelled = [str(d) for d, lab in zip(table.get("sha256", []), table.get("label", []), strict=True) if lab != ""]
+    return json.dumps(sorted(set(labelled)))
+
+
+def _confusion_png(clip_cm: Any, video_cm: Any, classes: list[str], title: str) -> bytes:
+    from pipelines._io import figure_png
+
+    return figure_png(confusion_figure(clip_cm, video_cm, classes, title))
+
+
+def confusion_figure(clip_cm: Any, video_cm: Any, classes: list[str], title: str) -> Any:
+    """Cross-validated confusion matrices side by side: per clip, and per video (clip probabilities averaged).
+
+    Parameters
+    ----------
+    clip_cm, video_cm : array-like of shape (n_classes, n_classes), int
+        Counts, true classes as rows.
+    classes : list of str
+    title : str
+        The model's name.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    """
+    from pipelines._io import pyplot
 
     plt = pyplot()
-    cm_arr = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1.0 + 0.6 * len(classes)))
-    ax.imshow(cm_arr, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{title}: clips, cross-validated")
-    for (i, j), v in np.ndenumerate(cm_arr):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm_arr.max() / 2 else "black")
-    return figure_png(fig)
+    side = 1.2 + 0.6 * len(classes)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
+    for ax, cm, what in zip(axes, (clip_cm, video_cm), ("clips", "videos"), strict=True):
+        cm_arr = np.asarray(cm)
+        ax.imshow(cm_arr, cmap="Blues")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{title}: {what} ({int(cm_arr.sum())}), cross-validated")
+        for (i, j), v in np.ndenumerate(cm_arr):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm_arr.max() / 2 else "black")
+    fig.tight_layout()
+    return fig
 
 
 # -- model files ---------------------------------------------------------------------------
@@ -415,7 +453,7 @@ def predict_file(
     from featkit.sklearn import load_features, load_videos
 
     bundle = load_model(model_path)
-    X, y, groups, names = load_features(features_path)
+    X, y, groups, names = load_features(features_path, group_by="video")  # one CSV row per stored path
     if [str(n) for n in names] != bundle["feature_names"]:
         raise ModelError(
             f"The model {os.fspath(model_path)} was trained on {len(bundle['feature_names'])} features "
@@ -426,7 +464,7 @@ def predict_file(
     pred = est.predict(X)
     ids, vlabels, _ = predict_by_video(est, X, groups)
     by_video = dict(zip(ids.tolist(), vlabels, strict=True))
-    paths = load_videos(features_path).get("path", np.zeros(0, dtype=object))
+    paths = load_videos(features_path, as_frame=False).get("path", np.zeros(0, dtype=object))
     proba = est.predict_proba(X) if hasattr(est, "predict_proba") else None
     classes = list(bundle["classes"])
     clip_index = np.zeros(len(groups), dtype=np.int64)
@@ -438,6 +476,10 @@ def predict_file(
         row = [paths[groups[i]], int(clip_index[i]), "" if y is None else y[i], pred[i], by_video[int(groups[i])]]
         rows.append(row + ([] if proba is None else [f"{p:.6f}" for p in proba[i]]))
     summary: dict[str, Any] = {"n_clips": len(groups), "n_videos": len(ids), "output": None}
+    trained_on = set(json.loads(bundle["info"].get("training_sha256", "[]")))
+    digests = load_videos(features_path, as_frame=False).get("sha256", np.zeros(0, dtype=object))
+    # Scores on the clips a model was fitted on say nothing about new videos: say so.
+    summary["n_training_videos"] = int(sum(str(digests[g]) in trained_on for g in ids))
     if y is not None and np.any(y != ""):
         lab = y != ""
         summary["accuracy"] = float(np.mean(pred[lab] == y[lab]))

@@ -108,7 +108,7 @@ def run_clustering(
 
     if method not in METHODS:
         raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {method!r} instead.")
-    X, y, groups, _ = load_features(path)
+    X, y, groups, _ = load_features(path, group_by="video")  # per-video rows name each stored path
     labelled = y is not None and len(set(y) - {""}) >= 2
     if n_clusters is None:
         n_clusters = len(set(y) - {""}) if labelled else 3
@@ -126,7 +126,7 @@ def run_clustering(
     with _openmp_guard():
         clip_clusters = np.asarray(est.fit_predict(Xs), dtype=np.int64)
     vids, video_clusters = _majority(clip_clusters, groups)
-    paths = load_videos(path).get("path", np.zeros(0, dtype=object))
+    paths = load_videos(path, as_frame=False).get("path", np.zeros(0, dtype=object))
     found = sorted(set(clip_clusters.tolist()) - {-1})
     report: dict[str, Any] = {
         "features": os.fspath(path),
@@ -159,7 +159,7 @@ def run_clustering(
         for g in vids:
             idx = np.flatnonzero(groups == g)
             clip_index[idx] = np.arange(len(idx))
-        png = _scatter_png(Xs, clip_clusters, f"{method}: clips (PCA)")
+        png = _scatter_png(Xs, clip_clusters, method, y)
         files = {
             "clusters_clips.csv": lambda p: atomic_write_csv(
                 p,
@@ -188,17 +188,55 @@ def run_clustering(
     return report
 
 
-def _scatter_png(Xs: np.ndarray, clusters: np.ndarray, title: str) -> bytes:
+def _scatter_png(Xs: np.ndarray, clusters: np.ndarray, title: str, labels: np.ndarray | None = None) -> bytes:
+    from pipelines._io import figure_png
+
+    return figure_png(clusters_figure(Xs, clusters, title, labels))
+
+
+def clusters_figure(Xs: np.ndarray, clusters: np.ndarray, title: str, labels: np.ndarray | None = None) -> Any:
+    """The clips on their first two principal components, coloured by cluster and, beside, by known label.
+
+    Parameters
+    ----------
+    Xs : ndarray of shape (n_clips, n_features)
+        Standardised features.
+    clusters : ndarray of shape (n_clips,), int
+        Cluster of each clip (-1: noise).
+    title : str
+    labels : ndarray of shape (n_clips,), str, optional
+        Known labels; without any, only the cluster panel is drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    """
     from sklearn.decomposition import PCA
 
-    from pipelines._io import figure_png, pyplot
+    from pipelines._io import pyplot
 
     plt = pyplot()
     xy = PCA(n_components=2, random_state=0).fit_transform(Xs) if Xs.shape[1] >= 2 else np.c_[Xs, np.zeros(len(Xs))]
-    fig, ax = plt.subplots(figsize=(5, 4))
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=clusters, cmap="tab10", s=18)
-    ax.legend(*sc.legend_elements(), title="cluster", loc="best", fontsize=7)
-    ax.set_title(title)
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    return figure_png(fig)
+    known = labels is not None and any(lab != "" for lab in labels)
+    fig, axes = plt.subplots(1, 2 if known else 1, figsize=(10 if known else 5, 4), squeeze=False)
+    ax = axes[0, 0]
+    for k in sorted(set(clusters.tolist())):
+        m = clusters == k
+        name, colour = ("noise", "lightgrey") if k == -1 else (f"cluster {k}", None)
+        ax.scatter(xy[m, 0], xy[m, 1], s=18, label=name, c=colour)
+    ax.legend(title="cluster", loc="best", fontsize=7)
+    ax.set_title(f"{title}: clusters found")
+    if known:
+        ax = axes[0, 1]
+        names = np.asarray(labels, dtype=object)
+        for name in sorted(set(names.tolist())):
+            m = names == name
+            ax.scatter(xy[m, 0], xy[m, 1], s=18, label=name or "(no label)", marker="s")
+        ax.legend(title="label", loc="best", fontsize=7)
+        ax.set_title("same clips: known labels")
+    for ax in axes[0]:
+        ax.set_xlabel("principal component 1 (standardised features)")
+        ax.set_ylabel("principal component 2")
+    fig.suptitle(f"{len(xy)} clips", fontsize=9)
+    return fig

@@ -54,6 +54,8 @@ LOGVAR_NAMES = ("logvar", "z_log_var", "log_var", "logvariance")
 
 #: Suffixes of files that unpickle (run code) when loaded; featkit never opens them as encoders.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".bin", ".npy", ".npz")
+# Suffixes that always mean pickle; the others above may hold anything, so their content decides.
+_PICKLE_ONLY_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 # Ops that read or write files, reach the network, or run Python. A frame encoder needs none.
 _IO_OPS = frozenset(
@@ -133,13 +135,19 @@ def spec_kind(spec: str | os.PathLike[str]) -> str:
             f"Encoder folder {spec!r} is not a SavedModel: expected a saved_model.pb inside. Received: {found}"
         )
     suffix = path.suffix.lower()
-    if suffix in PICKLE_SUFFIXES or _looks_like_pickle(path):
+    if suffix in _PICKLE_ONLY_SUFFIXES or _looks_like_pickle(path):
         raise UnsafeEncoderError(
-            f"Refusing to load {spec!r}: pickle-based files (.pkl, .joblib, .pt, ...) run arbitrary code when "
+            f"Refusing to load {spec!r}: it is a pickle (or a PyTorch archive of pickles), and pickles run arbitrary "
+            "code when "
             "loaded, and featkit never unpickles encoders, not even with --unsafe. Save the model with Keras "
             "(model.save('model.keras')) or as a SavedModel (featkit export)."
         )
     if suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            raise EncoderError(
+                f"Encoder file {spec!r} is not a Keras 3 model: a .keras file is a zip archive (config.json and "
+                "weights), and this one is not. Save the model with model.save('model.keras')."
+            )
         return "keras"
     if suffix in (".h5", ".hdf5"):
         raise EncoderError(
@@ -155,13 +163,18 @@ def spec_kind(spec: str | os.PathLike[str]) -> str:
 
 
 def _looks_like_pickle(path: Path) -> bool:
-    """Pickle protocol 2+ streams start with 0x80 and the protocol number."""
+    """Pickle protocol 2+ streams start with 0x80 and the protocol number; PyTorch zips hold ``data.pkl``."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(2)
-    except OSError:
+        if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+            return True
+        if head == b"PK" and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                return any(n.endswith(".pkl") for n in zf.namelist())
+    except (OSError, zipfile.BadZipFile):
         return False
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+    return False
 
 
 def resolve_encoder(
