@@ -34,6 +34,25 @@ MOTION_COLUMNS: tuple[str, ...] = ("motion_x", "motion_y", "motion_zoom", "motio
 MOTION_STEPS: tuple[float, ...] = (2.0, 2.0, 0.0625, 0.0625)
 
 
+def _bilinear_map(h: int, w: int, a: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Neighbour indices and weights sampling the input at ``a @ (row, col) + off`` (edges repeated)."""
+    rows, cols = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
+    src = np.einsum("ij,jhw->ihw", a, np.stack([rows, cols])) + off[:, None, None]
+    r = np.clip(src[0], 0, h - 1)
+    c = np.clip(src[1], 0, w - 1)
+    r0, c0 = np.floor(r).astype(np.intp), np.floor(c).astype(np.intp)
+    r1, c1 = np.minimum(r0 + 1, h - 1), np.minimum(c0 + 1, w - 1)
+    fr, fc = (r - r0)[..., None], (c - c0)[..., None]
+    return r0, r1, c0, c1, fr, fc
+
+
+def _warp(x: np.ndarray, a: np.ndarray, off: np.ndarray) -> np.ndarray:
+    r0, r1, c0, c1, fr, fc = _bilinear_map(x.shape[1], x.shape[2], a, off)
+    top = x[:, r0, c0] * (1 - fc) + x[:, r0, c1] * fc
+    bottom = x[:, r1, c0] * (1 - fc) + x[:, r1, c1] * fc
+    return top * (1 - fr) + bottom * fr
+
+
 def camera_moves(frames: np.ndarray) -> list[np.ndarray]:
     """The frames moved by each probing step of :data:`MOTION_STEPS` (bilinear, edges repeated).
 
@@ -47,28 +66,20 @@ def camera_moves(frames: np.ndarray) -> list[np.ndarray]:
         Content shifted right, shifted down, zoomed in about the centre, turned clockwise about the centre.
 
     """
-    from scipy.ndimage import affine_transform
-
     x = np.asarray(frames, dtype=np.float32)
     _, h, w, _ = x.shape
     centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
     dx, dy, zoom, turn = MOTION_STEPS
     s = float(np.exp(-zoom))
-    c, si = np.cos(turn), np.sin(turn)
-    # scipy samples the input at A @ out + offset; (row, col) coordinates.
+    rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    # Output pixel (row, col) samples the input at a @ (row, col) + off.
     maps = [
         (np.eye(2), np.array([0.0, -dx])),
         (np.eye(2), np.array([-dy, 0.0])),
         (s * np.eye(2), centre - s * centre),
-        (np.array([[c, -si], [si, c]]), centre - np.array([[c, -si], [si, c]]) @ centre),
+        (rot, centre - rot @ centre),
     ]
-    out = []
-    for a, off in maps:
-        full = np.eye(4)
-        full[1:3, 1:3] = a
-        moved = affine_transform(x, full, offset=np.r_[0.0, off, 0.0], order=1, mode="nearest")
-        out.append(np.clip(np.rint(moved), 0, 255).astype(np.uint8))
-    return out
+    return [np.clip(np.rint(_warp(x, a, off)), 0, 255).astype(np.uint8) for a, off in maps]
 
 
 def motion_jacobian(
