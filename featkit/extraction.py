@@ -309,7 +309,9 @@ class ClipReducer:
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
             jacobian = None if self._jac is None else self._jac[pos]
-            times = self._starts[fids]
+            # Microseconds: decoders report the same timestamp with different float rounding (decord and
+            # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
+            times = np.round(self._starts[fids], 6)
             self._rows.append(
                 clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
             )
