@@ -51,17 +51,24 @@ class VideoFile:
     label: str
 
 
-def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
+def discover_videos(
+    root: str | os.PathLike[str], *, unreadable: list[tuple[str, str]] | None = None
+) -> list[VideoFile]:
     """List the videos under ``root``, recursively, sorted by relative path.
 
     Hidden files and folders (names starting with ``.``) are skipped, and
-    symbolic links to folders are not followed (no loops).
+    symbolic links to folders are not followed (no loops). The walk is
+    iterative, so folder depth is not limited by Python's recursion limit.
 
     Parameters
     ----------
     root : path-like
         A folder, or a single video file (then its label is ``""`` and its
         path is its name).
+    unreadable : list, optional
+        Receives ``(folder, message)`` for each folder that could not be
+        listed (``folder`` relative to the root, ``""`` for the root itself),
+        so a caller can tell "cannot see" from "gone".
 
     Returns
     -------
@@ -72,14 +79,29 @@ def discover_videos(root: str | os.PathLike[str]) -> list[VideoFile]:
     if root.is_file():
         return [VideoFile(root.name, "")]
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel_dir = Path(dirpath).relative_to(root)
-        for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(root / rel_dir if rel_dir else root) as it:
+                entries = list(it)
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable.append((rel_dir, f"{type(exc).__name__}: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            rel = (rel_dir / name).as_posix()
-            label = rel_dir.parts[0] if rel_dir.parts else ""
-            found.append(VideoFile(rel, label))
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            try:
+                is_dir, is_link = entry.is_dir(), entry.is_symlink()
+            except OSError:
+                is_dir = is_link = False
+            if is_dir:
+                if not is_link:  # a link to a folder is not followed (no loops), nor taken as a video
+                    stack.append(rel)
+            elif Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+                found.append(VideoFile(rel, rel.split("/", 1)[0] if rel_dir else ""))
     found.sort(key=lambda v: v.path)
     return found

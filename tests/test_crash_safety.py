@@ -35,6 +35,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
 ARGS = ["--clip-len", "4", "-q"]
 N_VIDEOS = 36
 N_KILLS = 20
+N_SIGNALS = 24
 SEED = 20
 
 
@@ -125,6 +126,13 @@ class Run:
         if not self.alive():
             return False
         signal.pidfd_send_signal(self._fd, signal.SIGKILL)
+        return True
+
+    def signal(self, signum: int) -> bool:
+        """Send ``signum`` to the process; return whether it was still running."""
+        if not self.alive():
+            return False
+        signal.pidfd_send_signal(self._fd, signum)
         return True
 
     def wait(self) -> int:
@@ -328,6 +336,114 @@ def test_twenty_kill_9_then_resume_equals_an_uninterrupted_run(corpus, reference
     assert set(got) == set(want)
     _assert_same(got, want)
     assert _leftovers(out) == [], "lock, journal and temporary files of killed runs are cleaned up"
+
+
+def _moment(rng, run: Run, out: Path, working: float, n: int) -> str:
+    """Wait for a random moment of ``run``: a delay, a commit being written, or a journal entry being written."""
+    journal = out.with_name(out.name + ".journal")
+    tmp = out.with_name(f".{out.name}.{run.pid}.tmp")
+    moment = str(rng.choice(["delay", "commit", "journal"], p=[0.4, 0.4, 0.2]))
+    deadline = time.monotonic() + (rng.uniform(0, 2 * working / n) if moment == "delay" else working)
+    while run.alive() and time.monotonic() < deadline:
+        if moment == "commit" and tmp.exists():
+            return moment
+        if moment == "journal" and journal.is_dir() and any(journal.glob("*.tmp")):
+            return moment
+        time.sleep(0.0005 if moment != "delay" else 0.002)
+    return "delay"
+
+
+def test_sigint_and_sigterm_at_random_moments_then_resume_equals_an_uninterrupted_run(
+    corpus, reference, preloaded, tmp_path
+):
+    """SIGINT or SIGTERM at random moments, mid-commit and mid-journal-write included, each followed by a resume.
+
+    A signal that lands while the file is written waits for the write to end: the run then stops with 130 or 143
+    (never 0 with a partial file), the file passes its consistency checks after every signal, what was finished
+    is never lost, and the last resume gives exactly the uninterrupted run's file.
+    """
+    _, want, working = reference
+    out = tmp_path / "signalled.h5"
+    rng = np.random.default_rng(SEED + 1)
+    done: set[str] = set()
+    sent, moments, codes = 0, {"delay": 0, "commit": 0, "journal": 0}, {}
+    for _ in range(3 * N_SIGNALS):
+        if sent == N_SIGNALS:
+            break
+        run, log = preloaded.start("extract", str(corpus), "-o", str(out), *ARGS)
+        signum = None
+        if _wait_for_lock(out, run):
+            moment = _moment(rng, run, out, working, N_SIGNALS)
+            signum = signal.SIGINT if rng.random() < 0.5 else signal.SIGTERM
+            if run.signal(signum):
+                sent += 1
+                moments[moment] += 1
+            else:
+                signum = None
+        code = run.wait()
+        text = log.read_text()
+        assert "Traceback" not in text, text
+        assert "Exception ignored" not in text, text
+        stored, journaled = (_by_video(out) if out.exists() else {}), _journal(out)
+        if signum is not None:
+            codes[code] = codes.get(code, 0) + 1
+            if code == 0:  # the signal came after the last write: then the run is complete
+                assert set(stored) == set(want), f"exit 0 after {signum.name} with {len(stored)} videos"
+            else:
+                assert code == 128 + signum, f"{signum.name} gave exit {code}: {text}"
+        _assert_same(stored, want)
+        _assert_same(journaled, want)
+        now = set(stored) | set(journaled)
+        assert done <= now, f"finished videos were lost: {sorted(done - now)}"
+        done = now
+        if done == set(want) and sent < N_SIGNALS:
+            out.unlink()  # start over, so later signals land mid-run too
+            done = set()
+    print(f"{sent} signals survived {moments}, exit codes {codes}")
+    assert sent == N_SIGNALS
+    assert moments["commit"] >= 2, f"too few signals landed during a commit: {moments}"
+
+    final = _cli("extract", str(corpus), "-o", str(out), *ARGS)
+    assert final.returncode == 0, final.stderr
+    got = _by_video(out)
+    assert set(got) == set(want)
+    _assert_same(got, want)
+    assert _leftovers(out) == []
+
+
+def test_deleting_the_lock_mid_run_never_lets_two_writers_mix(corpus, reference, tmp_path):
+    """The lock file is deleted while a run writes, and a second run starts: no row is ever stored twice.
+
+    The first run notices at its next commit that another process now holds the lock and stops (exit 2)
+    without replacing the file; the second finishes; a resume then equals the uninterrupted run.
+    """
+    out = tmp_path / "stolen.h5"
+    slow = {**ENV, "FEATKIT_FAULT_INJECT": "sleep=0.8:*"}
+    argv = [sys.executable, "-m", "featkit", "extract", str(corpus), "-o", str(out), *ARGS]
+    first = subprocess.Popen(argv, env=slow, stderr=subprocess.PIPE, text=True)
+    run = Run(first.pid, first.wait)
+    assert _wait_for_lock(out, run)
+    deadline = time.monotonic() + 120
+    while not out.exists() or len(_by_video(out)) < 3:  # it has committed a few videos
+        assert time.monotonic() < deadline
+        assert run.alive()
+        time.sleep(0.05)
+    out.with_name(out.name + ".lock").unlink()
+    second = subprocess.Popen(argv, env=slow, stderr=subprocess.PIPE, text=True)
+    assert _wait_for_lock(out, Run(second.pid, second.wait))
+    assert run.alive(), "the first run should still be writing when the second takes the lock"
+    codes = sorted([first.wait(timeout=300), second.wait(timeout=300)])
+    errors = first.stderr.read() + second.stderr.read()
+    assert codes == [0, 2], errors
+    assert "lock file was removed while this run was writing" in errors
+    assert "Traceback" not in errors
+    _by_video(out)  # no path twice, offsets and ids consistent
+    final = _cli("extract", str(corpus), "-o", str(out), *ARGS)
+    assert final.returncode == 0, final.stderr
+    got = _by_video(out)
+    assert set(got) == set(reference[1])
+    _assert_same(got, reference[1])
+    assert _leftovers(out) == []
 
 
 def test_second_extract_on_the_same_output_is_refused(corpus, reference, tmp_path):
