@@ -174,10 +174,7 @@ class FailureRecord:
 
 def _decode(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "O" or values.dtype.kind == "S":
-        # surrogateescape: bytes that are not UTF-8 (a crafted file) come back as themselves, never as a crash
-        return np.array(
-            [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v) for v in values], dtype=object
-        )
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=object)
     return values
 
 
@@ -197,13 +194,14 @@ def check_layout(f: h5py.File, path: str | os.PathLike[str]) -> int:
     """
     name = f.attrs.get("featkit_layout")
     if isinstance(name, bytes):
-        name = name.decode()
-    if name != LAYOUT_NAME:
+        name = name.decode(errors="replace")
+    if not isinstance(name, str) or name != LAYOUT_NAME:
         raise LayoutError(
             f"{os.fspath(path)} is not a featkit feature file: its root attribute 'featkit_layout' is "
             f"{name!r}, expected {LAYOUT_NAME!r}. Was it written by another tool?"
         )
-    version = int(f.attrs.get("layout_version", -1))
+    version = f.attrs.get("layout_version", -1)
+    version = int(version) if isinstance(version, int | np.integer) else -1
     if version != LAYOUT_VERSION:
         raise LayoutError(
             f"{os.fspath(path)} has featkit layout version {version}; this featkit "
@@ -286,21 +284,37 @@ def validate_file(f: h5py.File, path: str | os.PathLike[str]) -> None:
         Naming the failed check, what was found and what the layout requires.
 
     """
-    check_layout(f, path)
-    where = os.fspath(path)
+    try:
+        check_layout(f, path)
+        _validate(f, path)
+    except LayoutError:
+        raise
+    except Exception as exc:  # whatever libhdf5 raises on damaged metadata means "unreadable"
+        raise _unreadable(path, exc) from exc
 
+
+def _fail(path: str | os.PathLike[str], check: str, detail: str) -> LayoutError:
+    return LayoutError(
+        f"{os.fspath(path)} fails the feature-file check '{check}': {detail}. It is damaged or was not written "
+        "by featkit; extract it again (with --overwrite) or restore a copy."
+    )
+
+
+def _unreadable(path: str | os.PathLike[str], exc: BaseException) -> LayoutError:
+    return _fail(path, "readable", f"its contents cannot be read ({type(exc).__name__}: {exc})")
+
+
+def _validate(f: h5py.File, path: str | os.PathLike[str]) -> None:
     def fail(check: str, detail: str) -> LayoutError:
-        return LayoutError(
-            f"{where} fails the feature-file check '{check}': {detail}. It is damaged or was not written by "
-            "featkit; extract it again (with --overwrite) or restore a copy."
-        )
+        return _fail(path, check, detail)
 
+    size = os.path.getsize(path)
     links: list[tuple[str, Any]] = []
     f.visititems_links(lambda name, link: links.append((name, link)))
     for name, link in links:
         if not isinstance(link, h5py.HardLink):
             raise fail("links", f"/{name} is a {type(link).__name__}; feature files hold only their own objects")
-    limit = _MAX_EXPANSION * max(os.path.getsize(path), 1) + (1 << 20)
+    limit = _MAX_EXPANSION * max(size, 1) + (1 << 20)
     for name, _ in links:
         obj = f.get(name)
         if isinstance(obj, h5py.Dataset):
@@ -311,6 +325,8 @@ def validate_file(f: h5py.File, path: str | os.PathLike[str]) -> None:
             nbytes = int(np.prod(obj.shape, dtype=np.float64) * max(obj.dtype.itemsize, 1)) if obj.shape else 0
             if nbytes > limit:
                 raise fail("size", f"/{name} claims shape {obj.shape}, more than a file of this size can hold")
+            if not _stored_inside(obj, size):
+                raise fail("size", f"the data of /{name} lies past the end of the file (truncated?)")
     for key, kind in (("encoder", (dict, type(None))), ("sampling", (dict, type(None))), ("stats", (list, type(None)))):
         raw = f.attrs.get(key, "null")
         try:
@@ -366,9 +382,25 @@ def validate_file(f: h5py.File, path: str | os.PathLike[str]) -> None:
     if not np.array_equal(f["clips/video_id"][()], np.repeat(np.arange(n_videos, dtype=np.int64), counts)):
         raise fail("ids", "some clip's video_id is not the video whose clip_offset/clip_count covers it")
     for group in ("videos", "failures"):
-        paths = f[f"{group}/path"][()]
-        if len(set(paths.tolist())) != len(paths):
+        table = read_table(f, group)  # small tables: read whole now, so a damaged string heap is refused here
+        if len(set(table["path"].tolist())) != len(table["path"]):
             raise fail("paths", f"/{group}/path stores a path twice")
+    _decode(names[()])  # the feature names decode too
+    dict(f.attrs.items())  # and the attribute values
+
+
+def _stored_inside(ds: h5py.Dataset, size: int) -> bool:
+    """Whether every allocated chunk (or the contiguous block) of ``ds`` lies within a file of ``size`` bytes."""
+    dsid = ds.id
+    if ds.chunks is None:
+        offset = dsid.get_offset()
+        return offset is None or offset + dsid.get_storage_size() <= size
+    n = dsid.get_num_chunks()
+    for i in range(min(n, 1 << 16)):
+        info = dsid.get_chunk_info(i)
+        if info.byte_offset is not None and info.byte_offset + info.size > size:
+            return False
+    return True
 
 
 def read_table(f: h5py.File, group: str) -> dict[str, np.ndarray]:
@@ -378,7 +410,10 @@ def read_table(f: h5py.File, group: str) -> dict[str, np.ndarray]:
     """
     if group not in f:
         return {}
-    return {k: _decode(f[group][k][()]) for k in _TABLES.get(group, f[group]) if k in f[group]}
+    try:
+        return {k: _decode(f[group][k][()]) for k in _TABLES.get(group, f[group]) if k in f[group]}
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # damaged data (UnicodeDecodeError included)
+        raise _unreadable(f.filename, exc) from exc
 
 
 def _create_table(f: h5py.File, group: str, fields: dict[str, Any]) -> None:

@@ -625,3 +625,40 @@ def test_deleted_videos_are_kept_unless_pruned(corpus, encoder, tmp_path):
     _assert_same(after, before)
     with open_feature_file(out) as f:
         assert len(read_table(f, "failures").get("path", [])) == 0, "the deleted file's failure record is gone too"
+
+
+def test_an_unreadable_folder_is_a_recorded_failure_and_never_pruned(corpus, preloaded, tmp_path):
+    """A sub-folder that cannot be listed: its videos stay in the file, with --prune too; exit 1 says so."""
+    root = tmp_path / "videos"
+    for label in ("c0", "c1"):
+        (root / label).mkdir(parents=True)
+        for name in sorted(p.name for p in (corpus / label).iterdir())[:2]:
+            shutil.copy2(corpus / label / name, root / label / name)
+    out = tmp_path / "features.h5"
+    argv = ("extract", str(root), "-o", str(out), *ARGS)
+    code, log = preloaded.run(*argv)
+    assert code == 0, log
+    before = _by_video(out)
+    assert len(before) == 4
+    hidden = root / "c1"
+    hidden.chmod(0o000)
+    try:
+        if os.access(hidden, os.R_OK) and subprocess.run(["ls", str(hidden)], preexec_fn=drop_dac).returncode == 0:
+            pytest.skip("cannot make a folder unreadable for this user")
+        for extra in ((), ("--prune",)):
+            code, log = preloaded.run(*argv, *extra, no_dac=True)
+            assert code == 1, log
+            assert "Traceback" not in log
+            assert set(_by_video(out)) == set(before), f"{extra}: the unreadable folder's videos stay"
+            with open_feature_file(out) as f:
+                failures = read_table(f, "failures")
+            assert list(failures["path"]) == ["c1/"]
+            assert list(failures["reason"]) == ["unreadable_folder"]
+            assert "PermissionError" in failures["message"][0]
+    finally:
+        hidden.chmod(0o755)
+    code, log = preloaded.run(*argv, "--prune")
+    assert code == 0, log
+    assert set(_by_video(out)) == set(before)
+    with open_feature_file(out) as f:
+        assert len(read_table(f, "failures").get("path", [])) == 0, "readable again: the record is gone"

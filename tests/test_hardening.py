@@ -484,3 +484,105 @@ def test_the_real_file_passes_every_check(real_file):
     with open_feature_file(real_file) as f:
         assert f["features"].shape[0] > 0
     assert json.loads(json.dumps(_stored(real_file)))["failures"] == {"a/broken.mp4": "open_failed"}
+
+
+# -- mutated feature files (fuzz) ---------------------------------------------------------------------------------
+
+N_MUTANTS = 160
+_FUZZ = r"""
+import json, random, shutil, sys, faulthandler
+import h5py, numpy as np
+faulthandler.enable()
+from featkit.exceptions import FeatkitError
+from featkit.store import open_feature_file, read_table
+from featkit.sklearn import load_features
+from featkit.cli import summarise
+
+real, folder, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+data = open(real, "rb").read()
+with h5py.File(real, "r") as f:
+    members = []
+    f.visititems(lambda name, obj: members.append(name))
+
+def structural(path):
+    with h5py.File(path, "a") as f:
+        name = rng.choice(members + ["/"])
+        what = rng.choice(["reshape", "retype", "delete", "attr", "resize"])
+        obj = f[name]
+        if what == "attr" or name == "/":
+            key = rng.choice(list(f.attrs) or ["x"])
+            f.attrs[key] = rng.choice([b"\xff\xfe", "{", "[1, 2", "null", "3", np.arange(4), 2**62, ""])
+        elif what == "delete":
+            del f[name]
+        elif isinstance(obj, h5py.Dataset):
+            values = obj[()]
+            del f[name]
+            if what == "reshape":
+                f[name] = np.resize(values, (2, 3, 1) if values.ndim == 1 else (values.size,))
+            elif what == "retype":
+                f[name] = np.zeros(values.shape, dtype=rng.choice(["f4", "i8", "S3", "u1", "c8"]))
+            else:
+                f.create_dataset(name, shape=(rng.choice([0, 1, 10**9, 2**40]),) + values.shape[1:],
+                                 dtype=values.dtype if values.dtype.kind != "O" else h5py.string_dtype())
+        else:
+            del f[name]
+
+for i in range(n):
+    path = f"{folder}/m{i:04d}.h5"
+    kind = rng.choice(["bytes", "bytes", "truncate", "structural", "structural"])
+    blob = bytearray(data)
+    if kind == "bytes":
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(blob)) if rng.random() < 0.5 else rng.randrange(min(len(blob), 4096))
+            blob[pos] = rng.randrange(256)
+    elif kind == "truncate":
+        blob = blob[: rng.randrange(len(blob))]
+    open(path, "wb").write(blob)
+    if kind == "structural":
+        structural(path)
+    print(json.dumps({"start": i, "kind": kind}), flush=True)
+    outcome = "ok"
+    try:
+        with open_feature_file(path) as f:
+            for group in ("videos", "clips", "failures"):
+                read_table(f, group)
+            f["features"][()]
+        load_features(path)
+        summarise(path)
+    except FeatkitError as exc:
+        outcome = "refused:" + type(exc).__name__
+    except BaseException as exc:
+        outcome = f"other:{type(exc).__name__}: {exc}"[:300]
+    print(json.dumps({"done": i, "kind": kind, "outcome": outcome}), flush=True)
+"""
+
+
+def test_mutated_feature_files_are_read_or_refused_never_crash(real_file, tmp_path):
+    """160 mutants of a real file (byte flips, truncations, reshaped/retyped/deleted datasets, junk attributes).
+
+    Each one either reads consistently or is refused with a featkit error; none crashes the process, raises
+    another exception or allocates what the file cannot hold.
+    """
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _FUZZ, str(real_file), str(tmp_path), str(N_MUTANTS), "14"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    done = [e for e in events if "done" in e]
+    assert proc.returncode == 0, f"crashed on mutant {events[-1] if events else None}: {proc.stderr[-3000:]}"
+    assert len(done) == N_MUTANTS
+    outcomes: dict[str, int] = {}
+    for e in done:
+        key = e["outcome"].split(":")[0] + ":" + e["outcome"].split(":")[1] if ":" in e["outcome"] else e["outcome"]
+        outcomes[key] = outcomes.get(key, 0) + 1
+    print(f"{N_MUTANTS} mutants: {outcomes}")
+    bad = [e for e in done if e["outcome"].startswith("other")]
+    assert not bad, bad[:5]
+    assert outcomes.get("refused:LayoutError", 0) >= N_MUTANTS // 4
