@@ -586,3 +586,55 @@ def test_mutated_feature_files_are_read_or_refused_never_crash(real_file, tmp_pa
     bad = [e for e in done if e["outcome"].startswith("other")]
     assert not bad, bad[:5]
     assert outcomes.get("refused:LayoutError", 0) >= N_MUTANTS // 4
+
+
+# -- crafted models --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gbt_model():
+    from threadpoolctl import threadpool_limits
+
+    from featkit.stats import feature_names
+    from pipelines.classify import make_classifier
+
+    names = feature_names(("mu_mean",), 4)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, len(names)))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "a", "b")
+    with threadpool_limits(1, user_api="openmp"):  # TensorFlow is loaded: its pools starve OpenMP loops
+        model = make_classifier("gbt", feature_names=names).fit(X, y)
+    return model, names, X
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("left", 10**6), ("right", 2**32 - 1), ("left", 0), ("feature_idx", 10**6)],
+    ids=["child_past_the_end", "child_at_uint32_max", "child_loops_to_the_root", "feature_out_of_range"],
+)
+def test_a_model_of_trusted_types_with_bad_tree_indices_is_refused(field, value, gbt_model, tmp_path):
+    """HistGradientBoosting's TreePredictor is a trusted type; node indices out of range would crash predict."""
+    import copy
+
+    from featkit.exceptions import ModelError
+    from pipelines.classify import load_model, save_model
+
+    model, names, _ = gbt_model
+    crafted = copy.deepcopy(model)
+    nodes = crafted[-1]._predictors[0][0].nodes
+    root = int(np.flatnonzero(nodes["is_leaf"] == 0)[0])
+    nodes[field][root] = value
+    path = save_model(crafted, tmp_path / "crafted.skops", names, crafted.classes_)
+    with pytest.raises(ModelError, match="tree model whose arrays are inconsistent"):
+        load_model(path)
+
+
+def test_a_sound_tree_model_still_loads_and_predicts(gbt_model, tmp_path):
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.classify import load_model, save_model
+
+    model, names, X = gbt_model
+    bundle = load_model(save_model(model, tmp_path / "m.skops", names, model.classes_))
+    with threadpool_limits(1, user_api="openmp"):
+        assert np.array_equal(bundle["model"].predict(X), model.predict(X))
