@@ -638,3 +638,94 @@ def test_a_sound_tree_model_still_loads_and_predicts(gbt_model, tmp_path):
     bundle = load_model(save_model(model, tmp_path / "m.skops", names, model.classes_))
     with threadpool_limits(1, user_api="openmp"):
         assert np.array_equal(bundle["model"].predict(X), model.predict(X))
+
+
+def _dataset_from_graph_saved_model(folder: Path, marker: Path, source: str = "variable") -> Path:
+    """A TF2 SavedModel whose serving function runs a serialised tf.data graph that writes a file.
+
+    The graph comes from a string variable (read at run time: no scan of the model's graphs can see it) or,
+    with ``source="constant"``, from a constant.
+    """
+    import tensorflow as tf
+
+    from tests.test_encoder_io import _tiny_encoder
+
+    def write(x):
+        with tf.control_dependencies([tf.io.write_file(str(marker), "written by a hidden graph")]):
+            return tf.identity(x)
+
+    serialized = tf.data.Dataset.range(1).map(write)._as_serialized_graph().numpy()
+    model = _tiny_encoder()
+    root = tf.Module()
+    root.blob = tf.Variable(serialized)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 16, 16, 3), tf.float32, name="frames")])
+    def serve(frames):
+        graph = root.blob.read_value() if source == "variable" else tf.constant(serialized)
+        variant = tf.raw_ops.DatasetFromGraph(graph_def=graph)
+        hidden = tf.data.experimental.from_variant(variant, tf.TensorSpec([], tf.int64))
+        one = tf.cast(hidden.reduce(tf.constant(0, tf.int64), lambda a, b: a + b + 1), tf.float32)
+        mu, logvar = model(frames)
+        return {"mu": mu * one, "logvar": logvar}
+
+    root.serve, root.model = serve, model
+    tf.saved_model.save(root, str(folder), signatures={"serving_default": serve.get_concrete_function()})
+    return folder
+
+
+def _tf1_main_op_saved_model(folder: Path, marker: Path) -> Path:
+    """A TF1 SavedModel whose main_op saves a checkpoint (SaveV2) to ``marker`` when it is loaded."""
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        frames = v1.placeholder(tf.float32, (None, 16, 16, 3), name="frames")
+        scale = v1.Variable(1.0, name="scale", use_resource=True)
+        pooled = tf.reduce_mean(frames, axis=[1, 2]) * scale
+        mu, logvar = tf.identity(pooled, name="mu"), tf.zeros_like(pooled, name="logvar")
+        save = tf.raw_ops.SaveV2(
+            prefix=str(marker), tensor_names=["scale"], shape_and_slices=[""], tensors=[scale.read_value()]
+        )
+        main_op = tf.group(v1.global_variables_initializer(), save)
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(folder))
+            sig = v1.saved_model.predict_signature_def({"frames": frames}, {"mu": mu, "logvar": logvar})
+            builder.add_meta_graph_and_variables(
+                sess, ["serve"], signature_def_map={"serving_default": sig}, main_op=main_op
+            )
+            builder.save()
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("craft", "named"),
+    [
+        (_dataset_from_graph_saved_model, "DatasetFromGraph in "),
+        (_tf1_main_op_saved_model, "a TF1 SavedModel, whose init op"),
+    ],
+    ids=["write_file_in_a_dataset_graph", "tf1_main_op_save_v2"],
+)
+def test_crafted_saved_models_are_refused_and_write_nothing(craft, named, tmp_path):
+    """Each crafted model really writes a file when loaded and used with --unsafe; in safe mode it is refused."""
+    from featkit.encoders import load_encoder
+    from featkit.encoders.loading import scan_saved_model
+    from featkit.exceptions import UnsafeEncoderError
+
+    marker = tmp_path / "marker"
+    folder = craft(tmp_path / "model", marker)
+    problems = scan_saved_model(folder)
+    assert any(p.startswith(named) for p in problems), problems
+    with pytest.raises(UnsafeEncoderError, match="--unsafe"):
+        load_encoder(str(folder), batch_size=4)
+    assert not list(tmp_path.glob("marker*")), "nothing was written in safe mode"
+    encoder = load_encoder(str(folder), batch_size=4, unsafe=True)
+    encoder.encode(vf.pattern_frames(2, 16, 16, seed=0))
+    assert list(tmp_path.glob("marker*")), "the crafted model does write a file when trusted"
+
+
+def test_the_dataset_graph_scan_names_the_hidden_op(tmp_path):
+    from featkit.encoders.loading import scan_saved_model
+
+    folder = _dataset_from_graph_saved_model(tmp_path / "model", tmp_path / "marker", source="constant")
+    assert any(p.startswith("WriteFile in a graph serialised inside") for p in scan_saved_model(folder))
