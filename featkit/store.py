@@ -395,12 +395,15 @@ def _stored_inside(ds: h5py.Dataset, size: int) -> bool:
     if ds.chunks is None:
         offset = dsid.get_offset()
         return offset is None or offset + dsid.get_storage_size() <= size
-    n = dsid.get_num_chunks()
-    for i in range(min(n, 1 << 16)):
-        info = dsid.get_chunk_info(i)
+    beyond: list[bool] = []
+
+    def visit(info: Any) -> None:
         if info.byte_offset is not None and info.byte_offset + info.size > size:
-            return False
-    return True
+            beyond.append(True)
+
+    if hasattr(dsid, "chunk_iter"):  # one pass over the chunk index (get_chunk_info(i) is O(i) each)
+        dsid.chunk_iter(visit)
+    return not beyond
 
 
 def read_table(f: h5py.File, group: str) -> dict[str, np.ndarray]:
