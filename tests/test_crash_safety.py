@@ -87,6 +87,7 @@ _PRELOADED_CLI = inspect.getsource(drop_dac) + textwrap.dedent(
             code = 99
             try:
                 os.setpgid(0, 0)
+                os.environ.update(job.get("env") or {})
                 fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(fd, 1)
                 os.dup2(fd, 2)
@@ -159,10 +160,12 @@ class PreloadedCLI:
         )
         self._n = 0
 
-    def start(self, *argv: str, fsize: int | None = None, no_dac: bool = False) -> tuple[Run, Path]:
+    def start(
+        self, *argv: str, fsize: int | None = None, no_dac: bool = False, env: dict[str, str] | None = None
+    ) -> tuple[Run, Path]:
         self._n += 1
         log = self.workdir / f"run{self._n:03d}.log"
-        job = {"argv": list(argv), "log": str(log), "fsize": fsize, "no_dac": no_dac}
+        job = {"argv": list(argv), "log": str(log), "fsize": fsize, "no_dac": no_dac, "env": env}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -411,16 +414,17 @@ def test_sigint_and_sigterm_at_random_moments_then_resume_equals_an_uninterrupte
     assert _leftovers(out) == []
 
 
-def test_deleting_the_lock_mid_run_never_lets_two_writers_mix(corpus, reference, tmp_path):
-    """The lock file is deleted while a run writes, and a second run starts: no row is ever stored twice.
+def test_deleting_the_lock_mid_run_never_lets_two_writers_mix(corpus, reference, preloaded, tmp_path):
+    """The lock file is deleted while a run writes, and a second run takes a new lock: no row is stored twice.
 
-    The first run notices at its next commit that another process now holds the lock and stops (exit 2)
-    without replacing the file; the second finishes; a resume then equals the uninterrupted run.
+    The first run (held with SIGSTOP while the second starts) notices at its next commit that another
+    process holds the lock and stops (exit 2) without replacing the file; the second finishes; a resume then
+    equals the uninterrupted run.
     """
     out = tmp_path / "stolen.h5"
-    slow = {**ENV, "FEATKIT_FAULT_INJECT": "sleep=0.8:*"}
+    slow = {"FEATKIT_FAULT_INJECT": "sleep=0.4:*"}  # both runs take a while, so they overlap
     argv = [sys.executable, "-m", "featkit", "extract", str(corpus), "-o", str(out), *ARGS]
-    first = subprocess.Popen(argv, env=slow, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(argv, env={**ENV, **slow}, stderr=subprocess.PIPE, text=True)
     run = Run(first.pid, first.wait)
     assert _wait_for_lock(out, run)
     deadline = time.monotonic() + 120
@@ -428,14 +432,17 @@ def test_deleting_the_lock_mid_run_never_lets_two_writers_mix(corpus, reference,
         assert time.monotonic() < deadline
         assert run.alive()
         time.sleep(0.05)
-    out.with_name(out.name + ".lock").unlink()
-    second = subprocess.Popen(argv, env=slow, stderr=subprocess.PIPE, text=True)
-    assert _wait_for_lock(out, Run(second.pid, second.wait))
-    assert run.alive(), "the first run should still be writing when the second takes the lock"
-    codes = sorted([first.wait(timeout=300), second.wait(timeout=300)])
-    errors = first.stderr.read() + second.stderr.read()
-    assert codes == [0, 2], errors
-    assert "lock file was removed while this run was writing" in errors
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        out.with_name(out.name + ".lock").unlink()
+        second, log = preloaded.start("extract", str(corpus), "-o", str(out), *ARGS, env=slow)
+        assert _wait_for_lock(out, second)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    codes = (first.wait(timeout=300), second.wait())
+    errors = first.stderr.read()
+    assert codes == (2, 0), errors + log.read_text()
+    assert "Its lock file was removed while this run was writing, and that process took it" in errors
     assert "Traceback" not in errors
     _by_video(out)  # no path twice, offsets and ids consistent
     final = _cli("extract", str(corpus), "-o", str(out), *ARGS)
