@@ -367,10 +367,11 @@ def _decode_with(
     return None
 
 
-# A frame shown across more sample times than this (a slideshow: one frame per 8 s at 8 fps) marks timestamps the
-# file cannot back; and no frame takes less than a byte of file.
-_MAX_SAMPLES_PER_FRAME = 64
-_MIN_SAMPLE_LIMIT = 4096
+# A frame shown across more sample times than this (at 8 fps: one frame on screen for over 2 minutes, beyond even a
+# sparse screen recording) marks timestamps the file cannot back, once past the floor (3.5 h at 8 fps); and no
+# frame takes less than a byte of file.
+_MAX_SAMPLES_PER_FRAME = 1000
+_MIN_SAMPLE_LIMIT = 100_000
 
 
 def check_plausible(path: str, info: Any, size: int, sampling: SamplingConfig) -> None:
@@ -378,8 +379,8 @@ def check_plausible(path: str, info: Any, size: int, sampling: SamplingConfig) -
 
     A 1.6 KB file can stamp its last frame at 10^7 s; sampled at 8 fps that is
     80 million samples, which would fill the parent's memory with a clip plan.
-    The number of samples is bounded by ``64 x`` the frames (at least 4096),
-    and the frames by the file's size in bytes.
+    The number of samples is bounded by ``1000 x`` the frames (at least
+    100,000), and the frames by the file's size in bytes.
 
     Raises
     ------
@@ -394,7 +395,8 @@ def check_plausible(path: str, info: Any, size: int, sampling: SamplingConfig) -
     if size >= 0 and n > max(size, 1):
         why = f"{n} frames in a file of {size} bytes"
     elif not np.isfinite(span) or samples > limit:
-        why = f"{n} frames spanning {span:.6g} s, which would be {samples:.3g} samples at {sampling.fps:g} fps"
+        rate = "every frame" if sampling.fps is None else f"{sampling.fps:g} fps"
+        why = f"{n} frames spanning {span:.6g} s, which would be {samples:.3g} samples at {rate}"
     else:
         return
     raise VideoDecodeError(
