@@ -1,6 +1,11 @@
 """The ``featkit`` command line: ``extract``, ``info``, and the recipes ``classify``, ``cluster``, ``predict``.
 
-Exit codes: see :data:`EXIT_CODES` (printed by ``featkit --help``).
+Exit codes: 0 success; 1 the run finished but the output records failed
+videos; 2 nothing could be done (bad arguments, locked or mismatched output,
+encoder not loadable); 3 featkit crashed (a bug, or an encoder failing midway:
+a one-line message names a log file with the traceback; the output file is
+left as it was); 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM), both
+after saving what was finished. See also :data:`EXIT_CODES` (printed by ``featkit --help``).
 """
 
 from __future__ import annotations
@@ -8,8 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+import time
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from featkit._version import __version__
@@ -24,9 +34,57 @@ EXIT_CODES = {
     1: "the run finished, but the output records failed videos (see `featkit info OUT.h5`)",
     2: "nothing was done: bad arguments or input, no videos, output locked, unusable or made with other "
     "settings, encoder not loadable",
+    3: "featkit crashed (a bug, or an encoder failing midway): one line names a log with the traceback",
     130: "interrupted (Ctrl-C); finished work is kept, run the same command again to resume",
+    143: "terminated (SIGTERM); finished work is kept, run the same command again to resume",
 }
 _EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+
+#: Exit code of a run that crashed (an unexpected exception), distinct from 1 (finished, failures recorded).
+EXIT_CRASH = 3
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised where Python handles it, so the run stops like on Ctrl-C (finished work is saved)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated(EXIT_TERMINATED)
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    r"""``text`` safe to print on a terminal: control characters and undecodable bytes escaped.
+
+    A file name can hold escape sequences (``\x1b[2J``) or bytes that are not
+    UTF-8 (surrogate-escaped by Python); both are shown as ``\xNN``.
+    """
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if ch.isprintable() or (newlines and ch == "\n"):
+            out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (PEP 383)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def _crash_log(command: str) -> Path | None:
+    """Write the current exception's traceback to a log file; return its path (None if nowhere writable)."""
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "featkit" / "logs"
+    for folder in (base, Path(os.environ.get("TMPDIR", "/tmp"))):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            text = f"featkit {__version__} {command}: {' '.join(sys.argv)}\n\n{traceback.format_exc()}"
+            path.write_text(text, errors="backslashreplace")
+        except OSError:
+            continue
+        return path
+    return None
 
 
 def _positive_int_or_none(text: str) -> int | None:
@@ -445,7 +503,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         if len(report.duplicates) > 5:
             print(f"  ... and {len(report.duplicates) - 5} more sets of identical videos", file=sys.stderr)
         for rec in report.failures[:20]:
-            print(f"  failed: {rec.path}: {rec.reason}: {rec.message}", file=sys.stderr)
+            print(f"  failed: {printable(rec.path)}: {rec.reason}: {printable(rec.message)}", file=sys.stderr)
         if len(report.failures) > 20:
             print(f"  ... and {len(report.failures) - 20} more (see `featkit info {report.output}`)", file=sys.stderr)
     return 0 if report.ok else 1
@@ -512,7 +570,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(s, indent=2))
         return 0
-    print(f"{s['path']}  ({s['layout']}, featkit {s['featkit_version']}, updated {s['updated']})")
+    print(f"{printable(s['path'])}  ({s['layout']}, featkit {s['featkit_version']}, updated {s['updated']})")
     print(f"  videos    {s['n_videos']}  ({s['total_duration_s']:.1f} s of video)")
     if s["roots"]:
         print(f"  from      {', '.join(s['roots'])}")
@@ -530,7 +588,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("  backends  " + ", ".join(f"{k}: {v} videos" for k, v in s["backends"].items()))
     print(f"  failures  {len(s['failures'])}")
     for rec in s["failures"]:
-        print(f"    {rec['path']}: {rec['reason']}: {rec['message']}")
+        print(f"    {printable(rec['path'])}: {printable(rec['reason'])}: {printable(rec['message'])}")
     return 0
 
 
@@ -551,6 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         if args.command == "extract":
             return _cmd_extract(args)
@@ -572,11 +632,26 @@ def _run(args: argparse.Namespace) -> int:
             return {**commands, "anomaly": _cmd_anomaly}[args.command](args)
         return _cmd_info(args)
     except FeatkitError as exc:
-        print(f"featkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"featkit {args.command}: error: {printable(exc, newlines=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"featkit {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"featkit {args.command}: terminated; run the same command again to resume.", file=sys.stderr)
+        return EXIT_TERMINATED
+    except Exception as exc:  # noqa: BLE001 - a bug or a failing encoder: one line, a log, its own exit code
+        log = _crash_log(args.command)
+        where = f"; details in {log}" if log else ""
+        print(
+            f"featkit {args.command}: crashed: {type(exc).__name__}: {printable(exc)}{where}. The output was left "
+            "as it was; please report this with the log.",
+            file=sys.stderr,
+        )
+        return EXIT_CRASH
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":

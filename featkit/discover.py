@@ -106,11 +106,13 @@ def discover_videos(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     skipped: Skipped | None = None,
+    unreadable: list[tuple[str, str]] | None = None,
 ) -> list[VideoFile]:
     """List the videos under ``root``, recursively, sorted by relative path.
 
     Hidden files and folders (names starting with ``.``) are skipped, and
-    symbolic links to folders are not followed (no loops).
+    symbolic links to folders are not followed (no loops). The walk is
+    iterative, so folder depth is not limited by Python's recursion limit.
 
     Parameters
     ----------
@@ -125,6 +127,10 @@ def discover_videos(
         Glob patterns of files to leave out (applied after ``include``).
     skipped : Skipped, optional
         Filled with the files passed over, counted by reason.
+    unreadable : list, optional
+        Receives ``(folder, message)`` for each folder that could not be
+        listed (``folder`` relative to the root, ``""`` for the root itself),
+        so a caller can tell "cannot see" from "gone".
 
     Returns
     -------
@@ -135,21 +141,36 @@ def discover_videos(
     if root.is_file():
         return [VideoFile(root.name, "")]
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = Path(dirpath).relative_to(root)
-        hidden = sum(d.startswith(".") for d in dirnames)
-        if skipped is not None and hidden:
-            skipped["hidden"] += hidden
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            rel = (rel_dir / name).as_posix()
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(root / rel_dir if rel_dir else root) as it:
+                entries = list(it)
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable.append((rel_dir, f"{type(exc).__name__}: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            try:
+                is_dir, is_link = entry.is_dir(), entry.is_symlink()
+            except OSError:
+                is_dir = is_link = False
+            if is_dir:
+                if name.startswith("."):
+                    if skipped is not None:
+                        skipped["hidden"] += 1
+                elif not is_link:  # a link to a folder is not followed (no loops), nor taken as a video
+                    stack.append(rel)
+                continue
             reason = _skip_reason(rel, name, include, exclude)
             if reason is not None:
                 if skipped is not None:
                     skipped[reason] += 1
                 continue
-            label = rel_dir.parts[0] if rel_dir.parts else ""
-            found.append(VideoFile(rel, label))
+            found.append(VideoFile(rel, rel.split("/", 1)[0] if rel_dir else ""))
     found.sort(key=lambda v: v.path)
     return found
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._signals import deferred_signals, deliver_held_signals
 from featkit.config import ExtractionConfig, SamplingConfig
 from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_videos
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
@@ -35,7 +36,15 @@ from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_r
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.motion import motion_jacobian
 from featkit.stats import clip_statistics, feature_names, needs_motion
-from featkit.store import FailureRecord, FeatureStore, VideoResult, precheck_output, sha256_of
+from featkit.store import (
+    FailureRecord,
+    FeatureStore,
+    VideoResult,
+    bad_name_failure,
+    precheck_output,
+    sha256_of,
+    storable_text,
+)
 from featkit.workers import (
     DecodePool,
     DecodeTask,
@@ -43,6 +52,7 @@ from featkit.workers import (
     VideoDone,
     VideoFailed,
     VideoStarted,
+    check_plausible,
     file_signature,
     window_frames,
 )
@@ -165,7 +175,7 @@ def decode_video(
         st = full.stat()
         size_bytes, mtime_ns = st.st_size, st.st_mtime_ns
         digest = sha256_of(full)
-    except OSError as exc:  # missing, unreadable, or a folder named like a video
+    except OSError as exc:  # missing, unreadable, a FIFO, a device, or a folder named like a video
         return FailureRecord(file.path, "unreadable", f"{type(exc).__name__}: {exc}", size_bytes, mtime_ns)
     names = backends_for(backend, file.path)
     for name in names:
@@ -173,6 +183,7 @@ def decode_video(
         try:
             reader = open_reader(name, full, size, num_threads=decode_threads)
             info = reader.info
+            check_plausible(file.path, info, size_bytes, sampling)
             plan = plan_clips(info.starts, info.end, sampling)
             frame_ids = plan.needed_frames()
             frames = reader.read(frame_ids)
@@ -447,6 +458,7 @@ class LocalExecutor:
         """
         reducer: ClipReducer | None = None
         for event in self.pool.run(tasks):
+            deliver_held_signals()  # Ctrl-C takes effect here, between windows, never inside TensorFlow
             if isinstance(event, VideoStarted):  # also after a fallback: what came before is void
                 reducer = ClipReducer(
                     event.video,
@@ -479,11 +491,19 @@ def _finish(reducer: ClipReducer | None, task: DecodeTask) -> VideoResult | Fail
         return FailureRecord(task.path, exc.reason, exc.message, video.get("size", -1), video.get("mtime_ns", -1))
 
 
-def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_failed: bool) -> list[VideoFile]:
-    """Videos to (re)do: new, changed since stored, or failed and retried."""
+def _plan_work(
+    files: list[VideoFile], root: Path, store: FeatureStore, retry_failed: bool, timeout: float | None = None
+) -> list[VideoFile]:
+    """Videos to (re)do: new, changed since stored, or failed and retried; names that cannot be stored fail here."""
     todo = []
     for vf in files:
         full = root if root.is_file() else root / vf.path
+        if storable_text(vf.path) != vf.path:  # not valid UTF-8: recorded as failed, never decoded or stored
+            size, mtime_ns = file_signature(full)
+            failed = store.failures.get(storable_text(vf.path))
+            if failed is None or retry_failed or (failed.size, failed.mtime_ns) != (size, mtime_ns):
+                store.add_failure(bad_name_failure(vf.path, size, mtime_ns))
+            continue
         try:
             st = full.stat()
         except OSError:
@@ -497,10 +517,10 @@ def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_fa
             if (int(stored["size"]), int(stored["mtime_ns"])) == (st.st_size, st.st_mtime_ns):
                 continue
             try:
-                if sha256_of(full) == stored["sha256"]:
+                if sha256_of(full, timeout=timeout) == stored["sha256"]:
                     continue  # touched, not changed
             except OSError:
-                pass
+                pass  # not a regular file any more, unreadable or too slow: the worker says which
             todo.append(vf)
             continue
         failed = store.failures.get(vf.path)
@@ -508,6 +528,34 @@ def _plan_work(files: list[VideoFile], root: Path, store: FeatureStore, retry_fa
             continue
         todo.append(vf)
     return todo
+
+
+#: Failure reason of a folder that could not be listed; its record's path is the folder's, ending in ``/``.
+UNREADABLE_FOLDER = "unreadable_folder"
+
+
+def _record_unreadable_folders(
+    store: FeatureStore, unreadable: list[tuple[str, str]], report: ExtractionReport
+) -> list[str]:
+    """Record each folder that could not be listed as a failure; forget those listed fine again.
+
+    Returns the folders' record paths (``"a/b/"``; ``"./"`` for the root): what is stored under them is
+    unknown, not gone, so pruning leaves it alone.
+    """
+    hidden = [storable_text(f"{folder or '.'}/") for folder, _ in unreadable]
+    for path, (_, why) in zip(hidden, unreadable, strict=True):
+        message = f"the folder cannot be listed ({why}); its videos are neither extracted nor pruned"
+        if path not in store.failures or store.failures[path].message != message:
+            record = FailureRecord(path, UNREADABLE_FOLDER, message)
+            store.add_failure(record)
+            report.failures.append(record)
+    for path in [p for p, r in store.failures.items() if r.reason == UNREADABLE_FOLDER and p not in hidden]:
+        store.forget_failure(path)
+    return hidden
+
+
+def _under_any(path: str, folders: list[str]) -> bool:
+    return any(folder == "./" or path.startswith(folder) for folder in folders)
 
 
 def extract(
@@ -587,11 +635,26 @@ def extract(
             "per_frame=True (--per-frame) runs locally only; it cannot be combined with a Dask scheduler."
         )
     skipped = Skipped()
-    files = discover_videos(root_path, include=config.include, exclude=config.exclude, skipped=skipped)
-    if not files:
+    unreadable: list[tuple[str, str]] = []
+    files = discover_videos(
+        root_path, include=config.include, exclude=config.exclude, skipped=skipped, unreadable=unreadable
+    )
+    if not files and not unreadable:
         raise ConfigError(_no_videos_message(root, skipped, config))
     report = _extract_files(
-        root_path, root_name, files, {}, output, config, overwrite, progress, encoder, scheduler, add, t0
+        root_path,
+        root_name,
+        files,
+        {},
+        output,
+        config,
+        overwrite,
+        progress,
+        encoder,
+        scheduler,
+        add,
+        t0,
+        unreadable,
     )
     report.skipped = skipped
     return report
@@ -648,7 +711,7 @@ def extract_list(
         per_frame=config.per_frame,
     )
     return _extract_files(
-        base, root_name, files, groups, output, config, overwrite, progress, encoder, scheduler, add, t0
+        base, root_name, files, groups, output, config, overwrite, progress, encoder, scheduler, add, t0, []
     )
 
 
@@ -665,8 +728,11 @@ def _extract_files(
     scheduler: Any,
     add: bool,
     t0: float,
+    unreadable: list[tuple[str, str]],
 ) -> ExtractionReport:
-    with _executor(config, scheduler) as executor:
+    # SIGINT/SIGTERM are held and take effect at safe points (between windows and videos), so they never land
+    # inside h5py or TensorFlow code; the store then saves what was finished.
+    with deferred_signals(), _executor(config, scheduler) as executor:
         executor.start()  # workers import their decoders while the encoder loads
         return _extract(
             root_path,
@@ -681,6 +747,7 @@ def _extract_files(
             root_name=root_name,
             add=add,
             groups=groups,
+            unreadable=unreadable,
         )
 
 
@@ -720,12 +787,14 @@ def _extract(
     root_name: str,
     add: bool,
     groups: dict[str, str],
+    unreadable: list[tuple[str, str]],
 ) -> ExtractionReport:
     from featkit.encoders import load_encoder
 
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
         encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
+    deliver_held_signals()
     check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
     meta = {
         "encoder": encoder.identity(),
@@ -737,9 +806,14 @@ def _extract(
         "root": root_name,
     }
     with FeatureStore.open(output, meta, overwrite=overwrite, add_root=add) as store:
-        if config.prune:  # videos deleted since an earlier run leave the file
-            report.n_pruned = len(store.prune(vf.path for vf in files))
-        todo = _plan_work(files, root_path, store, config.retry_failed)
+        hidden = _record_unreadable_folders(store, unreadable, report)
+        if config.prune:  # videos deleted since an earlier run leave the file; those in unlistable folders stay
+            present = {storable_text(vf.path) for vf in files}
+            present |= {p for p in store.videos.keys() | store.failures.keys() if _under_any(p, hidden)}
+            report.n_pruned = len(store.prune(present))
+        before = dict(store.failures)
+        todo = _plan_work(files, root_path, store, config.retry_failed, config.timeout)
+        report.failures += [r for p, r in store.failures.items() if before.get(p) is not r]  # bad names
         report.n_skipped = len(files) - len(todo)
         tasks = decode_tasks(todo, root_path, encoder.input_size, config)
         bar = _progress_bar(len(todo), progress)
@@ -748,6 +822,7 @@ def _extract(
             items = progress(items, len(todo))
         try:
             for item in items:
+                deliver_held_signals()
                 if isinstance(item, FailureRecord):
                     store.add_failure(item)
                     report.failures.append(item)

@@ -43,7 +43,9 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from featkit._signals import deferred_signals
 from featkit._version import __version__
 from featkit.exceptions import LayoutError, StoreError, StoreLockedError, StoreMismatchError, StoreWriteError
 
@@ -64,6 +67,9 @@ __all__ = [
     "open_feature_file",
     "precheck_output",
     "read_table",
+    "sha256_of",
+    "storable_text",
+    "validate_file",
 ]
 
 LAYOUT_NAME = "featkit.features"
@@ -209,6 +215,20 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+def storable_text(text: str) -> str:
+    r"""``text`` as it can be stored in the file's UTF-8 columns: unchanged if it is valid, else escaped.
+
+    File names that are not valid UTF-8 reach Python with surrogate escapes
+    (PEP 383), which UTF-8 cannot hold; their undecodable bytes are shown as
+    ``\xNN`` instead (the same for the same name, so lookups stay stable).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
 @dataclass
 class VideoResult:
     """One finished video, ready to store.
@@ -267,13 +287,14 @@ def check_layout(f: h5py.File, path: str | os.PathLike[str]) -> int:
     """
     name = f.attrs.get("featkit_layout")
     if isinstance(name, bytes):
-        name = name.decode()
-    if name != LAYOUT_NAME:
+        name = name.decode(errors="replace")
+    if not isinstance(name, str) or name != LAYOUT_NAME:
         raise LayoutError(
             f"{os.fspath(path)} is not a featkit feature file: its root attribute 'featkit_layout' is "
             f"{name!r}, expected {LAYOUT_NAME!r}. Was it written by another tool?"
         )
-    version = int(f.attrs.get("layout_version", -1))
+    version = f.attrs.get("layout_version", -1)
+    version = int(version) if isinstance(version, int | np.integer) else -1
     if version != LAYOUT_VERSION:
         raise LayoutError(
             f"{os.fspath(path)} has featkit layout version {version}; this featkit "
@@ -283,16 +304,17 @@ def check_layout(f: h5py.File, path: str | os.PathLike[str]) -> int:
 
 
 def open_feature_file(path: str | os.PathLike[str]) -> h5py.File:
-    """Open a feature file read-only after checking its layout.
+    """Open a feature file read-only after checking its layout and consistency (:func:`validate_file`).
 
     Raises
     ------
     StoreError
-        If the file does not exist or is not HDF5.
+        If the file does not exist, is not a regular file (a FIFO, a device, a folder) or is not HDF5.
     LayoutError
-        If it is not a featkit feature file of a supported layout.
+        If it is not a featkit feature file of a supported layout, or fails a consistency check.
 
     """
+    _check_regular(path)
     try:
         f = h5py.File(path, "r")
     except FileNotFoundError as exc:
@@ -300,18 +322,194 @@ def open_feature_file(path: str | os.PathLike[str]) -> h5py.File:
     except OSError as exc:
         raise StoreError(f"{os.fspath(path)} cannot be opened as an HDF5 file: {exc}") from exc
     try:
-        check_layout(f, path)
-    except LayoutError:
+        validate_file(f, path)
+    except BaseException:
         f.close()
         raise
     return f
 
 
+def _check_regular(path: str | os.PathLike[str]) -> os.stat_result:
+    """Stat ``path`` (following links) and insist on a regular file: opening a FIFO or a device can block forever."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise StoreError(f"No feature file at {os.fspath(path)}.") from exc
+    except OSError as exc:
+        raise StoreError(f"Cannot read {os.fspath(path)}: {exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(
+            f"{os.fspath(path)} is not a regular file ({_file_kind(st.st_mode)}), so it is not a feature file. "
+            "Choose a file name for the output."
+        )
+    return st
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    return next((name for test, name in kinds.items() if test(mode)), "a device")
+
+
+# Deflate expands at most ~1032:1, so no honest dataset holds more than this many times its file's size; a
+# larger shape is a damaged header that would make a reader allocate memory the file cannot back.
+_MAX_EXPANSION = 1100
+_TABLES = {"clips": CLIP_FIELDS, "videos": VIDEO_FIELDS, "failures": FAILURE_FIELDS}
+
+
+def validate_file(f: h5py.File, path: str | os.PathLike[str]) -> None:
+    """Check an open feature file against the layout spec before any of its data is used.
+
+    Checks, each named in the error: ``layout`` (name and version), ``links`` (every
+    object is a hard link inside the file: no external or soft links), ``storage``
+    (no external raw storage, no virtual datasets: they read other files),
+    ``attributes`` (the JSON root attributes parse to what they describe),
+    ``structure`` (each dataset is there, a dataset, of the right rank and dtype),
+    ``size`` (no shape larger than the file can hold), ``rows`` (columns of a table
+    have one length; ``/clips`` and ``/features`` have one row per clip),
+    ``offsets`` (each video's clips are the contiguous block ``clip_offset :
+    clip_offset + clip_count``, in order, covering every clip), ``ids`` (each
+    clip's ``video_id`` is the video owning its row) and ``paths`` (no path
+    stored twice).
+
+    Raises
+    ------
+    LayoutError
+        Naming the failed check, what was found and what the layout requires.
+
+    """
+    try:
+        check_layout(f, path)
+        _validate(f, path)
+    except LayoutError:
+        raise
+    except Exception as exc:  # whatever libhdf5 raises on damaged metadata means "unreadable"
+        raise _unreadable(path, exc) from exc
+
+
+def _fail(path: str | os.PathLike[str], check: str, detail: str) -> LayoutError:
+    return LayoutError(
+        f"{os.fspath(path)} fails the feature-file check '{check}': {detail}. It is damaged or was not written "
+        "by featkit; extract it again (with --overwrite) or restore a copy."
+    )
+
+
+def _unreadable(path: str | os.PathLike[str], exc: BaseException) -> LayoutError:
+    return _fail(path, "readable", f"its contents cannot be read ({type(exc).__name__}: {exc})")
+
+
+def _validate(f: h5py.File, path: str | os.PathLike[str]) -> None:
+    def fail(check: str, detail: str) -> LayoutError:
+        return _fail(path, check, detail)
+
+    size = os.path.getsize(path)
+    links: list[tuple[str, Any]] = []
+    f.visititems_links(lambda name, link: links.append((name, link)))
+    for name, link in links:
+        if not isinstance(link, h5py.HardLink):
+            raise fail("links", f"/{name} is a {type(link).__name__}; feature files hold only their own objects")
+    limit = _MAX_EXPANSION * max(size, 1) + (1 << 20)
+    for name, _ in links:
+        obj = f.get(name)
+        if isinstance(obj, h5py.Dataset):
+            if obj.is_virtual:
+                raise fail("storage", f"/{name} is a virtual dataset (its data lives in other files)")
+            if obj.id.get_create_plist().get_external_count():
+                raise fail("storage", f"/{name} stores its data in external files")
+            nbytes = int(np.prod(obj.shape, dtype=np.float64) * max(obj.dtype.itemsize, 1)) if obj.shape else 0
+            if nbytes > limit:
+                raise fail("size", f"/{name} claims shape {obj.shape}, more than a file of this size can hold")
+            if not _stored_inside(obj, size):
+                raise fail("size", f"the data of /{name} lies past the end of the file (truncated?)")
+    for key, kind in (("encoder", (dict, type(None))), ("sampling", (dict, type(None))), ("stats", (list, type(None)))):
+        raw = f.attrs.get(key, "null")
+        try:
+            value = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise fail("attributes", f"the root attribute {key!r} is not JSON ({type(exc).__name__})") from exc
+        if not isinstance(value, kind):
+            raise fail("attributes", f"the root attribute {key!r} is a {type(value).__name__}")
+
+    def dataset(name: str, ndim: int) -> h5py.Dataset:
+        obj = f.get(name)
+        if not isinstance(obj, h5py.Dataset):
+            raise fail("structure", f"/{name} is missing" if obj is None else f"/{name} is not a dataset")
+        if obj.ndim != ndim:
+            raise fail("structure", f"/{name} has {obj.ndim} dimensions, the layout has {ndim}")
+        return obj
+
+    def check_dtype(name: str, ds: h5py.Dataset, want: Any) -> None:
+        if want is _STR:
+            ok = h5py.check_string_dtype(ds.dtype) is not None
+        else:
+            ok = ds.dtype.kind == np.dtype(want).kind and ds.dtype.itemsize <= 8
+        if not ok:
+            raise fail("structure", f"/{name} has dtype {ds.dtype}, the layout has {'str' if want is _STR else want}")
+
+    features = dataset("features", 2)
+    check_dtype("features", features, np.float32)
+    names = dataset("feature_names", 1)
+    check_dtype("feature_names", names, _STR)
+    if names.shape[0] != features.shape[1]:
+        raise fail("structure", f"/feature_names has {names.shape[0]} names for {features.shape[1]} feature columns")
+    lengths = {}
+    for group, fields in _TABLES.items():
+        if not isinstance(f.get(group), h5py.Group):
+            raise fail("structure", f"/{group} is missing or not a group")
+        rows = set()
+        for col, want in fields.items():
+            if group == "videos" and col in _ADDED_VIDEO_FIELDS and col not in f[group]:
+                continue
+            ds = dataset(f"{group}/{col}", 1)
+            check_dtype(f"{group}/{col}", ds, want)
+            rows.add(ds.shape[0])
+        if len(rows) > 1:
+            raise fail("rows", f"the columns of /{group} have different lengths {sorted(rows)}")
+        lengths[group] = rows.pop() if rows else 0
+    n_clips, n_videos = features.shape[0], lengths["videos"]
+    if lengths["clips"] != n_clips:
+        raise fail("rows", f"/clips has {lengths['clips']} rows for {n_clips} rows of /features")
+    counts = f["videos/clip_count"][()].astype(np.int64)
+    offsets = f["videos/clip_offset"][()].astype(np.int64)
+    if np.any(counts < 0) or counts.sum() != n_clips or not np.array_equal(offsets, np.cumsum(counts) - counts):
+        raise fail("offsets", f"clip_offset/clip_count of {n_videos} videos do not tile the {n_clips} clips in order")
+    if not np.array_equal(f["clips/video_id"][()], np.repeat(np.arange(n_videos, dtype=np.int64), counts)):
+        raise fail("ids", "some clip's video_id is not the video whose clip_offset/clip_count covers it")
+    for group in ("videos", "failures"):
+        table = read_table(f, group)  # small tables: read whole now, so a damaged string heap is refused here
+        if len(set(table["path"].tolist())) != len(table["path"]):
+            raise fail("paths", f"/{group}/path stores a path twice")
+    _decode(names[()])  # the feature names decode too
+    dict(f.attrs.items())  # and the attribute values
+
+
+def _stored_inside(ds: h5py.Dataset, size: int) -> bool:
+    """Whether every allocated chunk (or the contiguous block) of ``ds`` lies within a file of ``size`` bytes."""
+    dsid = ds.id
+    if ds.chunks is None:
+        offset = dsid.get_offset()
+        return offset is None or offset + dsid.get_storage_size() <= size
+    beyond: list[bool] = []
+
+    def visit(info: Any) -> None:
+        if info.byte_offset is not None and info.byte_offset + info.size > size:
+            beyond.append(True)
+
+    if hasattr(dsid, "chunk_iter"):  # one pass over the chunk index (get_chunk_info(i) is O(i) each)
+        dsid.chunk_iter(visit)
+    return not beyond
+
+
 def read_table(f: h5py.File, group: str) -> dict[str, np.ndarray]:
-    """Read a table group (``videos``, ``clips`` or ``failures``) into a dict of arrays (str as object)."""
+    """Read a table group (``videos``, ``clips`` or ``failures``) into a dict of arrays (str as object).
+
+    Only the layout's columns are read (those :func:`validate_file` checks).
+    """
     if group not in f:
         return {}
-    return {k: _decode(f[group][k][()]) for k in f[group]}
+    try:
+        return {k: _decode(f[group][k][()]) for k in _TABLES.get(group, f[group]) if k in f[group]}
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # damaged data (UnicodeDecodeError included)
+        raise _unreadable(f.filename, exc) from exc
 
 
 def _create_table(f: h5py.File, group: str, fields: dict[str, Any]) -> None:
@@ -336,14 +534,43 @@ def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
     ds[n:] = values
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Content fingerprint of a file (hex sha256), read in 1 MiB blocks."""
+def sha256_of(path: str | os.PathLike[str], *, timeout: float | None = None) -> str:
+    """Content fingerprint of a regular file (hex sha256), read in 1 MiB blocks.
+
+    Only regular files are read (a FIFO would block forever, ``/dev/zero`` never
+    ends), and at most the size the file had when opened, so hashing always ends.
+
+    Parameters
+    ----------
+    path : path-like
+    timeout : float, optional
+        Give up after this many seconds (a very slow or hung file system).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read, is not a regular file, or hashing passed ``timeout``.
+
+    """
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+    deadline = None if not timeout else time.monotonic() + timeout
+    # O_NONBLOCK: opening a FIFO does not wait for a writer, so the check below gets to run.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb", buffering=0, closefd=True) as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(_errno.EINVAL, f"not a regular file ({_file_kind(st.st_mode)})", os.fspath(path))
+        left = st.st_size
+        while left > 0:
+            block = fh.read(min(left, 1 << 20))
+            if not block:
+                break
             digest.update(block)
+            left -= len(block)
+            if deadline is not None and time.monotonic() > deadline:
+                raise OSError(_errno.ETIMEDOUT, f"hashing took longer than {timeout:g} s", os.fspath(path))
     return digest.hexdigest()
 
 
@@ -408,7 +635,8 @@ class FeatureStore:
         store = cls(path, meta, **kwargs)
         store._acquire_lock()
         try:
-            store._load()
+            with deferred_signals():
+                store._load()
         except BaseException:
             store._release_lock()
             raise
@@ -418,10 +646,13 @@ class FeatureStore:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if isinstance(exc, StoreWriteError):
-            self._release_lock()  # the output cannot be written: another commit would fail the same way
+        if exc is None or isinstance(exc, KeyboardInterrupt | SystemExit):
+            self.close()  # also on Ctrl-C and SIGTERM, so finished videos reach the file
         else:
-            self.close()  # also on Ctrl-C, so finished videos reach the file
+            # The output cannot be written (another commit would fail the same way), another writer holds
+            # it, or the run crashed (an encoder failing midway): the file stays as it was; what finished is
+            # in the journal for the next run, and no partial new file appears.
+            self._release_lock()
 
     def close(self) -> None:
         """Commit everything pending and release the lock."""
@@ -437,37 +668,69 @@ class FeatureStore:
     def _acquire_lock(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            while True:
-                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-                    os.close(fd)
-                    raise StoreLockedError(
-                        f"{self.path} is being written by another featkit process (pid {holder}; lock file "
-                        f"{self._lock_path}). Wait for it to finish, or choose another output file."
-                    ) from None
-                # A holder that just finished unlinks the lock file: a lock on that old file guards nothing.
-                try:
-                    same = os.fstat(fd).st_ino == os.stat(self._lock_path).st_ino
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    break
-                os.close(fd)
+            fd = self._take_lock()
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
         except OSError as exc:
             raise self._write_error(exc, self._lock_path, "creating the lock file") from exc
         self._lock_fd = fd
 
+    def _take_lock(self, doing: str = "") -> int:
+        """Create and flock the lock file; raise :class:`StoreLockedError` if another process holds it."""
+        while True:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise StoreLockedError(
+                    f"{self.path} is being written by another featkit process (pid {holder}; lock file "
+                    f"{self._lock_path}).{doing} Wait for it to finish, or choose another output file."
+                ) from None
+            # A holder that just finished unlinks the lock file: a lock on that old file guards nothing.
+            if self._holds(fd):
+                return fd
+            os.close(fd)
+
+    def _holds(self, fd: int) -> bool:
+        """Whether ``fd`` is the file now at the lock path (not one removed or replaced since)."""
+        try:
+            mine, there = os.fstat(fd), os.stat(self._lock_path)
+        except FileNotFoundError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+    def _check_lock(self) -> None:
+        """Before the file is replaced: make sure this process still holds its lock, or take it again.
+
+        Someone may have deleted the lock file mid-run, letting a second writer in; replacing the file
+        then would interleave two writers' versions. So the lock is re-checked at every commit.
+
+        Raises
+        ------
+        StoreLockedError
+            If another process now holds the lock; this run must stop without writing.
+
+        """
+        if self._lock_fd is None or self._holds(self._lock_fd):
+            return
+        fd = self._take_lock(
+            " Its lock file was removed while this run was writing, and that process took it; this run "
+            "stopped without touching the file (what it finished since its last update is in the journal)."
+        )
+        os.close(self._lock_fd)
+        self._lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
             try:
-                with contextlib.suppress(OSError):  # a read-only folder keeps a stale lock file: harmless
-                    self._lock_path.unlink(missing_ok=True)
+                if self._holds(fd):  # never remove a lock file another writer made after ours was deleted
+                    with contextlib.suppress(OSError):  # a read-only folder keeps a stale lock file: harmless
+                        self._lock_path.unlink(missing_ok=True)
             finally:
                 os.close(fd)
 
@@ -499,6 +762,7 @@ class FeatureStore:
     def _load(self) -> None:
         self._remove_stale_temp_files()
         if self.overwrite:
+            self._check_overwritable()
             try:
                 self.path.unlink(missing_ok=True)
             except OSError as exc:
@@ -520,6 +784,27 @@ class FeatureStore:
         if self._pending or self._pending_failures:
             self.commit()  # fold the journal in, so planning sees those videos as done
 
+    def _check_overwritable(self) -> None:
+        """Refuse ``--overwrite`` on anything but a featkit feature file (a document, a video, a FIFO, a folder)."""
+        if not os.path.lexists(self.path):
+            return
+        why = ""
+        try:
+            _check_regular(self.path)
+            with h5py.File(self.path, "r") as f:
+                name = f.attrs.get("featkit_layout")
+            if (name.decode(errors="replace") if isinstance(name, bytes) else name) != LAYOUT_NAME:
+                why = "it is an HDF5 file, but not one featkit wrote"
+        except StoreError as exc:
+            why = str(exc)
+        except OSError:
+            why = "it is not an HDF5 file"
+        if why:
+            raise StoreError(
+                f"Refusing to overwrite {self.path}: {why}. --overwrite only replaces a featkit feature file; "
+                "remove the file yourself or choose another output."
+            )
+
     def _temp_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
 
@@ -530,6 +815,8 @@ class FeatureStore:
             for entry in self.path.parent.iterdir():
                 middle = entry.name[len(prefix) : -len(suffix)]
                 if entry.name.startswith(prefix) and entry.name.endswith(suffix) and middle.isdigit():
+                    if int(middle) != os.getpid() and _alive(int(middle)):
+                        continue  # a writer whose lock file was deleted is still at it; it will fail its commit
                     entry.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only folder: the next write reports it with a clear message
@@ -573,15 +860,41 @@ class FeatureStore:
         except OSError as exc:
             raise self._write_error(exc, self.journal_dir, "cleaning the journal") from exc
 
+    def _journal_identity(self) -> dict[str, Any]:
+        """What a journal entry must match to be folded in: the run settings, encoder and feature width."""
+        ident = {key: self.meta.get(key) for key in _MATCHED_ATTRS}
+        ident["n_features"] = len(self.meta.get("feature_names", ()))
+        return json.loads(json.dumps(ident))
+
+    def _set_aside(self, entries: list[Path]) -> None:
+        """Move journal entries of another run's settings to ``<file>.journal-stale/``, saying so."""
+        if not entries:
+            return
+        aside = self.path.with_name(self.path.name + ".journal-stale")
+        aside.mkdir(exist_ok=True)
+        for entry in entries:
+            os.replace(entry, aside / entry.name)
+        warnings.warn(
+            f"{len(entries)} journal entr{'y' if len(entries) == 1 else 'ies'} in {self.journal_dir} came from a run "
+            f"with other settings or another encoder (or an older featkit), so they were not added to {self.path}; "
+            f"they were moved to {aside}. Delete that folder once you no longer need it.",
+            stacklevel=4,
+        )
+
     def _replay_entries(self) -> None:
+        identity = self._journal_identity()
+        stale: list[Path] = []
         for entry in sorted(self.journal_dir.iterdir()):
             seq = int(entry.name.split("-", 1)[0]) if entry.name[:1].isdigit() else -1
             self._seq = max(self._seq, seq + 1)
             if entry.suffix == ".npz":
                 try:
-                    result = _read_journal_entry(entry)
+                    result, made_by = _read_journal_entry(entry, with_identity=True)
                 except (OSError, ValueError, KeyError):
                     entry.unlink(missing_ok=True)  # a torn entry: its video will be redone
+                    continue
+                if made_by != identity:
+                    stale.append(entry)
                     continue
                 path = result.video["path"]
                 stored = self.videos.get(path)
@@ -591,13 +904,19 @@ class FeatureStore:
                 self._stage_video(result, entry)
             elif entry.suffix == ".json":
                 try:
-                    rec = FailureRecord(**json.loads(entry.read_text()))
+                    data = json.loads(entry.read_text())
+                    made_by = data.pop("identity", None)
+                    rec = FailureRecord(**data)
                 except (OSError, ValueError, TypeError):
                     entry.unlink(missing_ok=True)
+                    continue
+                if made_by != identity:
+                    stale.append(entry)
                     continue
                 self._stage_failure(rec, entry)
             else:
                 entry.unlink(missing_ok=True)  # a temporary file of an interrupted write
+        self._set_aside(stale)
         self._remove_empty_journal()
 
     def _remove_empty_journal(self) -> None:
@@ -636,33 +955,56 @@ class FeatureStore:
     def add_video(self, result: VideoResult) -> None:
         """Journal a finished video and commit when due.
 
+        A video whose path cannot be stored (not valid UTF-8) is recorded as a
+        failure (``bad_name``) instead, so it blocks nothing else.
+
         Raises
         ------
         StoreWriteError
             If the journal entry or the file cannot be written.
 
         """
-        entry = self._journal_path("npz", result.video["sha256"])
-        self._write_entry(entry, lambda fh: _write_journal_entry(fh, result))
-        self._stage_video(result, entry)
-        self.maybe_commit()
+        path = result.video["path"]
+        bad = [k for k, v in result.video.items() if isinstance(v, str) and storable_text(v) != v]
+        if bad:
+            self.add_failure(bad_name_failure(path, result.video.get("size", -1), result.video.get("mtime_ns", -1)))
+            return
+        with deferred_signals():  # the entry and the staging go together, or neither
+            entry = self._journal_path("npz", result.video["sha256"])
+            identity = self._journal_identity()
+            self._write_entry(entry, lambda fh: _write_journal_entry(fh, result, identity))
+            self._stage_video(result, entry)
+            self.maybe_commit()
 
     def add_failure(self, record: FailureRecord) -> None:
         """Journal a failed video and commit when due.
 
+        Text that cannot be stored as UTF-8 (a file name that is not) is kept
+        with its undecodable bytes escaped (:func:`storable_text`).
+
         Raises
         ------
         StoreWriteError
             If the journal entry or the file cannot be written.
 
         """
-        old = self.failures.get(record.path)
-        if old is not None:
-            record.attempts = old.attempts + 1
-        entry = self._journal_path("json", "failure")
-        self._write_entry(entry, lambda fh: fh.write(json.dumps(record.__dict__).encode()))
-        self._stage_failure(record, entry)
-        self.maybe_commit()
+        for name, value in list(record.__dict__.items()):
+            if isinstance(value, str):
+                setattr(record, name, storable_text(value))
+        with deferred_signals():
+            old = self.failures.get(record.path)
+            if old is not None:
+                record.attempts = old.attempts + 1
+            entry = self._journal_path("json", "failure")
+            body = json.dumps({**record.__dict__, "identity": self._journal_identity()}).encode()
+            self._write_entry(entry, lambda fh: fh.write(body))
+            self._stage_failure(record, entry)
+            self.maybe_commit()
+
+    def forget_failure(self, path: str) -> None:
+        """Remove a failure record (what it was about is no longer failing), at the next commit."""
+        if self.failures.pop(path, None) is not None:
+            self._dirty = True
 
     def _journal_path(self, suffix: str, tag: str) -> Path:
         try:
@@ -715,18 +1057,28 @@ class FeatureStore:
     def commit(self) -> None:
         """Write a new complete file with everything staged and atomically replace the old one.
 
+        All or nothing: SIGINT/SIGTERM wait until it is over (:func:`featkit._signals.deferred_signals`), and the
+        new version must pass :func:`validate_file` before it replaces the old one.
+
         Raises
         ------
         StoreWriteError
             If the new file cannot be written or renamed; the old file and the journal stay as they were.
+        StoreLockedError
+            If the lock file was removed meanwhile and another process now writes the file.
 
         """
         if not self._dirty:
             return
+        with deferred_signals():
+            self._commit()
+
+    def _commit(self) -> None:
         t0 = time.monotonic()
         tmp = self._temp_path()
         try:
             videos = self._write_new_file(tmp)
+            self._check_lock()
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent)
         except OSError as exc:
@@ -751,16 +1103,24 @@ class FeatureStore:
         self._last_commit_cost = self._last_commit - t0
 
     def _write_new_file(self, tmp: Path) -> dict[str, dict[str, Any]]:
-        """Write the next version of the file to ``tmp`` (fsynced); return its video index.
+        """Write the next version of the file to ``tmp`` (fsynced, validated); return its video index.
 
         Raises
         ------
         OSError
             The first I/O error met, with ``tmp`` as its filename.
+        LayoutError
+            If the new version fails a consistency check (it then never replaces the old one).
 
         """
         replaced = {r.video["path"] for r, _ in self._pending} | self._drop
-        stale = replaced & self.videos.keys()
+        # What the file on disk holds, not what this process believes it holds: a video already there is
+        # rewritten, never appended a second time.
+        on_disk: set[str] = set()
+        if self.path.exists():
+            with h5py.File(self.path, "r") as old:
+                on_disk = set(read_table(old, "videos").get("path", []))
+        stale = replaced & on_disk
         copy = self.path.exists() and not stale
         if copy:
             shutil.copyfile(self.path, tmp)
@@ -790,8 +1150,9 @@ class FeatureStore:
                     )
             fh.check()
             fh.fsync()
-        # Re-read the video index so offsets match the new file.
+        # Re-read the video index so offsets match the new file, checking it as any reader will.
         with h5py.File(tmp, "r") as f:
+            validate_file(f, tmp)
             table = read_table(f, "videos")
         return {p: {k: table[k][i] for k in table} for i, p in enumerate(table.get("path", []))}
 
@@ -1033,18 +1394,49 @@ def _copy_videos(old: h5py.File, new: h5py.File, keep: Any, block: int = 1 << 16
         _append(new["videos"][name], values.astype(object) if dtype is _STR else values.astype(dtype))
 
 
-def _write_journal_entry(fh: Any, result: VideoResult) -> None:
+def _write_journal_entry(fh: Any, result: VideoResult, identity: dict[str, Any] | None = None) -> None:
     arrays = {f"clip_{k}": np.asarray(v) for k, v in result.clips.items()}
     arrays.update({f"frame_{k}": np.asarray(v) for k, v in (result.frames or {}).items()})
-    np.savez(fh, features=result.features, video=np.array(json.dumps(_jsonable(result.video))), **arrays)
+    np.savez(
+        fh,
+        features=result.features,
+        video=np.array(json.dumps(_jsonable(result.video))),
+        identity=np.array(json.dumps(identity)),
+        **arrays,
+    )
 
 
-def _read_journal_entry(entry: Path) -> VideoResult:
+def _read_journal_entry(entry: Path, *, with_identity: bool = False) -> Any:
+    """The entry's :class:`VideoResult`, and with ``with_identity`` the settings it was made with (or None)."""
     with np.load(entry, allow_pickle=False) as data:
         video = json.loads(str(data["video"]))
         clips = {k[5:]: data[k] for k in data.files if k.startswith("clip_")}
         frames = {k[6:]: data[k] for k in data.files if k.startswith("frame_")} or None
-        return VideoResult(video=video, clips=clips, features=data["features"], frames=frames)
+        result = VideoResult(video=video, clips=clips, features=data["features"], frames=frames)
+        if not with_identity:
+            return result
+        return result, json.loads(str(data["identity"])) if "identity" in data.files else None
+
+
+def bad_name_failure(path: str, size: int = -1, mtime_ns: int = -1) -> FailureRecord:
+    """The failure recorded for a video whose name cannot be stored (not valid UTF-8)."""
+    return FailureRecord(
+        storable_text(path),
+        "bad_name",
+        "the file name is not valid UTF-8 (undecodable bytes are shown as \\xNN); rename the file to extract it",
+        size,
+        mtime_ns,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import os
 import queue
 import signal
@@ -61,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._signals import deliver_held_signals
 from featkit.config import SamplingConfig
 from featkit.exceptions import (
     FeatkitError,
@@ -81,8 +83,10 @@ __all__ = [
     "VideoDone",
     "VideoFailed",
     "VideoStarted",
+    "check_plausible",
     "file_signature",
     "window_frames",
+    "worker_sys_path",
 ]
 
 #: Environment variable read by workers to simulate hangs and crashes (tests only).
@@ -100,6 +104,7 @@ _START_TIMEOUT = 120.0
 # Jobs sent to one worker at a time: the one it works on and the next.
 _QUEUE = 2
 _WINDOW_BYTES = 8 << 20
+_WAKE_UP = 0.25
 _MAX_WINDOW = 256
 
 
@@ -318,6 +323,7 @@ def _decode_with(
     try:
         reader = open_reader(backend, task.source, task.size, num_threads=task.decode_threads)
         info = reader.info
+        check_plausible(task.path, info, signature[0], task.sampling)
         plan = plan_clips(info.starts, info.end, task.sampling)
         needed = plan.needed_frames()
         video = {
@@ -359,6 +365,43 @@ def _decode_with(
             "it is tried again on the next run",
         )
     return None
+
+
+# A frame shown across more sample times than this (at 8 fps: one frame on screen for over 2 minutes, beyond even a
+# sparse screen recording) marks timestamps the file cannot back, once past the floor (3.5 h at 8 fps); and no
+# frame takes less than a byte of file.
+_MAX_SAMPLES_PER_FRAME = 1000
+_MIN_SAMPLE_LIMIT = 100_000
+
+
+def check_plausible(path: str, info: Any, size: int, sampling: SamplingConfig) -> None:
+    """Refuse a video whose container claims more than its file can hold, before its clips are planned.
+
+    A 1.6 KB file can stamp its last frame at 10^7 s; sampled at 8 fps that is
+    80 million samples, which would fill the parent's memory with a clip plan.
+    The number of samples is bounded by ``1000 x`` the frames (at least
+    100,000), and the frames by the file's size in bytes.
+
+    Raises
+    ------
+    VideoDecodeError
+        Naming what the container claims and the bound.
+
+    """
+    n = len(info.starts)
+    span = float(info.end) - float(info.starts[0]) if n else 0.0
+    samples = n if sampling.fps is None else span * float(sampling.fps)
+    limit = max(_MIN_SAMPLE_LIMIT, _MAX_SAMPLES_PER_FRAME * n)
+    if size >= 0 and n > max(size, 1):
+        why = f"{n} frames in a file of {size} bytes"
+    elif not np.isfinite(span) or samples > limit:
+        rate = "every frame" if sampling.fps is None else f"{sampling.fps:g} fps"
+        why = f"{n} frames spanning {span:.6g} s, which would be {samples:.3g} samples at {rate}"
+    else:
+        return
+    raise VideoDecodeError(
+        path, f"implausible timestamps: {why} (at most {limit} samples are plausible); the file is damaged or crafted"
+    )
 
 
 def file_signature(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -508,16 +551,18 @@ class DecodePool:
         if self._closed:
             return
         parent, child = socket.socketpair()
-        code = "import sys; from featkit.workers import serve; serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])"
-        env = dict(os.environ)
-        # Workers import featkit from where this process did (a source checkout too), whatever the working
-        # directory; an installed featkit is found anyway, and site-packages must not go before the stdlib.
-        here = str(Path(__file__).resolve().parents[1])
-        if here not in _site_dirs():
-            env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [env.get("PYTHONPATH")])])
+        # Isolated (-I): neither the working directory nor PYTHON* variables reach the worker's sys.path, so a
+        # decord.py, av.py or numpy.py lying in the working directory is never imported. It gets this process's
+        # import path instead, with featkit's own location first (a source checkout too) and cwd-relative entries
+        # left out; json and os come from the standard library before that.
+        code = (
+            "import json, os, sys; sys.path[:] = json.loads(os.environ['FEATKIT_WORKER_PATH']); "
+            "from featkit.workers import serve; serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])"
+        )
+        env = dict(os.environ, FEATKIT_WORKER_PATH=json.dumps(worker_sys_path()))
         try:
             process = _popen(
-                [sys.executable, "-c", code, str(child.fileno()), str(os.getpid()), *self.backends],
+                [sys.executable, "-I", "-c", code, str(child.fileno()), str(os.getpid()), *self.backends],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -571,6 +616,7 @@ class DecodePool:
         todo = deque(enumerate(tasks))
         jobs: deque[_Job] = deque()
         while todo or jobs:
+            deliver_held_signals()  # a held Ctrl-C takes effect here (see featkit._signals)
             while todo and len(jobs) < 2 * self.n_jobs:
                 key, task = todo.popleft()
                 jobs.append(_Job(key, task))
@@ -626,7 +672,8 @@ class DecodePool:
         budgets = [_START_TIMEOUT - (now - w.started) for w in listen if not w.ready]
         if self.timeout is not None:
             budgets += [self.timeout - w.job.charged for w in owing if w.job is not None]
-        budget = max(0.0, min(budgets)) if budgets else None
+        # Wake up at least every 0.25 s, so a held Ctrl-C or SIGTERM takes effect even while a decoder is slow.
+        budget = min(_WAKE_UP, max(0.0, min(budgets))) if budgets else _WAKE_UP
         t0 = time.monotonic()
         ready = wait([w.conn for w in listen], timeout=budget)
         waited = time.monotonic() - t0
@@ -765,6 +812,28 @@ def _spawn_forever(requests: queue.SimpleQueue[Any]) -> None:
                 future.set_result(subprocess.Popen(*args, **kwargs))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 future.set_exception(exc)
+
+
+def worker_sys_path() -> list[str]:
+    """The import path a decode worker gets: featkit's parent folder, then this process's absolute entries.
+
+    Entries that stand for the working directory (``""``, relative paths, the
+    working directory itself) are left out, unless featkit itself lives there.
+    """
+    here = str(Path(__file__).resolve().parents[1])
+    try:
+        cwd = os.path.realpath(os.getcwd())
+    except OSError:
+        cwd = ""
+    # An installed featkit keeps its place (site-packages must not go before the standard library).
+    path = [] if here in _site_dirs() else [here]
+    for entry in sys.path:
+        if not entry or not os.path.isabs(entry) or entry in path:
+            continue
+        if os.path.realpath(entry) == cwd:
+            continue
+        path.append(entry)
+    return path
 
 
 def _site_dirs() -> set[str]:

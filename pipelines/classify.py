@@ -414,7 +414,10 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{os.fspath(path)} holds types featkit does not trust, so it was not loaded: {refused}. "
             "Inspect it with skops.io.get_untrusted_types and load it yourself if you trust its source."
         )
-    bundle = sio.loads(data, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    try:
+        bundle = sio.loads(data, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    except Exception as exc:  # a damaged or crafted file of trusted types
+        raise ModelError(f"{os.fspath(path)} cannot be loaded as a skops model: {type(exc).__name__}: {exc}") from exc
     if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
         raise ModelError(f"{os.fspath(path)} is a skops file but not a featkit model (no 'format': {MODEL_FORMAT!r}).")
     if bundle.get("format_version") != MODEL_FORMAT_VERSION:
@@ -422,7 +425,84 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{os.fspath(path)} has featkit model format version {bundle.get('format_version')}; this featkit "
             f"reads version {MODEL_FORMAT_VERSION}."
         )
+    problem = _tree_problem(bundle.get("model"))
+    if problem:
+        raise ModelError(
+            f"{os.fspath(path)} holds a tree model whose arrays are inconsistent ({problem}); predicting with it "
+            "would read outside its arrays, so it was refused. The file is damaged or crafted."
+        )
     return bundle
+
+
+def _tree_problem(obj: Any, depth: int = 0) -> str | None:
+    """What is wrong with the tree arrays of an estimator or anything it holds, or None.
+
+    Tree predictors index their node arrays with the values stored in them, in compiled code and without
+    bounds checks: a child index, feature index or bitset index out of range reads arbitrary memory.
+    Children must come after their parent (as scikit-learn numbers them), so no walk can loop.
+    """
+    import numpy as np
+
+    if depth > 20:
+        return "nested too deeply"
+    name = type(obj).__name__
+    if name == "TreePredictor":
+        nodes = getattr(obj, "nodes", None)
+        if not isinstance(nodes, np.ndarray) or nodes.ndim != 1 or len(nodes) == 0:
+            return "TreePredictor.nodes is not a non-empty 1-D array"
+        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+        if nodes.dtype != PREDICTOR_RECORD_DTYPE:
+            return f"TreePredictor.nodes has dtype {nodes.dtype}, not scikit-learn's node record"
+        inner = np.flatnonzero(nodes["is_leaf"] == 0)
+        n, bitsets = len(nodes), getattr(obj, "raw_left_cat_bitsets", np.zeros((0, 8)))
+        for side in ("left", "right"):
+            child = nodes[side][inner].astype(np.int64)
+            if np.any(child <= inner) or np.any(child >= n):
+                return f"TreePredictor node {side} children out of range for {n} nodes"
+        if np.any(nodes["feature_idx"][inner] < 0):
+            return "TreePredictor feature index below 0"
+        cat = inner[nodes["is_categorical"][inner] != 0]
+        if np.any(nodes["bitset_idx"][cat] >= len(bitsets)):
+            return "TreePredictor categorical bitset index out of range"
+        return None
+    if name == "Tree" and hasattr(obj, "children_left"):
+        keys = ("children_left", "children_right", "feature")
+        left, right, feature = (np.asarray(getattr(obj, k), np.int64) for k in keys)
+        n, inner = len(left), np.flatnonzero(np.asarray(obj.children_left) != -1)
+        if not (len(right) == len(feature) == n):
+            return "Tree arrays of different lengths"
+        if (
+            np.any(left[inner] <= inner)
+            or np.any(right[inner] <= inner)
+            or np.any(left[inner] >= n)
+            or np.any(right[inner] >= n)
+        ):
+            return f"Tree children out of range for {n} nodes"
+        if np.any(feature[inner] < 0) or np.any(feature[inner] >= obj.n_features):
+            return "Tree feature index out of range"
+        return None
+    values: list[Any] = []
+    if isinstance(obj, dict):
+        values = list(obj.values())
+    elif isinstance(obj, list | tuple):
+        values = list(obj)
+    elif isinstance(obj, np.ndarray) and obj.dtype == object:
+        values = list(obj.ravel())
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("sklearn", "featkit"):
+        values = list(vars(obj).values())
+    for value in values:
+        problem = _tree_problem(value, depth + 1)
+        if problem:
+            return problem
+    n_features = getattr(obj, "n_features_in_", None)
+    predictors = getattr(obj, "_predictors", None)
+    if n_features is not None and predictors is not None:
+        for row in predictors:
+            for predictor in row:
+                if np.any(predictor.nodes["feature_idx"][predictor.nodes["is_leaf"] == 0] >= n_features):
+                    return f"TreePredictor feature index out of range for {n_features} features"
+    return None
 
 
 def predict_file(

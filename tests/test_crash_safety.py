@@ -35,6 +35,7 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
 ARGS = ["--clip-len", "4", "-q"]
 N_VIDEOS = 36
 N_KILLS = 20
+N_SIGNALS = 24
 SEED = 20
 
 
@@ -86,6 +87,7 @@ _PRELOADED_CLI = inspect.getsource(drop_dac) + textwrap.dedent(
             code = 99
             try:
                 os.setpgid(0, 0)
+                os.environ.update(job.get("env") or {})
                 fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(fd, 1)
                 os.dup2(fd, 2)
@@ -127,6 +129,13 @@ class Run:
         signal.pidfd_send_signal(self._fd, signal.SIGKILL)
         return True
 
+    def signal(self, signum: int) -> bool:
+        """Send ``signum`` to the process; return whether it was still running."""
+        if not self.alive():
+            return False
+        signal.pidfd_send_signal(self._fd, signum)
+        return True
+
     def wait(self) -> int:
         code = self._wait()
         if self._fd is not None:
@@ -151,10 +160,12 @@ class PreloadedCLI:
         )
         self._n = 0
 
-    def start(self, *argv: str, fsize: int | None = None, no_dac: bool = False) -> tuple[Run, Path]:
+    def start(
+        self, *argv: str, fsize: int | None = None, no_dac: bool = False, env: dict[str, str] | None = None
+    ) -> tuple[Run, Path]:
         self._n += 1
         log = self.workdir / f"run{self._n:03d}.log"
-        job = {"argv": list(argv), "log": str(log), "fsize": fsize, "no_dac": no_dac}
+        job = {"argv": list(argv), "log": str(log), "fsize": fsize, "no_dac": no_dac, "env": env}
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -328,6 +339,118 @@ def test_twenty_kill_9_then_resume_equals_an_uninterrupted_run(corpus, reference
     assert set(got) == set(want)
     _assert_same(got, want)
     assert _leftovers(out) == [], "lock, journal and temporary files of killed runs are cleaned up"
+
+
+def _moment(rng, run: Run, out: Path, working: float, n: int) -> str:
+    """Wait for a random moment of ``run``: a delay, a commit being written, or a journal entry being written."""
+    journal = out.with_name(out.name + ".journal")
+    tmp = out.with_name(f".{out.name}.{run.pid}.tmp")
+    moment = str(rng.choice(["delay", "commit", "journal"], p=[0.4, 0.4, 0.2]))
+    deadline = time.monotonic() + (rng.uniform(0, 2 * working / n) if moment == "delay" else working)
+    while run.alive() and time.monotonic() < deadline:
+        if moment == "commit" and tmp.exists():
+            return moment
+        if moment == "journal" and journal.is_dir() and any(journal.glob("*.tmp")):
+            return moment
+        time.sleep(0.0005 if moment != "delay" else 0.002)
+    return "delay"
+
+
+def test_sigint_and_sigterm_at_random_moments_then_resume_equals_an_uninterrupted_run(
+    corpus, reference, preloaded, tmp_path
+):
+    """SIGINT or SIGTERM at random moments, mid-commit and mid-journal-write included, each followed by a resume.
+
+    A signal that lands while the file is written waits for the write to end: the run then stops with 130 or 143
+    (never 0 with a partial file), the file passes its consistency checks after every signal, what was finished
+    is never lost, and the last resume gives exactly the uninterrupted run's file.
+    """
+    _, want, working = reference
+    out = tmp_path / "signalled.h5"
+    rng = np.random.default_rng(SEED + 1)
+    done: set[str] = set()
+    sent, moments, codes = 0, {"delay": 0, "commit": 0, "journal": 0}, {}
+    for _ in range(3 * N_SIGNALS):
+        if sent == N_SIGNALS:
+            break
+        run, log = preloaded.start("extract", str(corpus), "-o", str(out), *ARGS)
+        signum = None
+        if _wait_for_lock(out, run):
+            moment = _moment(rng, run, out, working, N_SIGNALS)
+            signum = signal.SIGINT if rng.random() < 0.5 else signal.SIGTERM
+            if run.signal(signum):
+                sent += 1
+                moments[moment] += 1
+            else:
+                signum = None
+        code = run.wait()
+        text = log.read_text()
+        assert "Traceback" not in text, text
+        assert "Exception ignored" not in text, text
+        stored, journaled = (_by_video(out) if out.exists() else {}), _journal(out)
+        if signum is not None:
+            codes[code] = codes.get(code, 0) + 1
+            if code == 0:  # the signal came after the last write: then the run is complete
+                assert set(stored) == set(want), f"exit 0 after {signum.name} with {len(stored)} videos"
+            else:
+                assert code == 128 + signum, f"{signum.name} gave exit {code}: {text}"
+        _assert_same(stored, want)
+        _assert_same(journaled, want)
+        now = set(stored) | set(journaled)
+        assert done <= now, f"finished videos were lost: {sorted(done - now)}"
+        done = now
+        if done == set(want) and sent < N_SIGNALS:
+            out.unlink()  # start over, so later signals land mid-run too
+            done = set()
+    print(f"{sent} signals survived {moments}, exit codes {codes}")
+    assert sent == N_SIGNALS
+    assert moments["commit"] >= 2, f"too few signals landed during a commit: {moments}"
+
+    final = _cli("extract", str(corpus), "-o", str(out), *ARGS)
+    assert final.returncode == 0, final.stderr
+    got = _by_video(out)
+    assert set(got) == set(want)
+    _assert_same(got, want)
+    assert _leftovers(out) == []
+
+
+def test_deleting_the_lock_mid_run_never_lets_two_writers_mix(corpus, reference, preloaded, tmp_path):
+    """The lock file is deleted while a run writes, and a second run takes a new lock: no row is stored twice.
+
+    The first run (held with SIGSTOP while the second starts) notices at its next commit that another
+    process holds the lock and stops (exit 2) without replacing the file; the second finishes; a resume then
+    equals the uninterrupted run.
+    """
+    out = tmp_path / "stolen.h5"
+    slow = {"FEATKIT_FAULT_INJECT": "sleep=0.4:*"}  # both runs take a while, so they overlap
+    argv = [sys.executable, "-m", "featkit", "extract", str(corpus), "-o", str(out), *ARGS]
+    first = subprocess.Popen(argv, env={**ENV, **slow}, stderr=subprocess.PIPE, text=True)
+    run = Run(first.pid, first.wait)
+    assert _wait_for_lock(out, run)
+    deadline = time.monotonic() + 120
+    while not out.exists() or len(_by_video(out)) < 3:  # it has committed a few videos
+        assert time.monotonic() < deadline
+        assert run.alive()
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        out.with_name(out.name + ".lock").unlink()
+        second, log = preloaded.start("extract", str(corpus), "-o", str(out), *ARGS, env=slow)
+        assert _wait_for_lock(out, second)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    codes = (first.wait(timeout=300), second.wait())
+    errors = first.stderr.read()
+    assert codes == (2, 0), errors + log.read_text()
+    assert "Its lock file was removed while this run was writing, and that process took it" in errors
+    assert "Traceback" not in errors
+    _by_video(out)  # no path twice, offsets and ids consistent
+    final = _cli("extract", str(corpus), "-o", str(out), *ARGS)
+    assert final.returncode == 0, final.stderr
+    got = _by_video(out)
+    assert set(got) == set(reference[1])
+    _assert_same(got, reference[1])
+    assert _leftovers(out) == []
 
 
 def test_second_extract_on_the_same_output_is_refused(corpus, reference, tmp_path):
@@ -509,3 +632,40 @@ def test_deleted_videos_are_kept_unless_pruned(corpus, encoder, tmp_path):
     _assert_same(after, before)
     with open_feature_file(out) as f:
         assert len(read_table(f, "failures").get("path", [])) == 0, "the deleted file's failure record is gone too"
+
+
+def test_an_unreadable_folder_is_a_recorded_failure_and_never_pruned(corpus, preloaded, tmp_path):
+    """A sub-folder that cannot be listed: its videos stay in the file, with --prune too; exit 1 says so."""
+    root = tmp_path / "videos"
+    for label in ("c0", "c1"):
+        (root / label).mkdir(parents=True)
+        for name in sorted(p.name for p in (corpus / label).iterdir())[:2]:
+            shutil.copy2(corpus / label / name, root / label / name)
+    out = tmp_path / "features.h5"
+    argv = ("extract", str(root), "-o", str(out), *ARGS)
+    code, log = preloaded.run(*argv)
+    assert code == 0, log
+    before = _by_video(out)
+    assert len(before) == 4
+    hidden = root / "c1"
+    hidden.chmod(0o000)
+    try:
+        if os.access(hidden, os.R_OK) and subprocess.run(["ls", str(hidden)], preexec_fn=drop_dac).returncode == 0:
+            pytest.skip("cannot make a folder unreadable for this user")
+        for extra in ((), ("--prune",)):
+            code, log = preloaded.run(*argv, *extra, no_dac=True)
+            assert code == 1, log
+            assert "Traceback" not in log
+            assert set(_by_video(out)) == set(before), f"{extra}: the unreadable folder's videos stay"
+            with open_feature_file(out) as f:
+                failures = read_table(f, "failures")
+            assert list(failures["path"]) == ["c1/"]
+            assert list(failures["reason"]) == ["unreadable_folder"]
+            assert "PermissionError" in failures["message"][0]
+    finally:
+        hidden.chmod(0o755)
+    code, log = preloaded.run(*argv, "--prune")
+    assert code == 0, log
+    assert set(_by_video(out)) == set(before)
+    with open_feature_file(out) as f:
+        assert len(read_table(f, "failures").get("path", [])) == 0, "readable again: the record is gone"

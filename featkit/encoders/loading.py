@@ -11,8 +11,11 @@ A spec is one of:
 Loading is safe by default. Keras files load in ``safe_mode`` after a scan that names any
 Lambda layer or Python function they carry; SavedModels are scanned *before* TensorFlow reads
 them for ops that touch files, the network or Python (``ReadFile``, ``WriteFile``, ``PyFunc``,
-...). Pickle and joblib files are never loaded. ``unsafe=True`` (``--unsafe``) skips the scans
-and turns Keras safe mode off, for files whose author you trust.
+...), in every function, in the init op loading runs, and in graphs serialised inside constants;
+tf.data and iterator ops (which run graphs given at run time) and TF1 SavedModels (whose init op
+loading runs from the main graph) are refused outright. Pickle and joblib files are never
+loaded. ``unsafe=True`` (``--unsafe``) skips the scans and turns Keras safe mode off, for
+files whose author you trust.
 
 This module imports TensorFlow lazily, inside the functions that need it.
 """
@@ -84,6 +87,14 @@ _IO_OPS = frozenset(
 )  # fmt: skip
 # TensorFlow's own checkpoint functions (outside what loading runs) save and restore with these.
 _CHECKPOINT_OPS = frozenset({"SaveV2", "RestoreV2", "MergeV2Checkpoints"})
+# Op names containing these run graphs the scan cannot see: tf.data ops (DatasetFromGraph deserialises a
+# GraphDef given as a *tensor*, which can be computed at run time; dataset functions read files) and iterators.
+# A frame encoder needs none of them, so they are refused outright rather than scanned.
+_OPAQUE_OP_PARTS = ("Dataset", "Iterator")
+
+
+def _denied(op: str, deny: frozenset[str]) -> bool:
+    return op in deny or any(part in op for part in _OPAQUE_OP_PARTS)
 
 
 def spec_kind(spec: str | os.PathLike[str]) -> str:
@@ -335,13 +346,84 @@ def scan_saved_model(path: Path) -> list[str]:
         raise EncoderError(f"Could not read the SavedModel {os.fspath(path)!r}: {type(exc).__name__}: {exc}") from exc
     problems: list[str] = []
     for meta in proto.meta_graphs:
+        if not meta.object_graph_def.nodes:
+            # TF1 format: tf.saved_model.load runs its init op (main_op / legacy_init_op) in the main graph at
+            # load time, and that graph holds the save/restore ops; whether an init op writes files cannot be
+            # told apart from TensorFlow's own checkpointing, so such models are not loaded safely at all.
+            problems.append(
+                "a TF1 SavedModel, whose init op (main_op) loading runs from its main graph; re-save it with "
+                "TensorFlow 2's tf.saved_model.save"
+            )
         functions = {f.signature.name: f for f in meta.graph_def.library.function}
-        reachable = _reachable_functions(list(meta.object_graph_def.concrete_functions), functions)
+        init_nodes = _init_op_nodes(meta)
+        roots = list(meta.object_graph_def.concrete_functions) + _called_functions(init_nodes, functions)
+        reachable = _reachable_functions(roots, functions)
         for name, fdef in functions.items():
             deny = _IO_OPS if name in reachable else _IO_OPS - _CHECKPOINT_OPS
-            problems += [f"{op} in {name}" for op in sorted({n.op for n in fdef.node_def} & deny)]
-        graph_ops = {n.op for n in meta.graph_def.node} & (_IO_OPS - _CHECKPOINT_OPS)
+            problems += [f"{op} in {name}" for op in sorted({n.op for n in fdef.node_def if _denied(n.op, deny)})]
+            problems += _nested_graph_problems(fdef.node_def, f"a graph serialised inside {name}")
+        graph_ops = {n.op for n in meta.graph_def.node if _denied(n.op, _IO_OPS - _CHECKPOINT_OPS)}
         problems += [f"{op} in the main graph" for op in sorted(graph_ops)]
+        init_ops = {n.op for n in init_nodes if _denied(n.op, _IO_OPS)}
+        problems += [f"{op} in the init op, which loading runs" for op in sorted(init_ops)]
+        problems += _nested_graph_problems(meta.graph_def.node, "a graph serialised inside the main graph")
+    return problems
+
+
+def _init_op_nodes(meta: Any) -> list[Any]:
+    """The main-graph nodes a loader runs at load time: the init ops and everything they depend on."""
+    by_name = {n.name: n for n in meta.graph_def.node}
+    wanted = []
+    if "__saved_model_init_op" in meta.signature_def:
+        wanted += [t.name for t in meta.signature_def["__saved_model_init_op"].outputs.values()]
+    for key in ("saved_model_main_op", "legacy_init_op", "table_initializer"):
+        if key in meta.collection_def:
+            wanted += list(meta.collection_def[key].node_list.value)
+    seen: dict[str, Any] = {}
+    stack = [w.lstrip("^").split(":")[0] for w in wanted]
+    while stack:
+        name = stack.pop()
+        node = by_name.get(name)
+        if node is None or name in seen:
+            continue
+        seen[name] = node
+        stack += [i.lstrip("^").split(":")[0] for i in node.input]
+    return list(seen.values())
+
+
+def _called_functions(nodes: list[Any], functions: dict[str, Any]) -> list[str]:
+    called = []
+    for node in nodes:
+        if node.op in functions:
+            called.append(node.op)
+        for attr in node.attr.values():
+            called += [attr.func.name] if attr.HasField("func") else [f.name for f in attr.list.func]
+    return [c for c in called if c in functions]
+
+
+def _nested_graph_problems(nodes: Any, where: str, depth: int = 0) -> list[str]:
+    """File and Python ops inside GraphDefs serialised into string constants (what DatasetFromGraph runs)."""
+    from tensorflow.core.framework import graph_pb2
+
+    problems: list[str] = []
+    if depth > 4:
+        return problems
+    for node in nodes:
+        if node.op != "Const" or "value" not in node.attr:
+            continue
+        for blob in node.attr["value"].tensor.string_val:
+            if len(blob) < 16:
+                continue
+            graph = graph_pb2.GraphDef()
+            try:
+                graph.ParseFromString(blob)
+            except Exception:  # noqa: BLE001 - most strings are not graphs
+                continue
+            if not graph.node:
+                continue
+            inner = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+            problems += [f"{op} in {where}" for op in sorted({n.op for n in inner if _denied(n.op, _IO_OPS)})]
+            problems += _nested_graph_problems(inner, where, depth + 1)
     return problems
 
 
@@ -602,7 +684,9 @@ def _load_saved_model(
         if problems:
             raise UnsafeEncoderError(
                 _unsafe_message(
-                    os.fspath(path), "its TensorFlow graph has ops that touch files or run Python", problems
+                    os.fspath(path),
+                    "its TensorFlow graph has ops that touch files, run Python or run graphs featkit cannot check",
+                    problems,
                 )
             )
     sha = tree_sha256(path)
