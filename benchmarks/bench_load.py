@@ -97,19 +97,20 @@ def write_feature_file(path: Path, n_clips: int, n_features: int, seed: int = 0)
     import h5py
     import numpy as np
 
-    from featkit.config import DEFAULT_STATS
+    # Statistics with one column per latent (the earlier default), so any --features divisible by 4 works.
+    stats = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
     from featkit.stats import feature_names
     from featkit.store import CLIP_FIELDS, VIDEO_FIELDS, FeatureStore, VideoResult
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    latent = n_features // len(DEFAULT_STATS)
+    latent = n_features // len(stats)
     meta = {
         "encoder": {"name": "bench-load", "sha256": "0" * 64, "input_size": 64, "latent_dim": latent, "config": {}},
         "sampling": {"clip_len": 16, "fps": 8.0, "stride": None, "max_clips": None},
-        "stats": list(DEFAULT_STATS),
+        "stats": list(stats),
         "extraction": {"note": "written by benchmarks/bench_load.py"},
-        "feature_names": feature_names(DEFAULT_STATS, latent),
+        "feature_names": feature_names(stats, latent),
         "decoder": "none",
     }
     counts = [min(CLIPS_PER_VIDEO, n_clips - lo) for lo in range(0, n_clips, CLIPS_PER_VIDEO)]

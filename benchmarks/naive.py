@@ -70,11 +70,13 @@ def naive_opencv_features(
 
     import cv2
 
-    from featkit.stats import clip_statistics
+    from featkit.motion import motion_jacobian
+    from featkit.stats import clip_statistics, needs_motion
 
     keep = {int(i) for i in wanted}
     mu_by_frame: dict[int, np.ndarray] = {}
     lv_by_frame: dict[int, np.ndarray] = {}
+    rgb_by_frame: dict[int, np.ndarray] = {}
     read_s = encode_s = 0.0
     cap = cv2.VideoCapture(os.fspath(path))
     if not cap.isOpened():
@@ -98,12 +100,25 @@ def naive_opencv_features(
                 read_s += t1 - t
                 mu, logvar = model(x[None], training=False)
                 mu_by_frame[i], lv_by_frame[i] = np.asarray(mu)[0], np.asarray(logvar)[0]
+                rgb_by_frame[i] = rgb
                 encode_s += time.perf_counter() - t1
             else:
                 read_s += time.perf_counter() - t
             i += 1
+        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     finally:
         cap.release()
+    jac_by_frame: dict[int, np.ndarray] = {}
+    if needs_motion(stats):  # the same probing moves, one model call per frame, as a naive user would
+
+        def encode_mu(frames: np.ndarray) -> np.ndarray:
+            calls = [model(f[None].astype(np.float32) / 255.0, training=False) for f in frames]
+            return np.stack([np.asarray(c[0])[0] for c in calls])
+
+        t1 = time.perf_counter()
+        for f, rgb in rgb_by_frame.items():
+            jac_by_frame[f] = motion_jacobian(encode_mu, rgb[None], mu_by_frame[f][None])[0]
+        encode_s += time.perf_counter() - t1
     rows = []
     for fids in clips:
         present = [int(f) for f in fids if int(f) in mu_by_frame]
@@ -111,7 +126,11 @@ def naive_opencv_features(
             raise ValueError(f"OpenCV returned {i} frames of {path}; a clip needs frames {fids[0]}..{fids[-1]}")
         rows.append(
             clip_statistics(
-                np.stack([mu_by_frame[f] for f in present]), np.stack([lv_by_frame[f] for f in present]), stats
+                np.stack([mu_by_frame[f] for f in present]),
+                np.stack([lv_by_frame[f] for f in present]),
+                stats,
+                times=np.array(present, dtype=np.float64) / fps,  # index / fps: what a naive user does
+                jacobian=np.stack([jac_by_frame[f] for f in present]) if jac_by_frame else None,
             )
         )
     return np.stack(rows), {"read_s": read_s, "encode_s": encode_s, "frames_read": i}
