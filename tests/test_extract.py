@@ -318,3 +318,20 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
         assert ca == cb
         assert np.array_equal(a["features"][oa : oa + ca], b["features"][ob : ob + cb])
     assert not journal.exists()
+
+
+def test_a_file_of_the_v2_design_is_not_resumed_by_the_default_encoder(labelled_tree, encoder, tmp_path):
+    """A feature file written by featkit-default-v2's design (global 32-d code) keeps its encoder's identity:
+    resuming it with the shipped default is refused with the settings-mismatch message, naming the encoder."""
+    from featkit.encoders.keras_encoder import load_keras_encoder
+    from featkit.encoders.vae import build_vae
+
+    path = tmp_path / "v2_design.keras"
+    build_vae(input_size=64, latent_dim=32, widths=(32, 64, 128, 128), seed=1).save(path)
+    v2 = load_keras_encoder(str(path))
+    out = tmp_path / "v2.h5"
+    extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=v2)
+    with pytest.raises(StoreMismatchError, match=r"(?s)made with other settings.*encoder: file has"):
+        extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=encoder)
+    X, *_ = load_features(out)  # the old file still loads
+    assert X.shape[1] % 32 == 0
