@@ -7,17 +7,20 @@
 
 **v3** (``featkit-default-v3``): a β-VAE with a spatial latent, an 8x8 grid of
 2-channel codes (d = 128, stored in int8 = 128 bytes per frame;
-``build_vae(latent_grid=8)``), trained from scratch in one stage of
-``--epochs`` (12) epochs at learning rate 1e-3 (cosine decay) on
+``build_vae(latent_grid=8)``), trained in two stages: from scratch for
+``--epochs`` (6) epochs at learning rate 1e-3 (cosine decay) on
 
 * corpus frames (``benchmarks/fetch_corpus.py``): 8 fps, at most 2,500 per
   video, plus three random crops per frame at 1.25x, 1.5x and 2x scale;
 * views of the photographs bundled in the scikit-image wheel (pinned, fetched
   with ``pip download``) and scikit-learn, seen through a virtual camera
   (zooms 15-100 %, random place, ±30° rotation half of the time):
-  ``--photo-views`` (600) per photograph.
+  ``--photo-views`` (400) per photograph.
 
-The run writes a checkpoint (weights, optimizer, data order) after every epoch
+and then, from those weights, ``--stage2-epochs`` (10) more at ``--stage2-lr``
+(5e-4) with ``--stage2-photo-views`` (600) views per photograph.
+
+Each stage writes a checkpoint (weights, optimizer, data order) after every epoch
 under ``--work`` and resumes from it when started again with the same
 settings, so a long schedule can be spread over sittings; after every epoch it
 also writes the weights and model card so far to ``--out``. ``--init-from DIR``
@@ -543,7 +546,9 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
         },
         "history": history,
-        "initialised_from": None if init is None else {"name": init["name"], "held_out": init.get("held_out")},
+        "initialised_from": None
+        if init is None
+        else {k: init.get(k) for k in ("name", "note", "architecture", "training", "history", "held_out")},
         "held_out": {
             "bytes_matched": _public(rows),
             "psnr_db": vae8["psnr_db"],
@@ -567,7 +572,7 @@ RECIPE_DEFAULTS = {
     "latent_dim": (128, 32),
     "latent_grid": (8, 0),
     "widths": ([32, 64, 128], list(WIDTHS)),
-    "epochs": (12, 6),
+    "epochs": (6, 6),
     "lr": (1e-3, 1e-4),
 }
 
@@ -594,14 +599,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--obs-var", type=float, default=0.002)
-    ap.add_argument("--epochs", type=int, default=None, help="epochs (v3: 12; v2: of the fine-tuning stage, 6)")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs (v3: 6; v2: of the fine-tuning stage, 6)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=None, help="learning rate (v3: 1e-3; v2 fine-tuning stage: 1e-4)")
     ap.add_argument("--fps", type=float, default=8.0, help="frame sampling rate for training frames")
     ap.add_argument("--max-per-video", type=int, default=2500)
     ap.add_argument("--crops", type=int, default=3, help="random crops per sampled frame")
     ap.add_argument("--crop-scales", type=lambda s: [float(v) for v in s.split(",")], default=[1.25, 1.5, 2.0])
-    ap.add_argument("--photo-views", type=int, default=600, help="v3: camera views per bundled photograph")
+    ap.add_argument("--photo-views", type=int, default=400, help="v3: camera views per bundled photograph")
     ap.add_argument("--held-fps", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
@@ -616,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
         help="folder with a default.weights.h5 and default.json to fine-tune (architecture from that card)",
     )
     ap.add_argument("--stage1-epochs", type=int, default=30, help="v2: epochs of the from-scratch stage")
+    ap.add_argument("--stage2-epochs", type=int, default=10, help="v3: epochs of the second stage (0: one stage)")
+    ap.add_argument("--stage2-lr", type=float, default=5e-4, help="v3: learning rate of the second stage")
+    ap.add_argument("--stage2-photo-views", type=int, default=600, help="v3: views per photograph in stage 2")
     ap.add_argument(
         "--linear-path",
         action="store_true",
@@ -635,7 +643,38 @@ def main(argv: list[str] | None = None) -> int:
     videos = {v["id"]: v for v in manifest["videos"]}
     train_ids = sorted(i for i in videos if i not in HELD_OUT and i not in EXCLUDED)
     if args.recipe == "v3" and not args.sweep:
-        return _v3(args, root, videos, train_ids, argv)
+        if args.init_from or args.stage2_epochs == 0:
+            return _v3(args, root, videos, train_ids, argv)
+        # The shipped v3 recipe has two stages: from scratch, then a longer stage at a lower rate
+        # on more photo views, from stage 1's weights (each stage checkpointed and resumable).
+        stage1 = argparse.Namespace(
+            **{
+                **vars(args),
+                "name": args.name + "-stage1",
+                "out": str(Path(args.out) / "stage1"),
+                "work": str(Path(args.work) / "stage1") if args.work else None,
+            }
+        )
+        print(f"stage 1: {args.epochs} epochs from scratch", flush=True)
+        code = _v3(stage1, root, videos, train_ids, argv)
+        if code or (args.stop_after is not None):
+            return code
+        stage2 = argparse.Namespace(
+            **{
+                **vars(args),
+                "epochs": args.stage2_epochs,
+                "lr": args.stage2_lr,
+                "photo_views": args.stage2_photo_views,
+                "init_from": stage1.out,
+                "work": str(Path(args.work) / "stage2") if args.work else None,
+            }
+        )
+        print(f"stage 2: {args.stage2_epochs} epochs at lr {args.stage2_lr} from stage 1", flush=True)
+        code = _v3(stage2, root, videos, train_ids, argv)
+        import shutil
+
+        shutil.rmtree(stage1.out, ignore_errors=True)  # its card is inside stage 2's, under initialised_from
+        return code
     t0 = time.time()
     data = _frames(args, root, videos, train_ids)
     train, held = data["train"], data["held"]
