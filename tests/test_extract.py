@@ -36,8 +36,9 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
         names = [n.decode() for n in f["feature_names"][()]]
         assert len(names) == f["features"].shape[1] == 4 * encoder.latent_dim
-        assert names[0] == "mu_mean_00"
-        assert names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:02d}"
+        width = max(2, len(str(encoder.latent_dim - 1)))  # mu_mean_00 for d = 32, mu_mean_000 for d = 128
+        assert names[0] == f"mu_mean_{0:0{width}d}"
+        assert names[-1] == f"mu_absdiff_{encoder.latent_dim - 1:0{width}d}"
         assert f["features"].compression is None  # uncompressed: loads 10x faster (benchmarks/bench_load.py)
         assert f["features"].chunks is not None
         paths = [p.decode() for p in f["videos/path"][()]]
