@@ -183,6 +183,30 @@ def pixel_mu_logvar(frames: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarra
     return mu, np.log(std**2 + 1e-12)
 
 
+#: Tasks of real footage, where a colour histogram of the same clips is also a baseline.
+REAL_FOOTAGE_TASKS = ("camera_motion", "real_source")
+HIST_LEVELS = 4  # per RGB channel: 4**3 = 64 bins
+
+
+def colour_histogram(frames: np.ndarray, levels: int = HIST_LEVELS) -> np.ndarray:
+    """Normalised joint RGB histogram of a clip's frames, ``levels**3`` bins (64 by default).
+
+    Parameters
+    ----------
+    frames : ndarray of shape (T, S, S, 3), uint8
+
+    Returns
+    -------
+    ndarray of shape (levels**3,), float64
+        Fraction of the clip's pixels in each (R, G, B) cell of equal-width bins; sums to 1.
+
+    """
+    q = (frames.astype(np.int64) * levels) // 256
+    cell = (q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]
+    counts = np.bincount(cell.ravel(), minlength=levels**3).astype(np.float64)
+    return counts / counts.sum()
+
+
 @dataclass
 class TaskFeatures:
     """Everything computed once per task: per-video features and the frames PCA needs."""
@@ -199,6 +223,7 @@ class TaskFeatures:
     clip_len: np.ndarray  # (n_clips,)
     timing: dict[str, float]
     dim: int
+    colour_hist: np.ndarray | None = None  # (n_videos, 64): colour_histogram of the same sampled frames
     pca_seconds: list[float] = field(default_factory=list)
     _pca_memo: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -291,7 +316,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
 
     size, dim, sampling = encoder.input_size, encoder.latent_dim, config.sampling
     t_decode = t_pix = 0.0
-    pix_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], []
+    pix_rows, hist_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], [], []
     small_moved: list[list[np.ndarray]] = [[] for _ in MOTION_STEPS]
     for v, row in enumerate(task.rows):
         t0 = time.perf_counter()
@@ -308,6 +333,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
             # The pixel baseline gets the same `motion` statistic: its own response to the same camera moves.
             jac = motion_jacobian(lambda f: pixel_mu_logvar(f, dim)[0], frames, mu)
             pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac))
+            hist_rows.append(colour_histogram(frames))
             frame_time.append(times)
             small.append(_small(frames))
             for k, m in enumerate(camera_moves(frames)):
@@ -318,6 +344,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
         t_pix += time.perf_counter() - t0
     clip_video_a = np.array(clip_video)
     _, pixels = average_by_video(np.stack(pix_rows), clip_video_a)
+    _, hists = average_by_video(np.stack(hist_rows), clip_video_a)
     timing = {"vae_extract_s": t_vae, "decode_s": t_decode, "pixels_s": t_pix}
     return TaskFeatures(
         paths=paths,
@@ -332,6 +359,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
         clip_len=np.array(clip_len),
         timing=timing,
         dim=dim,
+        colour_hist=hists,
     )
 
 
@@ -468,16 +496,17 @@ def _evaluate(
         "clustering": {r: {m: _interval(v) for m, v in clus[r].items()} for r in reps},
         "confusion": {r: conf[r].tolist() for r in reps},
     }
-    if "vae" in reps and "pixels" in reps:
-        out["delta_vae_vs_pixels"] = {
-            k: _interval(
-                [
-                    None if a is None or p is None else a - p
-                    for a, p in zip(acc["vae"][k], acc["pixels"][k], strict=True)
-                ]
-            )
-            for k in keys
-        }
+    for base in ("pixels", "colour_hist"):
+        if "vae" in reps and base in reps:
+            out[f"delta_vae_vs_{base}"] = {
+                k: _interval(
+                    [
+                        None if a is None or p is None else a - p
+                        for a, p in zip(acc["vae"][k], acc[base][k], strict=True)
+                    ]
+                )
+                for k in keys
+            }
     return out
 
 
@@ -517,7 +546,7 @@ def _plots(results: dict[str, Any], feats: dict[str, TaskFeatures], tasks: dict[
     evals = results["evaluations"]
     names = list(evals)
     written = []
-    colours = {"vae": "C0", "vae_mu": "C9", "vae_symmetric": "C7", "pixels": "C3", "pca": "C2"}
+    colours = {"vae": "C0", "vae_mu": "C9", "vae_symmetric": "C7", "pixels": "C3", "pca": "C2", "colour_hist": "C4"}
     ncols = min(3, len(names))
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
@@ -709,6 +738,8 @@ def _evaluate_tasks(
             "pixels": tf.pixels,
             "pca": tf.pca,
         }
+        if tname in REAL_FOOTAGE_TASKS and tf.colour_hist is not None:
+            reps["colour_hist"] = tf.colour_hist
         res = evaluate(reps, y, groups, seeds=settings.seeds, budgets=settings.budgets, n_splits=n_splits)
         res.update(
             task=tname,
@@ -820,6 +851,11 @@ def run(
                 "dim": len(feature_names(MU_STATS, d)),
                 "what": f"PCA({d}) of {PCA_SIDE}x{PCA_SIDE} RGB frames fitted on training frames",
             },
+            "colour_hist": {
+                "dim": HIST_LEVELS**3,
+                "what": f"{HIST_LEVELS**3}-bin joint RGB histogram of the same sampled frames, per clip "
+                f"(real-footage tasks {list(REAL_FOOTAGE_TASKS)} only)",
+            },
         },
         "data": _data_files(tasks),
         "tasks": {name: t.summary() for name, t in tasks.items()},
@@ -905,6 +941,22 @@ def markdown_summary(results: dict[str, Any]) -> str:
         row.append("n/a" if met is None else ("yes" if met else "**no**"))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+    hist = {n: ev for n, ev in results["evaluations"].items() if "colour_hist" in ev["classification"]}
+    if hist:
+        lines.append(
+            "Colour-histogram baseline (64-bin RGB histogram of the same clips), accuracy in %, and VAE minus it:"
+        )
+        lines.append("")
+        lines += ["| task | " + " | ".join(f"hist @{b} | Δ VAE−hist @{b}" for b in show) + " |"]
+        lines.append("|---|" + "---|---|" * len(show))
+        for name, ev in hist.items():
+            row = [name]
+            for b in show:
+                a = ev["classification"]["colour_hist"][b]["accuracy"]
+                dlt = ev.get("delta_vae_vs_colour_hist", {}).get(b, {})
+                row += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
     ceil = {n: ev["symmetry_ceiling"] for n, ev in results["evaluations"].items() if ev.get("symmetry_ceiling")}
     if ceil:
         lines.append(

@@ -1,12 +1,39 @@
 """Recipe that trains featkit's shipped default encoder (one command, seeded).
 
-    python benchmarks/train_default.py            # fetch the corpus, train both stages, write weights + model card
-    python benchmarks/train_default.py --init-from DIR   # only stage 2, from DIR/default.weights.h5 + default.json
-    python benchmarks/train_default.py --sweep    # the latent-size / β sweep (PCA-initialised design)
+    python benchmarks/train_default.py                 # v3: fetch data, train, write weights + model card
+    python benchmarks/train_default.py --stop-after 4  # v3: 4 more epochs of the schedule, then stop (resumable)
+    python benchmarks/train_default.py --recipe v2     # the previous default's two-stage recipe
+    python benchmarks/train_default.py --sweep         # the latent-size / β sweep (PCA-initialised design)
 
-It fetches the real-video corpus (``benchmarks/fetch_corpus.py``), samples
-frames at the extractor's input size, holds out three whole videos for
-evaluation, and trains the convolutional β-VAE in two stages:
+**v3** (``featkit-default-v3``): a β-VAE with a spatial latent, an 8x8 grid of
+2-channel codes (d = 128, stored in int8 = 128 bytes per frame;
+``build_vae(latent_grid=8)``), trained in two stages: from scratch for
+``--epochs`` (6) epochs at learning rate 1e-3 (cosine decay) on
+
+* corpus frames (``benchmarks/fetch_corpus.py``): 8 fps, at most 2,500 per
+  video, plus three random crops per frame at 1.25x, 1.5x and 2x scale;
+* views of the photographs bundled in the scikit-image wheel (pinned, fetched
+  with ``pip download``) and scikit-learn, seen through a virtual camera
+  (zooms 15-100 %, random place, ±30° rotation half of the time):
+  ``--photo-views`` (400) per photograph.
+
+and then, from those weights, ``--stage2-epochs`` (10) more at ``--stage2-lr``
+(5e-4) with ``--stage2-photo-views`` (600) views per photograph.
+
+Each stage writes a checkpoint (weights, optimizer, data order) after every epoch
+under ``--work`` and resumes from it when started again with the same
+settings, so a long schedule can be spread over sittings; after every epoch it
+also writes the weights and model card so far to ``--out``. ``--init-from DIR``
+starts a new schedule from another card's weights (a later stage).
+
+Every epoch is measured on three whole held-out videos against PCA at the same
+stored bytes per frame (PCA-128 in int8 and PCA-32 in float32), fitted on the
+same corpus frames, in PSNR and SSIM (overall, per video, and a paired
+bootstrap interval over frames). The design was chosen by the pilot ablation
+``benchmarks/pilot_v3.py`` (``benchmarks/results/pilot_v3.json``), which
+ships inside the card.
+
+**v2** (``--recipe v2``): the 32-d global-code β-VAE, trained in two stages:
 
 1. from scratch, ``--stage1-epochs`` (30) epochs at learning rate 1e-3 on
    centre views (6 fps, at most 1,500 per video) plus two random crops per
@@ -14,13 +41,6 @@ evaluation, and trains the convolutional β-VAE in two stages:
 2. fine-tuning, ``--epochs`` (6) epochs at ``--lr`` (1e-4) on more frames
    (8 fps, at most 2,500 per video) plus three crops per frame at 1.25x, 1.5x
    and 2x scale.
-
-Every stage is measured on the held-out videos against PCA with as many
-components as latent dimensions, fitted on the same training frames, in PSNR
-and SSIM (overall, per video, and a paired bootstrap interval over frames).
-The recipe writes ``featkit/encoders/weights/default.weights.h5`` and
-``default.json`` (architecture, schedule, sha256 of every video, per-epoch
-losses and held-out scores, and the stage-1 card under ``initialised_from``).
 
 ``--linear-path`` trains the alternative design that was tried and not
 shipped: the VAE plus a linear path fixed at whitened PCA, which starts exactly
@@ -58,7 +78,103 @@ EXCLUDED = ("robot_webm", "robot_ogv", "robot_mkv")
 #: (latent_dim, beta) pairs of ``--sweep``.
 SWEEP = ((16, 1.0), (32, 0.5), (32, 1.0), (32, 2.0), (64, 1.0))
 SIZE = 64
+#: The pilot ablation that chose the v3 design (benchmarks/pilot_v3.py).
+PILOT = REPO / "benchmarks" / "results" / "pilot_v3.json"
 WIDTHS = (32, 64, 128, 128)
+
+
+#: Photographs bundled in the scikit-image wheel (pinned), animated into training frames.
+PHOTO_WHEEL = ("scikit-image", "0.26.0")
+PHOTO_FILES = (
+    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
+    "coins.png", "color.png", "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png",
+    "logo.png", "moon.png", "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg",
+    "rocket.jpg", "text.png",
+)  # fmt: skip
+
+
+def fetch_photos(root: Path) -> dict[str, Any]:
+    """The scikit-image wheel's bundled photographs (``pip download --no-deps``), cached under ``root/photos``.
+
+    Returns ``{"wheel": {...sha256}, "images": {name: {"path", "sha256"}}}``; the
+    two photos bundled with scikit-learn are added (``sklearn:china.jpg``, ...).
+    """
+    import subprocess
+    import zipfile
+
+    folder = root / "photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(folder.glob(f"scikit_image-{PHOTO_WHEEL[1]}-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "-d",
+                str(folder),
+                f"{PHOTO_WHEEL[0]}=={PHOTO_WHEEL[1]}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        wheels = sorted(folder.glob(f"scikit_image-{PHOTO_WHEEL[1]}-*.whl"))
+    images: dict[str, Any] = {}
+    with zipfile.ZipFile(wheels[0]) as z:
+        for name in PHOTO_FILES:
+            dest = folder / name
+            if not dest.exists():
+                dest.write_bytes(z.read(f"skimage/data/{name}"))
+            images[name] = {"path": str(dest), "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
+    from sklearn.datasets import load_sample_images
+
+    for fn in load_sample_images().filenames:
+        images[f"sklearn:{Path(fn).name}"] = {"path": fn, "sha256": hashlib.sha256(Path(fn).read_bytes()).hexdigest()}
+    wheel = {"file": wheels[0].name, "sha256": hashlib.sha256(wheels[0].read_bytes()).hexdigest()}
+    return {"wheel": wheel, "images": images}
+
+
+def photo_views(paths: list[str], per_image: int, size: int, seed: int) -> np.ndarray:
+    """Random views of photographs as a moving camera would see them: zooms, pans, rotations.
+
+    Each view is a square window of side 15-100 % of the photo's shorter side
+    (log-uniform), at a random place, turned by up to ±30° half of the time,
+    resampled to ``size`` (box-reduced first, so zoomed-out views do not alias).
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng([seed, 1])
+    out = np.empty((len(paths) * per_image, size, size, 3), np.uint8)
+    k = 0
+    for path in paths:
+        im = Image.open(path).convert("RGB")
+        pyramid: dict[int, Image.Image] = {}
+        short = min(im.size)
+        for _ in range(per_image):
+            side = short * float(np.exp(rng.uniform(np.log(0.15), 0.0)))
+            angle = float(rng.uniform(-30, 30)) if rng.random() < 0.5 else 0.0
+            reach = side / 2 * (abs(np.cos(np.deg2rad(angle))) + abs(np.sin(np.deg2rad(angle))))
+            reach = min(reach, short / 2)
+            cx = rng.uniform(reach, im.size[0] - reach)
+            cy = rng.uniform(reach, im.size[1] - reach)
+            scale = side / size
+            level = max(1, int(scale))
+            small = pyramid.setdefault(level, im.reduce(level) if level > 1 else im)
+            s = scale / level
+            c, si = np.cos(np.deg2rad(angle)) * s, np.sin(np.deg2rad(angle)) * s
+            half = (size - 1) / 2
+            x0, y0 = cx / level, cy / level
+            # PIL's affine maps output (u, v) to input (a u + b v + c, d u + e v + f).
+            coeffs = (c, -si, x0 - c * half + si * half, si, c, y0 - si * half - c * half)
+            view = small.transform((size, size), Image.AFFINE, coeffs, resample=Image.BILINEAR)
+            arr = np.asarray(view)
+            out[k] = arr[:, ::-1] if rng.random() < 0.5 else arr
+            k += 1
+    return out
 
 
 def _frames(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str]) -> dict[str, Any]:
@@ -207,30 +323,307 @@ def _bootstrap_mean(diff: np.ndarray, seed: int, n: int = 2000) -> list[float]:
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+# -- v3: spatial latent, corpus + photographs, checkpointed ------------------------------------
+
+
+def quantiser(train_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (low, step) of a uint8 quantiser covering the 0.5-99.5 % range of ``train_codes``."""
+    lo, hi = np.percentile(train_codes, [0.5, 99.5], axis=0)
+    return lo, np.maximum(hi - lo, 1e-6) / 255.0
+
+
+def quantise(codes: np.ndarray, q: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Round ``codes`` to the uint8 grid of ``q`` and back (what a reader of stored int8 codes sees)."""
+    lo, step = q
+    return (np.clip(np.round((codes - lo) / step), 0, 255) * step + lo).astype(np.float32)
+
+
+def encode(vae: Any, frames: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Posterior means of uint8 frames, (n, d) float32."""
+    out = [
+        np.asarray(vae.encoder(frames[i : i + batch].astype(np.float32) / 255.0, training=False)[0])
+        for i in range(0, len(frames), batch)
+    ]
+    return np.concatenate(out)
+
+
+def decode(vae: Any, codes: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Frames in [0, 1] decoded from codes."""
+    out = [np.asarray(vae.decoder(codes[i : i + batch], training=False)) for i in range(0, len(codes), batch)]
+    return np.clip(np.concatenate(out), 0.0, 1.0)
+
+
+def bytes_matched(
+    vae: Any, train: np.ndarray, held: np.ndarray, pca: dict[int, Any], held_video: np.ndarray
+) -> dict[str, Any]:
+    """Held-out PSNR/SSIM of the VAE's int8 and float32 codes, and of PCA at the same bytes per frame.
+
+    ``pca`` maps a component count to a PCA fitted on the training frames; its
+    coefficients are stored in int8 (same quantiser rule) or float32.
+    """
+    x = held.astype(np.float32) / np.float32(255.0)
+    sample = train[:: max(1, len(train) // 4000)]
+    mu = encode(vae, held)
+    d = mu.shape[1]
+    rows: dict[str, Any] = {}
+    rec = {"float32": decode(vae, mu), "int8": decode(vae, quantise(mu, quantiser(encode(vae, sample))))}
+    for dtype, r in rec.items():
+        s = _scores(x, r)
+        rows[f"vae_{dtype}"] = {"bytes": d * (4 if dtype == "float32" else 1), **_summary(s, held_video)}
+        rows[f"vae_{dtype}"]["_frames"] = s
+    flat = sample.reshape(len(sample), -1).astype(np.float32) / np.float32(255.0)
+    for k, p in sorted(pca.items()):
+        coef = p.transform(x.reshape(len(x), -1))
+        for dtype, c in (("float32", coef), ("int8", quantise(coef, quantiser(p.transform(flat))))):
+            s = _scores(x, np.clip(p.inverse_transform(c), 0, 1).reshape(x.shape))
+            rows[f"pca{k}_{dtype}"] = {"bytes": k * (4 if dtype == "float32" else 1), **_summary(s, held_video)}
+            rows[f"pca{k}_{dtype}"]["_frames"] = s
+    return rows
+
+
+def _summary(s: dict[str, np.ndarray], held_video: np.ndarray) -> dict[str, Any]:
+    return {
+        "psnr_db": round(float(s["psnr"].mean()), 3),
+        "ssim": round(float(s["ssim"].mean()), 4),
+        "per_video_psnr_db": {
+            vid: round(float(s["psnr"][held_video == k].mean()), 3) for k, vid in enumerate(HELD_OUT)
+        },
+    }
+
+
+def _public(rows: dict[str, Any]) -> dict[str, Any]:
+    return {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in rows.items()}
+
+
+def _v3_data(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str]) -> dict[str, Any]:
+    """Corpus frames (multi-scale crops) plus animated views of the bundled photographs."""
+    data = _frames(args, root, videos, train_ids)
+    photos = fetch_photos(root)
+    views = photo_views([p["path"] for p in photos["images"].values()], args.photo_views, SIZE, args.seed)
+    return {**data, "corpus": data["train"], "train": np.concatenate([data["train"], views]), "photos": photos}
+
+
+def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str], argv: Any) -> int:
+    """Train the v3 design for ``args.epochs`` epochs, checkpointing every epoch, resuming where it stopped."""
+    import keras
+
+    from featkit.encoders.training import VAETrainer
+    from featkit.encoders.vae import build_vae
+    from featkit.store import sha256_of
+    from featkit.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, _check_same, _read_checkpoint, _write_checkpoint
+
+    t0 = time.time()
+    data = _v3_data(args, root, videos, train_ids)
+    train, held = data["train"], data["held"]
+    print(f"frames: corpus {len(data['corpus'])} + photo views {len(train) - len(data['corpus'])}, "
+          f"held-out {len(held)} ({time.time() - t0:.0f} s)", flush=True)  # fmt: skip
+    arch = {
+        "input_size": SIZE,
+        "latent_dim": args.latent_dim,
+        "widths": list(args.widths),
+        "beta": args.beta,
+        "obs_var": args.obs_var,
+        "latent_grid": args.latent_grid,
+    }
+    init = None
+    if args.init_from:
+        init = json.loads((Path(args.init_from) / "default.json").read_text())
+        arch = {k: v for k, v in init["architecture"].items() if k != "seed"}
+    settings = {
+        "architecture": arch,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "n_train": len(train),
+        "frames_sha256": hashlib.sha256(train[:: max(1, len(train) // 500)].tobytes()).hexdigest(),
+        "init_from": None
+        if init is None
+        else {"name": init["name"], "sha256": sha256_of(Path(args.init_from) / "default.weights.h5")},
+    }
+    trainer = VAETrainer(
+        train,
+        architecture=arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        init_weights=str(Path(args.init_from) / "default.weights.h5") if args.init_from else None,
+    )
+    work = Path(args.work) if args.work else root / f"train-{args.name}"
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt = work / "checkpoint.npz"
+    history: dict[str, Any] = {"loss": [], "recon": [], "kl": [], "seconds": [], "held_out_per_epoch": []}
+    if ckpt.exists():
+        state, meta = _read_checkpoint(ckpt)
+        _check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt)
+        trainer.set_state(state)
+        history = meta["history"]
+        print(f"resumed at epoch {trainer.epoch} from {ckpt}", flush=True)
+    pca = {k: _pca(data["corpus"], k, args.seed) for k in (args.latent_dim // 4, args.latent_dim)}
+    stop = args.epochs if args.stop_after is None else min(args.epochs, trainer.epoch + args.stop_after)
+    rows = None
+    while trainer.epoch < stop:
+        t1 = time.time()
+        logs = trainer.run_epoch()
+        for k in ("loss", "recon", "kl"):
+            history[k].append(logs[k])
+        history["seconds"].append(round(time.time() - t1, 1))
+        rows = bytes_matched(trainer.vae, train, held, pca, data["held_video"])
+        # Top level: the int8 codes, the stored form the card's held_out reports.
+        history["held_out_per_epoch"].append(
+            {
+                "psnr_db": rows["vae_int8"]["psnr_db"],
+                "ssim": rows["vae_int8"]["ssim"],
+                **{k: {"psnr_db": v["psnr_db"], "ssim": v["ssim"]} for k, v in rows.items() if k.startswith("vae")},
+            }
+        )
+        meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "settings": settings, "history": history}
+        _write_checkpoint(ckpt, trainer.get_state(), json.loads(json.dumps(meta)))
+        print(f"epoch {trainer.epoch}/{args.epochs}: {logs} ({history['seconds'][-1]:.0f} s); held-out "
+              f"{history['held_out_per_epoch'][-1]}", flush=True)  # fmt: skip
+        _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init, argv, keras, build_vae)
+    if rows is None:
+        rows = bytes_matched(trainer.vae, train, held, pca, data["held_video"])
+        _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init, argv, keras, build_vae)
+    return 0
+
+
+def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init, argv, keras, build_vae) -> None:
+    """Weights (model only) and model card of the current epoch into ``args.out``."""
+    import tensorflow as tf
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shipped = build_vae(**{**arch, "seed": args.seed})
+    shipped.set_weights(trainer.vae.get_weights())
+    shipped.save_weights(out / "default.weights.h5")
+    vae8, pca8 = rows["vae_int8"], rows[f"pca{args.latent_dim}_int8"]
+    pca_f = rows[f"pca{args.latent_dim // 4}_float32"]
+    best_pca = pca8 if pca8["psnr_db"] >= pca_f["psnr_db"] else pca_f
+    card = {
+        "name": args.name,
+        "architecture": {**arch, "seed": args.seed},
+        "objective": "sum_pixels (x - x_hat)^2 / (2 obs_var) + beta * KL(q(z|x) || N(0, I)), per frame",
+        "features_from": "posterior mean mu: a latent_grid x latent_grid grid of codes, flattened row-major "
+        "(cell (i, j), channel c is column (i * latent_grid + j) * channels + c)",
+        "preprocessing": "RGB, shorter side resized to 64 by the decoder, centre crop 64x64, scaled to [0, 1]",
+        "design": "convolutional beta-VAE with a spatial latent (build_vae(latent_grid=...)): separate 3x3 "
+        "convolution heads for mu and log sigma^2 on the last feature map, a decoder that lifts the grid "
+        "with a 3x3 convolution (limited reach), trained from scratch on corpus frames and photographs",
+        "stored_bytes_per_frame": {"int8": arch["latent_dim"], "float32": 4 * arch["latent_dim"]},
+        "training": {
+            "command": "python benchmarks/train_default.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "epochs_done": trainer.epoch,
+            "batch_size": args.batch_size,
+            "optimizer": f"Adam, cosine decay over all {args.epochs} epochs from {args.lr} to {args.lr * 0.05}",
+            "augment": "random horizontal flip; random crops at several scales; photographs viewed through a "
+            "virtual camera (15-100 % zoom, random place, +-30 degree rotation half of the time)",
+            "frames": {
+                "fps": args.fps,
+                "max_per_video": args.max_per_video,
+                "random_crops_per_frame": args.crops,
+                "crop_scales": args.crop_scales,
+                "n_corpus_frames": len(data["corpus"]),
+                "photo_views_per_image": args.photo_views,
+                "n_photo_frames": len(data["train"]) - len(data["corpus"]),
+                "n_train_frames": len(data["train"]),
+                "held_out_fps": args.held_fps,
+                "n_held_out_frames": len(data["held"]),
+            },
+            "train_videos": [{"id": i, "sha256": videos[i]["sha256"]} for i in train_ids],
+            "held_out_videos": [{"id": i, "sha256": videos[i]["sha256"]} for i in HELD_OUT],
+            "photos": {
+                "wheel": data["photos"]["wheel"],
+                "images": {k: v["sha256"] for k, v in data["photos"]["images"].items()},
+                "licence": "scikit-image bundled data (public domain / CC0 / CC-BY per skimage/data/README); "
+                "scikit-learn sample images (CC-BY)",
+            },
+            "seconds": round(float(sum(history["seconds"])), 1),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
+        },
+        "history": history,
+        "initialised_from": None
+        if init is None
+        else {k: init.get(k) for k in ("name", "note", "architecture", "training", "history", "held_out")},
+        "held_out": {
+            "bytes_matched": _public(rows),
+            "psnr_db": vae8["psnr_db"],
+            "ssim": vae8["ssim"],
+            "pca_psnr_db": best_pca["psnr_db"],
+            "pca_ssim": best_pca["ssim"],
+            "psnr_gain_db_ci95": _bootstrap_mean(vae8["_frames"]["psnr"] - best_pca["_frames"]["psnr"], args.seed),
+            "ssim_gain_ci95": _bootstrap_mean(vae8["_frames"]["ssim"] - best_pca["_frames"]["ssim"], args.seed),
+            "note": f"int8 codes ({arch['latent_dim']} bytes/frame) against the better PCA at the same bytes "
+            f"(PCA-{args.latent_dim} int8 or PCA-{args.latent_dim // 4} float32, fitted on the corpus training "
+            "frames); paired bootstrap over held-out frames (frames of one video are correlated)",
+        },
+        "pilot_ablation": json.loads(PILOT.read_text()) if PILOT.exists() else None,
+    }
+    (out / "default.json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+#: Settings that differ between the recipes: (v3, v2).
+RECIPE_DEFAULTS = {
+    "name": ("featkit-default-v3", "featkit-default-v2"),
+    "latent_dim": (128, 32),
+    "latent_grid": (8, 0),
+    "widths": ([32, 64, 128], list(WIDTHS)),
+    "epochs": (6, 6),
+    "lr": (1e-3, 1e-4),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the recipe; return an exit code."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--recipe",
+        choices=("v3", "v2"),
+        default="v3",
+        help="v3: spatial latent, corpus + photographs, one checkpointed stage; v2: the previous two-stage recipe",
+    )
     ap.add_argument("--cache", default=None, help="corpus cache folder (default ~/.cache/featkit/corpus)")
     ap.add_argument("--out", default=str(REPO / "featkit" / "encoders" / "weights"), help="folder for the weights")
-    ap.add_argument("--name", default="featkit-default-v2")
-    ap.add_argument("--latent-dim", type=int, default=32)
+    ap.add_argument("--name", default=None, help="model name (v3: featkit-default-v3)")
+    ap.add_argument("--latent-dim", type=int, default=None, help="d, the stored values per frame (v3: 128; v2: 32)")
+    ap.add_argument("--latent-grid", type=int, default=None, help="side of the spatial latent grid, 0 = global (v3: 8)")
+    ap.add_argument(
+        "--widths",
+        type=lambda s: [int(v) for v in s.split(",")],
+        default=None,
+        help="filters of the stride-2 convolutions (v3: 32,64,128; v2: 32,64,128,128)",
+    )
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--obs-var", type=float, default=0.002)
-    ap.add_argument("--epochs", type=int, default=6, help="epochs of the fine-tuning stage")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs (v3: 6; v2: of the fine-tuning stage, 6)")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-4, help="learning rate of the fine-tuning stage")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (v3: 1e-3; v2 fine-tuning stage: 1e-4)")
     ap.add_argument("--fps", type=float, default=8.0, help="frame sampling rate for training frames")
     ap.add_argument("--max-per-video", type=int, default=2500)
     ap.add_argument("--crops", type=int, default=3, help="random crops per sampled frame")
     ap.add_argument("--crop-scales", type=lambda s: [float(v) for v in s.split(",")], default=[1.25, 1.5, 2.0])
+    ap.add_argument("--photo-views", type=int, default=400, help="v3: camera views per bundled photograph")
     ap.add_argument("--held-fps", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--work",
+        default=None,
+        help="v3: folder of the training checkpoint (default <cache>/train-<name>); a run resumes from it",
+    )
+    ap.add_argument("--stop-after", type=int, default=None, help="v3: stop after this many more epochs (resumable)")
     ap.add_argument(
         "--init-from",
         default=None,
         help="folder with a default.weights.h5 and default.json to fine-tune (architecture from that card)",
     )
-    ap.add_argument("--stage1-epochs", type=int, default=30, help="epochs of the from-scratch stage")
+    ap.add_argument("--stage1-epochs", type=int, default=30, help="v2: epochs of the from-scratch stage")
+    ap.add_argument("--stage2-epochs", type=int, default=10, help="v3: epochs of the second stage (0: one stage)")
+    ap.add_argument("--stage2-lr", type=float, default=5e-4, help="v3: learning rate of the second stage")
+    ap.add_argument("--stage2-photo-views", type=int, default=600, help="v3: views per photograph in stage 2")
     ap.add_argument(
         "--linear-path",
         action="store_true",
@@ -240,11 +633,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-epochs", type=int, default=1)
     ap.add_argument("--sweep-frames", type=int, default=6000)
     args = ap.parse_args(argv)
+    which = 0 if args.recipe == "v3" else 1
+    for key, values in RECIPE_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, values[which])
 
     manifest = fetch_corpus(cache=args.cache)
     root = corpus_dir(args.cache)
     videos = {v["id"]: v for v in manifest["videos"]}
     train_ids = sorted(i for i in videos if i not in HELD_OUT and i not in EXCLUDED)
+    if args.recipe == "v3" and not args.sweep:
+        if args.init_from or args.stage2_epochs == 0:
+            return _v3(args, root, videos, train_ids, argv)
+        # The shipped v3 recipe has two stages: from scratch, then a longer stage at a lower rate
+        # on more photo views, from stage 1's weights (each stage checkpointed and resumable).
+        stage1 = argparse.Namespace(
+            **{
+                **vars(args),
+                "name": args.name + "-stage1",
+                "out": str(Path(args.out) / "stage1"),
+                "work": str(Path(args.work) / "stage1") if args.work else None,
+            }
+        )
+        print(f"stage 1: {args.epochs} epochs from scratch", flush=True)
+        code = _v3(stage1, root, videos, train_ids, argv)
+        if code or (args.stop_after is not None):
+            return code
+        stage2 = argparse.Namespace(
+            **{
+                **vars(args),
+                "epochs": args.stage2_epochs,
+                "lr": args.stage2_lr,
+                "photo_views": args.stage2_photo_views,
+                "init_from": stage1.out,
+                "work": str(Path(args.work) / "stage2") if args.work else None,
+            }
+        )
+        print(f"stage 2: {args.stage2_epochs} epochs at lr {args.stage2_lr} from stage 1", flush=True)
+        code = _v3(stage2, root, videos, train_ids, argv)
+        import shutil
+
+        shutil.rmtree(stage1.out, ignore_errors=True)  # its card is inside stage 2's, under initialised_from
+        return code
     t0 = time.time()
     data = _frames(args, root, videos, train_ids)
     train, held = data["train"], data["held"]

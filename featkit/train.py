@@ -288,9 +288,17 @@ def _new_model_defaults() -> dict[str, Any]:
 
     try:
         arch = default_model_card()["architecture"]
-        return {k: arch[k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
+        return _card_architecture(arch)
     except (EncoderError, KeyError):
         return {"input_size": 64, "latent_dim": 32, "widths": [32, 64, 128, 128], "beta": 1.0, "obs_var": 0.002}
+
+
+def _card_architecture(arch: dict[str, Any]) -> dict[str, Any]:
+    """The build settings a model card names (``latent_grid`` only for a spatial latent)."""
+    out = {k: arch[k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
+    if arch.get("latent_grid"):
+        out["latent_grid"] = int(arch["latent_grid"])
+    return out
 
 
 def _resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray] | None, dict[str, Any]]:
@@ -303,7 +311,7 @@ def _resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray]
         from featkit.encoders.keras_encoder import DEFAULT_WEIGHTS_PATH, default_model_card, load_default_vae
 
         card = default_model_card()
-        base = {k: card["architecture"][k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
+        base = _card_architecture(card["architecture"])
         weights = load_default_vae().get_weights()
         identity = {"kind": "default", "name": card.get("name"), "sha256": sha256_of(DEFAULT_WEIGHTS_PATH)}
     else:
@@ -323,13 +331,22 @@ def _resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray]
                     f"The '{key}' parameter must match the initial model's when fine-tuning {what}: "
                     f"it is {base[key]!r}. Got {given!r} instead. Leave it out, or train a new model (no init)."
                 )
-    arch = {key: (base[key] if getattr(config, key) is None else getattr(config, key)) for key in base}
+    arch = {key: (base[key] if getattr(config, key, None) is None else getattr(config, key)) for key in base}
     arch["widths"] = [int(w) for w in arch["widths"]]
     if arch["input_size"] % 2 ** len(arch["widths"]):
         raise ConfigError(
             f"The 'input_size' parameter must be divisible by 2**len(widths)={2 ** len(arch['widths'])}. "
             f"Got {arch['input_size']!r} instead (widths {arch['widths']})."
         )
+    if arch.get("latent_grid"):
+        # A new model follows the default's spatial design (one code per cell of the last feature map)
+        # when its latent_dim fills that grid, and has one global code otherwise; the report's
+        # architecture says which. A fine-tuned model keeps its own (its shape keys cannot change).
+        side = arch["input_size"] // 2 ** len(arch["widths"])
+        if arch["latent_dim"] % side**2:
+            del arch["latent_grid"]
+        else:
+            arch["latent_grid"] = side
     return arch, weights, identity
 
 

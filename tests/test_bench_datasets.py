@@ -289,6 +289,20 @@ def _blobs(n_per_class: int, n_classes: int, sep: float, seed: int) -> tuple[np.
     return X, y, groups
 
 
+def test_colour_histogram_counts_pixels_in_64_rgb_cells():
+    frames = np.zeros((2, 4, 4, 3), np.uint8)
+    frames[0] = (255, 0, 0)  # pure red: cell (3, 0, 0)
+    frames[1, :2] = (0, 0, 70)  # dark blue: cell (0, 0, 1)
+    frames[1, 2:] = (64, 128, 191)  # bin edges: 64 -> 1, 128 -> 2, 191 -> 2
+    h = bf.colour_histogram(frames)
+    assert h.shape == (64,)
+    assert h.sum() == pytest.approx(1.0)
+    assert h[48] == pytest.approx(0.5)
+    assert h[1] == pytest.approx(0.25)
+    assert h[(1 * 4 + 2) * 4 + 2] == pytest.approx(0.25)
+    assert np.count_nonzero(h) == 3
+
+
 def test_evaluate_separates_informative_from_random_features():
     X, y, groups = _blobs(20, 3, sep=6.0, seed=0)
     noise = np.random.default_rng(1).normal(size=X.shape)
@@ -362,7 +376,8 @@ def test_run_end_to_end_on_tiny_tasks(tmp_path, encoder):
     saved = json.loads((out / "bench_features_quick.json").read_text())
     assert set(saved["evaluations"]) == {"mnist_class", "mnist_direction", "camera_motion", "camera_axis"}
     assert saved["encoder"]["sha256"] == encoder.identity()["sha256"]
-    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * 32 + 4
+    d = encoder.latent_dim
+    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * d + 4
     assert saved["tasks"]["moving_mnist"]["n_videos"] == 20
     assert saved["machine"]["cpu_model"]
     assert saved["versions"]["tensorflow"]
@@ -378,6 +393,10 @@ def test_run_end_to_end_on_tiny_tasks(tmp_path, encoder):
         assert len(per_seed) == 2
         assert all(0.0 <= a <= 1.0 for a in per_seed)
     assert saved["evaluations"]["mnist_direction"]["symmetry_ceiling"] == pytest.approx(0.5)
+    # The colour-histogram baseline is a row of the real-footage tasks only, with its paired delta.
+    assert "colour_hist" in saved["evaluations"]["camera_motion"]["classification"]
+    assert "delta_vae_vs_colour_hist" in saved["evaluations"]["camera_motion"]
+    assert "colour_hist" not in saved["evaluations"]["mnist_class"]["classification"]
     assert saved["timing"]["moving_mnist"]["vae_extract_s"] > 0
     for png in saved["plots"]:
         assert (out / png).read_bytes()[:4] == b"\x89PNG"

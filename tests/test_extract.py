@@ -37,9 +37,10 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert json.loads(f.attrs["sampling"]) == SamplingConfig().to_dict()
         names = [n.decode() for n in f["feature_names"][()]]
         assert names == feature_names(DEFAULT_STATS, encoder.latent_dim)
-        assert names[0] == "mu_mean_00"
+        width = max(2, len(str(encoder.latent_dim - 1)))  # mu_mean_00 for d = 32, mu_mean_000 for d = 128
+        assert names[0] == f"mu_mean_{0:0{width}d}"
         assert names[-5:] == [
-            f"mu_delta_{encoder.latent_dim - 1:02d}",
+            f"mu_delta_{encoder.latent_dim - 1:0{width}d}",
             "motion_x",
             "motion_y",
             "motion_zoom",
@@ -343,3 +344,20 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
         assert ca == cb
         assert np.array_equal(a["features"][oa : oa + ca], b["features"][ob : ob + cb])
     assert not journal.exists()
+
+
+def test_a_file_of_the_v2_design_is_not_resumed_by_the_default_encoder(labelled_tree, encoder, tmp_path):
+    """A feature file written by featkit-default-v2's design (global 32-d code) keeps its encoder's identity:
+    resuming it with the shipped default is refused with the settings-mismatch message, naming the encoder."""
+    from featkit.encoders.keras_encoder import load_keras_encoder
+    from featkit.encoders.vae import build_vae
+
+    path = tmp_path / "v2_design.keras"
+    build_vae(input_size=64, latent_dim=32, widths=(32, 64, 128, 128), seed=1).save(path)
+    v2 = load_keras_encoder(str(path))
+    out = tmp_path / "v2.h5"
+    extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=v2)
+    with pytest.raises(StoreMismatchError, match=r"(?s)made with other settings.*encoder: file has"):
+        extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=encoder)
+    X, *_ = load_features(out)  # the old file still loads
+    assert X.shape[1] % 32 == 0

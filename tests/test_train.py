@@ -137,6 +137,8 @@ def test_fine_tune_from_the_default_and_from_a_trained_file(videos, tmp_path):
     config = TrainConfig(epochs=1, init="default", fps=1.0, crops=0, batch_size=8)
     tuned = train_vae_on_videos(videos, tmp_path / "tuned.keras", config, progress=False)
     arch = {k: card["architecture"][k] for k in ("input_size", "latent_dim", "widths", "beta", "obs_var")}
+    if card["architecture"].get("latent_grid"):  # a spatial latent (featkit-default-v3) keeps its grid
+        arch["latent_grid"] = card["architecture"]["latent_grid"]
     assert tuned.report["architecture"] == arch
     assert tuned.report["init"]["kind"] == "default"
     assert len(tuned.report["init"]["sha256"]) == 64
@@ -283,3 +285,21 @@ def test_crops_are_windows_of_the_frame_decoded_at_their_scale(videos, scales):
     np.testing.assert_array_equal(crops, again)
     frames = collect_frames([path], size=32, fps=4.0, crops=2, crop_scales=scales, seed=0)
     np.testing.assert_array_equal(frames, np.concatenate([views, crops]))
+
+
+def test_a_new_model_follows_the_defaults_latent_design_when_its_size_allows():
+    from featkit.encoders.keras_encoder import default_model_card
+    from featkit.encoders.vae import build_vae
+    from featkit.train import _resolve_init
+
+    grid = default_model_card()["architecture"].get("latent_grid")
+    arch, weights, init = _resolve_init(TrainConfig())
+    assert (weights, init) == (None, {"kind": "new"})
+    assert arch.get("latent_grid") == grid
+    build_vae(**arch)  # buildable as resolved
+    # 4 values cannot fill an 8x8 grid: the small model has one global code.
+    tiny, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=4))
+    assert "latent_grid" not in tiny
+    sized, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
+    assert sized.get("latent_grid") == (8 if grid else None)
+    build_vae(**sized)

@@ -183,3 +183,76 @@ def test_default_encoder_ships_a_trained_model_card(encoder):
     assert h["ssim"] > h["pca_ssim"]
     assert h["ssim_gain_ci95"][0] > 0
     assert card["history"]["held_out_per_epoch"][-1]["psnr_db"] == pytest.approx(h["psnr_db"], abs=1e-3)
+
+
+# -- spatial latent (featkit-default-v3's design) ---------------------------------------------
+
+
+def _spatial(**kw):
+    return build_vae(**{"input_size": 32, "latent_dim": 128, "widths": (8, 16), "latent_grid": 8, "seed": 0, **kw})
+
+
+def test_spatial_latent_is_a_flat_grid_of_codes_and_round_trips_in_safe_mode(tmp_path):
+    vae = _spatial()
+    x = np.random.default_rng(3).random((4, 32, 32, 3)).astype("float32")
+    x_hat, mu, logvar = vae(x, training=False)
+    assert mu.shape == logvar.shape == (4, 128)  # 8 x 8 cells x 2 channels, flattened
+    assert x_hat.shape == x.shape
+    assert vae.encoder.get_layer("mu_grid") is not vae.encoder.get_layer("logvar_grid")
+    path = tmp_path / "spatial.keras"
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    for got, want in zip(loaded(x, training=False), (x_hat, mu, logvar), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_spatial_codes_see_only_their_neighbourhood():
+    # The code of cell (0, 0) must not change when the far corner of the frame changes
+    # (receptive field of conv0, conv1 and the 3x3 head: 18 pixels), while a global code does.
+    rng = np.random.default_rng(4)
+    x = rng.random((1, 32, 32, 3)).astype("float32")
+    y = x.copy()
+    y[:, 24:, 24:] = rng.random((1, 8, 8, 3))
+    spatial = _spatial()
+    a, b = (np.asarray(spatial.encoder(v)[0]).reshape(8, 8, 2) for v in (x, y))
+    np.testing.assert_array_equal(a[:4, :4], b[:4, :4])
+    assert not np.allclose(a[6:, 6:], b[6:, 6:])
+    glob = build_vae(input_size=32, latent_dim=32, widths=(8, 16), seed=0)
+    assert not np.allclose(np.asarray(glob.encoder(x)[0]), np.asarray(glob.encoder(y)[0]))
+
+
+def test_spatial_decoder_has_limited_reach():
+    # Changing the code of cell (0, 0) changes only the top-left of the frame.
+    vae = _spatial()
+    z = np.random.default_rng(5).normal(size=(1, 128)).astype("float32")
+    w = z.copy()
+    w[0, :2] += 3.0  # both channels of cell (0, 0)
+    a, b = (np.asarray(vae.decoder(v)) for v in (z, w))
+    assert not np.allclose(a[0, :8, :8], b[0, :8, :8])
+    np.testing.assert_array_equal(a[0, 16:, :], b[0, 16:, :])
+    np.testing.assert_array_equal(a[0, :, 16:], b[0, :, 16:])
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"latent_grid": 4}, "latent_grid must equal"),
+        ({"latent_dim": 30}, "multiple of latent_grid"),
+        ({"linear_path": True}, "linear_path is only available"),
+    ],
+)
+def test_spatial_latent_settings_that_cannot_form_a_model_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _spatial(**kw)
+
+
+def test_architecture_of_a_spatial_vae_rebuilds_it():
+    from featkit.encoders.training import architecture_of
+
+    vae = _spatial(beta=2.0, obs_var=0.01)
+    arch = architecture_of(vae)
+    assert arch == {"input_size": 32, "latent_dim": 128, "widths": [8, 16], "beta": 2.0, "obs_var": 0.01,
+                    "latent_grid": 8}  # fmt: skip
+    rebuilt = build_vae(**arch)
+    assert [w.shape for w in rebuilt.get_weights()] == [w.shape for w in vae.get_weights()]
+    assert "latent_grid" not in architecture_of(build_vae(input_size=32, latent_dim=8, widths=(8, 16)))

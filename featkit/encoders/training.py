@@ -420,13 +420,17 @@ def architecture_of(vae: Any) -> dict[str, Any]:
         while any(layer.name == f"conv{i}" for layer in enc.layers):
             widths.append(int(enc.get_layer(f"conv{i}").filters))
             i += 1
+        grid = [layer for layer in enc.layers if layer.name == "mu_grid"]
         arch = {
             "input_size": int(enc.inputs[0].shape[1]),
-            "latent_dim": int(enc.get_layer("mu").units),
+            # A spatial latent's "mu" is the Flatten of its grid head.
+            "latent_dim": int(enc.get_layer("mu").output.shape[-1]) if grid else int(enc.get_layer("mu").units),
             "widths": widths,
             "beta": float(vae.beta),
             "obs_var": float(vae.obs_var),
         }
+        if grid:
+            arch["latent_grid"] = int(grid[0].output.shape[1])
     except (AttributeError, ValueError, IndexError, TypeError) as exc:
         raise EncoderError(
             "The model is not a featkit VAE (an encoder with conv0.., mu and logvar layers, and a decoder). "

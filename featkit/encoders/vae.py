@@ -72,6 +72,24 @@ def reconstruction_nll(x: Any, x_hat: Any, obs_var: float) -> Any:
     return ops.sum(ops.square(x - x_hat), axis=(1, 2, 3)) / (2.0 * obs_var)
 
 
+def _check_shape(input_size: int, latent_dim: int, widths: Sequence[int], linear_path: bool, latent_grid: int) -> None:
+    """Raise ValueError for architecture settings that cannot form a model."""
+    if input_size % (2 ** len(widths)):
+        raise ValueError(
+            f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
+        )
+    if latent_grid:
+        side = input_size // 2 ** len(widths)
+        if latent_grid != side or latent_dim % latent_grid**2:
+            raise ValueError(
+                f"latent_grid must equal the last feature map's side input_size / 2**len(widths) = {side}, and "
+                f"latent_dim must be a multiple of latent_grid**2. Received: latent_grid={latent_grid}, "
+                f"latent_dim={latent_dim}"
+            )
+        if linear_path:
+            raise ValueError("linear_path is only available with a global code (latent_grid=0).")
+
+
 @keras.saving.register_keras_serializable(package="featkit")
 class LogVarClip(layers.Layer):
     """Clip log σ² to :data:`LOGVAR_RANGE` so ``exp`` can neither overflow nor vanish."""
@@ -124,8 +142,9 @@ def build_encoder(
     widths: Sequence[int] = (32, 64, 128, 128),
     linear_path: bool = False,
     train_linear_path: bool = True,
+    latent_grid: int = 0,
 ) -> keras.Model:
-    """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate Dense heads.
+    """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate heads.
 
     Parameters
     ----------
@@ -144,6 +163,14 @@ def build_encoder(
     train_linear_path : bool, default=True
         Whether training may change the linear map; ``False`` keeps it at its
         initial (PCA) value, so only the non-linear correction is learnt.
+    latent_grid : int, default=0
+        0: one global code (Dense heads on the flattened feature map).
+        Otherwise a spatial latent: a ``latent_grid`` x ``latent_grid`` grid of
+        codes with ``latent_dim / latent_grid**2`` channels each, from two
+        separate 3x3 convolution heads on the last feature map (whose side must
+        be ``latent_grid``), flattened row-major to d = ``latent_dim``. Each
+        code describes its own region, so the position of moving content
+        survives in μ and per-clip statistics of it see local motion.
 
     Returns
     -------
@@ -151,14 +178,18 @@ def build_encoder(
         Input (n, input_size, input_size, 3) float; outputs ``[mu, logvar]``, each (n, d).
 
     """
-    if input_size % (2 ** len(widths)):
-        raise ValueError(
-            f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
-        )
+    _check_shape(input_size, latent_dim, widths, linear_path, latent_grid)
     x_in = keras.Input((input_size, input_size, 3), name="frames")
     h = x_in
     for i, w in enumerate(widths):
         h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
+    if latent_grid:
+        channels = latent_dim // latent_grid**2
+        mu = layers.Conv2D(channels, 3, padding="same", name="mu_grid")(h)
+        logvar = layers.Conv2D(channels, 3, padding="same", name="logvar_grid")(h)
+        mu = layers.Flatten(name="mu")(mu)
+        logvar = LogVarClip(name="logvar_clip")(layers.Flatten(name="logvar")(logvar))
+        return keras.Model(x_in, [mu, logvar], name="encoder")
     h = layers.Flatten(name="flatten")(h)
     if linear_path:
         linear = layers.Dense(latent_dim, trainable=train_linear_path, name="pca_mu")(
@@ -181,17 +212,26 @@ def build_decoder(
     widths: Sequence[int] = (32, 64, 128, 128),
     linear_path: bool = False,
     train_linear_path: bool = True,
+    latent_grid: int = 0,
 ) -> keras.Model:
     """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`).
 
     With ``linear_path`` the output is a linear map of z (``pca_x``) plus the
     convolutional residual (``x_residual``, zero-initialised), clipped to
-    [0, 1] at inference by :class:`UnitClip`; otherwise a sigmoid.
+    [0, 1] at inference by :class:`UnitClip`; otherwise a sigmoid. With
+    ``latent_grid`` z is reshaped back to its grid and a 3x3 convolution
+    (not a Dense layer) lifts it, so each code decodes its own neighbourhood:
+    a decoder of limited reach, which keeps local content in local codes.
     """
+    _check_shape(input_size, latent_dim, widths, linear_path, latent_grid)
     base = input_size // 2 ** len(widths)
     z_in = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(base * base * widths[-1], activation="relu", name="project")(z_in)
-    h = layers.Reshape((base, base, widths[-1]), name="unflatten")(h)
+    if latent_grid:
+        h = layers.Reshape((base, base, latent_dim // base**2), name="unflatten")(z_in)
+        h = layers.Conv2D(widths[-1], 3, padding="same", activation="relu", name="project")(h)
+    else:
+        h = layers.Dense(base * base * widths[-1], activation="relu", name="project")(z_in)
+        h = layers.Reshape((base, base, widths[-1]), name="unflatten")(h)
     for i, w in enumerate(reversed(widths[:-1])):
         h = layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"deconv{i}")(h)
     if linear_path:
@@ -299,12 +339,17 @@ def build_vae(
     seed: int | None = 0,
     linear_path: bool = False,
     train_linear_path: bool = True,
+    latent_grid: int = 0,
 ) -> VAE:
-    """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config)."""
+    """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config).
+
+    ``latent_grid`` > 0 gives the spatial latent of :func:`build_encoder`; 0
+    (the default) the global code of ``featkit-default-v2``.
+    """
     widths = tuple(int(w) for w in widths)
     vae = VAE(
-        build_encoder(input_size, latent_dim, widths, linear_path, train_linear_path),
-        build_decoder(input_size, latent_dim, widths, linear_path, train_linear_path),
+        build_encoder(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid),
+        build_decoder(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid),
         beta=beta,
         obs_var=obs_var,
         seed=seed,
