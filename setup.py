@@ -50,7 +50,7 @@ setup(
         ],
         "hub": ["tensorflow-hub>=0.16", "tf-keras", "setuptools<82"],
         "dask": ["distributed>=2024.1"],
-        "bench": ["opencv-python-headless>=4.8", "psutil>=5.9"],
+        "bench": ["opencv-python-headless>=4.8", "psutil>=5.9", "scikit-image>=0.22"],
     },
     entry_points={"console_scripts": ["featkit=featkit.cli:main"]},
     classifiers=[

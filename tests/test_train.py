@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 keras = pytest.importorskip("keras")
 
 from featkit.cli import main  # noqa: E402
+from featkit.config import DEFAULT_STATS  # noqa: E402
 from featkit.encoders.training import collect_frames, random_crops, read_views  # noqa: E402
 from featkit.exceptions import (  # noqa: E402
     ConfigError,
@@ -21,6 +22,7 @@ from featkit.exceptions import (  # noqa: E402
     InsufficientDataError,
     StoreMismatchError,
 )
+from featkit.stats import feature_names  # noqa: E402
 from featkit.train import TrainConfig, TrainingWarning, split_videos, train_vae_on_videos  # noqa: E402
 from tests import videofactory as vf  # noqa: E402
 
@@ -85,7 +87,8 @@ def test_cli_writes_a_model_and_report_that_extract_uses(videos, tmp_path, capsy
     config = ExtractionConfig(encoder=str(out), sampling=SamplingConfig(clip_len=4, fps=4.0))
     assert extract(videos, feats, config, progress=False).ok
     X, _, groups, _ = load_features(feats)
-    assert X.shape == (9, 16)  # 3 videos x 3 clips, 4 statistics x 4 latent dimensions
+    # 3 videos x 3 clips; the default statistics' columns for a 4-dimensional latent.
+    assert X.shape == (9, len(feature_names(DEFAULT_STATS, 4)))
     assert len(set(groups)) == 3
     assert np.isfinite(X).all()
 

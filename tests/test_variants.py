@@ -24,6 +24,7 @@ from featkit.encoders.export import export_encoder
 from featkit.encoders.variants import TFLiteEncoder, make_variant, variant_cache_dir
 from featkit.exceptions import ConfigError, EncoderError, StoreMismatchError
 from featkit.extraction import extract
+from featkit.sklearn import load_features
 from tests import videofactory as vf
 
 
@@ -162,7 +163,20 @@ def test_extract_records_precision_and_refuses_resume_at_another(small_tree, tmp
         enc8 = json.loads(f8.attrs["encoder"])
         extraction = json.loads(f8.attrs["extraction"])
     assert a.shape == b.shape
-    assert 0 < np.abs(a - b).max() < 0.3 * float(np.std(a))
+    latent = slice(0, a.shape[1] - 4)  # the 4 motion columns come last
+    assert 0 < np.abs(a[:, latent] - b[:, latent]).max() < 0.3 * float(np.std(a[:, latent]))
+    # Camera motion is fitted through each encoder's own response to known
+    # moves, so int8 changes it a little; compare only what the picture
+    # determines: the square's x and y, the horizontal stripes' y (their x
+    # motion is invisible, the aperture problem, and left to the noise).
+    by_label = {label: load_features(out32, labels=[label]).X.shape[0] for label in ("square", "stripes")}
+    n_square = by_label["square"]
+    assert n_square > 0
+    assert by_label["stripes"] > 0
+    motion_x, motion_y = a.shape[1] - 4, a.shape[1] - 3
+    pairs = [(slice(0, n_square), motion_x), (slice(0, n_square), motion_y), (slice(n_square, None), motion_y)]
+    for rows, col in pairs:
+        np.testing.assert_allclose(b[rows, col], a[rows, col], rtol=0.15)
     assert enc8["precision"] == "int8"
     assert extraction["precision"] == "int8"
     assert summarise(str(out8))["encoder"]["precision"] == "int8"
