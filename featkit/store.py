@@ -129,11 +129,20 @@ _ADVICE = {
 _MATCHED_ATTRS = ("encoder", "sampling", "stats")
 
 
+def _encoder_label(meta: dict[str, Any]) -> str:
+    """``'featkit-default-v2' (sha256 3a3d53e25fc5…)``: how a mismatch message names an encoder."""
+    digest = meta.get("sha256")
+    return f"{meta.get('name')!r}" + (f" (sha256 {digest[:12]}…)" if isinstance(digest, str) else "")
+
+
 def _setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
     """Short "key.sub: file X, this run Y" lines for the settings that differ (nested dicts compared key by key)."""
     if stored == wanted:
         return []
     if key == "encoder" and isinstance(stored, dict) and isinstance(wanted, dict):
+        if (stored.get("name"), stored.get("sha256")) != (wanted.get("name"), wanted.get("sha256")):
+            # Another model: its config keys say little, its name and weights hash say which one.
+            return [f"encoder: file has {_encoder_label(stored)}, this run {_encoder_label(wanted)}"]
         stored, wanted = {"precision": "float32", **stored}, {"precision": "float32", **wanted}
     if isinstance(stored, dict) and isinstance(wanted, dict):
         out = []
