@@ -140,7 +140,7 @@ def _setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
     if stored == wanted:
         return []
     if key == "encoder" and isinstance(stored, dict) and isinstance(wanted, dict):
-        if (stored.get("name"), stored.get("sha256")) != (wanted.get("name"), wanted.get("sha256")):
+        if stored.get("name") != wanted.get("name"):
             # Another model: its config keys say little, its name and weights hash say which one.
             return [f"encoder: file has {_encoder_label(stored)}, this run {_encoder_label(wanted)}"]
         stored, wanted = {"precision": "float32", **stored}, {"precision": "float32", **wanted}
@@ -186,6 +186,7 @@ def precheck_output(
         raise StoreError(f"The output {os.fspath(path)} is a folder. Give a file name, e.g. -o {p / 'features.h5'}.")
     if overwrite or not p.exists():
         return
+    _check_regular(p)  # before h5py opens it: a FIFO can block the open forever
     if not h5py.is_hdf5(p):
         raise StoreError(
             f"The output {os.fspath(path)} exists and is not an HDF5 file, so featkit will not write over it. "
@@ -429,7 +430,14 @@ def _validate(f: h5py.File, path: str | os.PathLike[str]) -> None:
                 raise fail("size", f"/{name} claims shape {obj.shape}, more than a file of this size can hold")
             if not _stored_inside(obj, size):
                 raise fail("size", f"the data of /{name} lies past the end of the file (truncated?)")
-    for key, kind in (("encoder", (dict, type(None))), ("sampling", (dict, type(None))), ("stats", (list, type(None)))):
+    json_attrs = {
+        "encoder": (dict, type(None)),
+        "sampling": (dict, type(None)),
+        "stats": (list, type(None)),
+        "extraction": (dict, type(None)),
+        "roots": (list, type(None)),
+    }
+    for key, kind in json_attrs.items():
         raw = f.attrs.get(key, "null")
         try:
             value = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
