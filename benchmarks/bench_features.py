@@ -14,13 +14,17 @@ differs:
 
 ``vae``
     the default encoder's posterior with featkit's default statistics
-    (``mu_mean, mu_std, sigma_mean, mu_absdiff, mu_slope, mu_delta``; 6 d).
+    (``mu_mean, mu_std, sigma_mean, mu_absdiff, mu_slope, mu_delta``; 6 d,
+    then ``motion`` and ``motion_speed``; 8 values).
 ``vae_mu``
-    the same without ``sigma_mean`` (5 d), matched exactly to ``pca``.
+    the same without ``sigma_mean`` (5 d + 8), matched exactly to ``pca``.
 ``vae_symmetric``
     the ablation: only the time-symmetric statistics of the earlier default
     (``mu_mean, mu_std, sigma_mean, mu_absdiff``; 4 d), which are the same for a
     clip played backwards.
+``vae_motion``
+    the ablation: only the 8 camera-motion columns (``motion``, ``motion_speed``),
+    what they carry before 6 d content columns join them.
 ``pixels``
     raw pixels at matched dimensionality: the 64x64 frame in YCbCr (BT.601, [0, 1]),
     block means at d values per frame (for d = 32: luma 4x4, each chroma 4x2, as
@@ -88,12 +92,14 @@ log = logging.getLogger("featkit.bench_features")
 
 SCHEMA = 1
 DEFAULT_OUT = REPO / "benchmarks" / "results"
-REPRESENTATIONS = ("vae", "vae_mu", "vae_symmetric", "pixels", "pca")
+REPRESENTATIONS = ("vae", "vae_mu", "vae_symmetric", "vae_motion", "pixels", "pca")
 #: featkit's default clip statistics, named explicitly so the comparison does not move with the defaults.
-STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta", "motion")
-MU_STATS = ("mu_mean", "mu_std", "mu_absdiff", "mu_slope", "mu_delta", "motion")
+STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed")
+MU_STATS = ("mu_mean", "mu_std", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed")
 #: The earlier default: statistics that do not change when a clip runs backwards (the ablation row).
 SYMMETRIC_STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
+#: The camera-motion columns alone (8 values): what they carry before 192 content columns join them.
+MOTION_ONLY_STATS = ("motion", "motion_speed")
 PCA_MAX_FRAMES = 3000
 PCA_SIDE = 16
 
@@ -232,6 +238,9 @@ class TaskFeatures:
 
     def vae_symmetric(self) -> np.ndarray:
         return self._vae_columns(SYMMETRIC_STATS)
+
+    def vae_motion(self) -> np.ndarray:
+        return self._vae_columns(MOTION_ONLY_STATS)
 
     def _vae_columns(self, stats: Sequence[str]) -> np.ndarray:
         keep = [i for i, n in enumerate(self.vae_names) if str(n).rsplit("_", 1)[0] in stats]
@@ -546,7 +555,15 @@ def _plots(results: dict[str, Any], feats: dict[str, TaskFeatures], tasks: dict[
     evals = results["evaluations"]
     names = list(evals)
     written = []
-    colours = {"vae": "C0", "vae_mu": "C9", "vae_symmetric": "C7", "pixels": "C3", "pca": "C2", "colour_hist": "C4"}
+    colours = {
+        "vae": "C0",
+        "vae_mu": "C9",
+        "vae_symmetric": "C7",
+        "vae_motion": "C8",
+        "pixels": "C3",
+        "pca": "C2",
+        "colour_hist": "C4",
+    }
     ncols = min(3, len(names))
     nrows = -(-len(names) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
@@ -735,6 +752,7 @@ def _evaluate_tasks(
             "vae": tf.vae,
             "vae_mu": tf.vae_mu(),
             "vae_symmetric": tf.vae_symmetric(),
+            "vae_motion": tf.vae_motion(),
             "pixels": tf.pixels,
             "pca": tf.pca,
         }
@@ -841,6 +859,10 @@ def run(
             "vae_symmetric": {
                 "dim": len(feature_names(SYMMETRIC_STATS, d)),
                 "what": f"ablation, the time-symmetric statistics only: {', '.join(SYMMETRIC_STATS)}",
+            },
+            "vae_motion": {
+                "dim": len(feature_names(MOTION_ONLY_STATS, d)),
+                "what": f"ablation, the camera-motion columns only: {', '.join(MOTION_ONLY_STATS)}",
             },
             "pixels": {
                 "dim": len(feature_names(STATS, d)),

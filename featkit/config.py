@@ -26,6 +26,7 @@ DEFAULT_STATS: tuple[str, ...] = (
     "mu_slope",
     "mu_delta",
     "motion",
+    "motion_speed",
 )
 
 #: Encoder precisions: the model as loaded, or a TensorFlow Lite float16 / int8 variant of it.

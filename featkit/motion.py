@@ -18,6 +18,13 @@ per second (positive = content moving right / down, i.e. the camera panning
 left / up), the zoom rate in log-scale per second (positive = content growing,
 zooming in) and the rotation rate in radians per second (positive = content
 turning clockwise on screen).
+
+The same fit, step by step, gives the camera's path: ``latent_speed`` is the
+mean absolute per-step velocity (path length per second) along each of the
+four moves. It does not change sign when the clip runs backwards, so it tells
+a turning or shaking camera from a still one whichever way it moves, which the
+signed mean velocity of a clip cannot (a turn left and a turn right average to
+the same class).
 """
 
 from __future__ import annotations
@@ -26,12 +33,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["MOTION_COLUMNS", "MOTION_STEPS", "camera_moves", "latent_motion", "motion_jacobian"]
+__all__ = [
+    "MOTION_COLUMNS",
+    "MOTION_STEPS",
+    "SPEED_COLUMNS",
+    "camera_moves",
+    "latent_motion",
+    "latent_speed",
+    "motion_jacobian",
+]
 
 #: Column names of the ``motion`` statistic, in order.
 MOTION_COLUMNS: tuple[str, ...] = ("motion_x", "motion_y", "motion_zoom", "motion_rotate")
 #: Size of each probing move: pixels, pixels, log-scale, radians (about 2 px at the frame's edge for all four).
 MOTION_STEPS: tuple[float, ...] = (2.0, 2.0, 0.0625, 0.0625)
+#: Column names of the ``motion_speed`` statistic, in order (same units as :data:`MOTION_COLUMNS`).
+SPEED_COLUMNS: tuple[str, ...] = ("motion_speed_x", "motion_speed_y", "motion_speed_zoom", "motion_speed_rotate")
 
 
 def _bilinear_map(h: int, w: int, a: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -109,6 +126,29 @@ def motion_jacobian(
     return np.stack(jac, axis=-1).astype(np.float32)
 
 
+def _steps(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per-step latent changes, their move responses (times dt) and the dt of the steps that advance in time."""
+    mu = np.asarray(mu, dtype=np.float64)
+    jac = np.asarray(jac, dtype=np.float64)
+    dt = np.diff(np.asarray(times, dtype=np.float64))
+    step = dt > 0  # a frame sampled twice adds no information about speed
+    if mu.shape[0] < 2 or not step.any():
+        return None
+    dmu = np.diff(mu, axis=0)[step]
+    a = (0.5 * (jac[1:] + jac[:-1]))[step] * dt[step][:, None, None]  # (steps, d, 4)
+    return dmu, a, dt[step]
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares ``a @ v ≈ b`` for (rows, 4) responses; zeros when the picture does not respond."""
+    gram = a.T @ a
+    scale = float(np.trace(gram))
+    if scale <= 1e-12:
+        return np.zeros(a.shape[-1])
+    # A whisper of ridge keeps a move the picture does not respond to (a flat frame) at 0, not at noise / 0.
+    return np.linalg.solve(gram + 1e-9 * scale * np.eye(len(gram)), a.T @ b)
+
+
 def latent_motion(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Least-squares camera motion of one clip from its latent trajectory.
 
@@ -128,19 +168,36 @@ def latent_motion(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndar
         frames that all share one time, or when the responses are degenerate.
 
     """
-    mu = np.asarray(mu, dtype=np.float64)
-    jac = np.asarray(jac, dtype=np.float64)
-    times = np.asarray(times, dtype=np.float64)
-    dt = np.diff(times)
-    step = dt > 0  # a frame sampled twice adds no information about speed
-    if mu.shape[0] < 2 or not step.any():
+    steps = _steps(mu, jac, times)
+    if steps is None:
         return np.zeros(len(MOTION_COLUMNS))
-    dmu = np.diff(mu, axis=0)[step]
-    a = (0.5 * (jac[1:] + jac[:-1]))[step] * dt[step][:, None, None]  # (steps, d, 4)
-    a = a.reshape(-1, a.shape[-1])
-    gram = a.T @ a
-    scale = float(np.trace(gram))
-    if scale <= 1e-12:
-        return np.zeros(len(MOTION_COLUMNS))
-    # A whisper of ridge keeps a move the picture does not respond to (a flat frame) at 0, not at noise / 0.
-    return np.linalg.solve(gram + 1e-9 * scale * np.eye(len(gram)), a.T @ dmu.reshape(-1))
+    dmu, a, _ = steps
+    return _solve(a.reshape(-1, a.shape[-1]), dmu.reshape(-1))
+
+
+def latent_speed(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Mean absolute camera velocity of one clip: its path length per second along each move.
+
+    Parameters
+    ----------
+    mu : ndarray of shape (T, d)
+        Posterior means of the clip's frames.
+    jac : ndarray of shape (T, d, 4)
+        :func:`motion_jacobian` of those frames.
+    times : ndarray of shape (T,)
+        Presentation times in seconds, non-decreasing.
+
+    Returns
+    -------
+    ndarray of shape (4,), float64, non-negative
+        ``sum_k |v_k| dt_k / sum_k dt_k`` with ``v_k`` the least-squares
+        motion of step k alone; the same under time reversal; zeros for a
+        1-frame clip or frames that all share one time.
+
+    """
+    steps = _steps(mu, jac, times)
+    if steps is None:
+        return np.zeros(len(SPEED_COLUMNS))
+    dmu, a, dt = steps
+    v = np.stack([_solve(a[k], dmu[k]) for k in range(len(dt))])
+    return (np.abs(v) * dt[:, None]).sum(axis=0) / dt.sum()

@@ -13,6 +13,9 @@ needs the presentation time of each frame. ``motion`` goes further: four
 columns of camera motion (pan x, pan y, zoom, rotation per second) fitted to
 μ's trajectory through the encoder's response to known camera moves of each
 frame (:mod:`featkit.motion`), so their meaning does not depend on the picture.
+``motion_speed`` is the same fit step by step: the mean absolute velocity
+(path length per second), unsigned, so a camera turning either way is told
+from a still one.
 
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
@@ -25,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from featkit.motion import MOTION_COLUMNS, latent_motion
+from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_speed
 
 __all__ = [
     "FIXED_COLUMNS",
@@ -101,6 +104,11 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
         "of the 64-px frame, zoom in log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
         lambda mu, lv, sc, t, j: latent_motion(mu, j, t),
     ),
+    "motion_speed": (
+        "camera speed along the same four moves: mean absolute per-step velocity (path length per second), "
+        "same units as motion (unsigned: unchanged when the clip runs backwards; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t, j: latent_speed(mu, j, t),
+    ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
         lambda mu, lv, sc, t, j: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
@@ -113,9 +121,9 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
 }
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
-TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion"})
+TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed"})
 #: Statistics that need the encoder's response to camera moves (``jacobian=`` of :func:`clip_statistics`).
-MOTION_STATISTICS: frozenset[str] = frozenset({"motion"})
+MOTION_STATISTICS: frozenset[str] = frozenset({"motion", "motion_speed"})
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
@@ -123,6 +131,7 @@ SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
 FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: (column,) for name, column in SCORE_STATISTICS.items()},
     "motion": MOTION_COLUMNS,
+    "motion_speed": SPEED_COLUMNS,
 }
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from featkit.motion import MOTION_COLUMNS, camera_moves, latent_motion, motion_jacobian
+from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, camera_moves, latent_motion, latent_speed, motion_jacobian
 from featkit.stats import clip_statistics, feature_names
 from tests import videofactory as vf
 from tests.natural_frames import natural_frames
@@ -41,6 +41,33 @@ def test_reversal_negates_static_is_zero_shift_is_ignored(clip):
     np.testing.assert_array_equal(latent_motion(mu[:1], jac[:1], times[:1]), 0)
 
 
+@settings(max_examples=80, deadline=None)
+@given(clips())
+def test_speed_is_unsigned_in_time_zero_when_static_and_ignores_shifts(clip):
+    mu, jac, times = clip
+    s = latent_speed(mu, jac, times)
+    assert s.shape == (4,)
+    assert np.all(np.isfinite(s))
+    assert np.all(s >= 0)
+    tol = {"rtol": 1e-6, "atol": 1e-6 * (1 + s.max())}
+    mirrored = times[0] + times[-1] - times[::-1]
+    np.testing.assert_allclose(latent_speed(mu[::-1], jac[::-1], mirrored), s, **tol)
+    np.testing.assert_allclose(latent_speed(mu + 3.5, jac, times), s, **tol)
+    np.testing.assert_array_equal(latent_speed(np.repeat(mu[:1], len(mu), 0), jac, times), 0)
+    np.testing.assert_array_equal(latent_speed(mu[:1], jac[:1], times[:1]), 0)
+
+
+def test_speed_of_a_back_and_forth_camera_exceeds_its_net_motion():
+    """A camera that pans right then left again has net motion ~0 but a known speed."""
+    rng = np.random.default_rng(1)
+    jac = np.repeat(rng.normal(size=(1, 8, 4)), 17, axis=0)
+    times = np.arange(17) / 8.0
+    position = np.where(times <= 1.0, times, 2.0 - times) * 4.0  # 4 px/s out, 4 px/s back
+    mu = position[:, None] * jac[0, :, 0][None, :]
+    np.testing.assert_allclose(latent_speed(mu, jac, times), [4.0, 0, 0, 0], atol=1e-6)
+    assert abs(latent_motion(mu, jac, times)[0]) < 0.5
+
+
 def test_recovers_a_known_velocity_in_a_linear_latent():
     rng = np.random.default_rng(0)
     jac = np.repeat(rng.normal(size=(1, 8, 4)), 16, axis=0)
@@ -61,6 +88,7 @@ def test_moves_shift_content_the_documented_way():
 
 def test_names_and_missing_jacobian():
     assert feature_names(["mu_mean", "motion"], 2) == ["mu_mean_00", "mu_mean_01", *MOTION_COLUMNS]
+    assert feature_names(["motion_speed"], 2) == list(SPEED_COLUMNS)
     with pytest.raises(ValueError, match="camera moves"):
         clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0))
     with pytest.raises(ValueError, match="jacobian must have shape"):
@@ -96,6 +124,12 @@ def test_extract_reads_the_pan_direction_whatever_the_scene(pan_features):
     assert np.all(my[y == "content_down"] > 0)
     horizontal = np.isin(y, ["content_left", "content_right"])
     assert np.abs(mx[horizontal]).min() > np.abs(my[horizontal]).max() / 2
+    # The unsigned speed is at least the net velocity's size (up to a little noise) and says which axis moves.
+    sx, sy = X[:, names.index("motion_speed_x")], X[:, names.index("motion_speed_y")]
+    assert np.all(sx >= 0.9 * np.abs(mx))
+    assert np.all(sy >= 0.9 * np.abs(my))
+    assert np.all(sx[horizontal] > sy[horizontal])
+    assert np.all(sy[~horizontal] > sx[~horizontal])
 
 
 def test_jacobian_of_the_real_encoder_is_batch_independent(encoder):
