@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno as _errno
-import fcntl
 import json
 import os
 import shutil
@@ -56,7 +55,8 @@ import numpy as np
 
 from featkit._signals import deferred_signals
 from featkit._version import __version__
-from featkit.exceptions import LayoutError, StoreError, StoreLockedError, StoreMismatchError, StoreWriteError
+from featkit.exceptions import LayoutError, StoreError, StoreMismatchError, StoreWriteError
+from featkit.locking import holds_lock, release_lock, take_lock
 
 __all__ = [
     "LAYOUT_NAME",
@@ -686,37 +686,23 @@ class FeatureStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = self._take_lock()
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
         except OSError as exc:
             raise self._write_error(exc, self._lock_path, "creating the lock file") from exc
         self._lock_fd = fd
 
     def _take_lock(self, doing: str = "") -> int:
         """Create and flock the lock file; raise :class:`StoreLockedError` if another process holds it."""
-        while True:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise StoreLockedError(
-                    f"{self.path} is being written by another featkit process (pid {holder}; lock file "
-                    f"{self._lock_path}).{doing} Wait for it to finish, or choose another output file."
-                ) from None
-            # A holder that just finished unlinks the lock file: a lock on that old file guards nothing.
-            if self._holds(fd):
-                return fd
-            os.close(fd)
+        return take_lock(
+            self._lock_path,
+            lambda holder: (
+                f"{self.path} is being written by another featkit process (pid {holder}; lock file "
+                f"{self._lock_path}).{doing} Wait for it to finish, or choose another output file."
+            ),
+        )
 
     def _holds(self, fd: int) -> bool:
         """Whether ``fd`` is the file now at the lock path (not one removed or replaced since)."""
-        try:
-            mine, there = os.fstat(fd), os.stat(self._lock_path)
-        except FileNotFoundError:
-            return False
-        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+        return holds_lock(fd, self._lock_path)
 
     def _check_lock(self) -> None:
         """Before the file is replaced: make sure this process still holds its lock, or take it again.
@@ -738,18 +724,11 @@ class FeatureStore:
         )
         os.close(self._lock_fd)
         self._lock_fd = fd
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
-            try:
-                if self._holds(fd):  # never remove a lock file another writer made after ours was deleted
-                    with contextlib.suppress(OSError):  # a read-only folder keeps a stale lock file: harmless
-                        self._lock_path.unlink(missing_ok=True)
-            finally:
-                os.close(fd)
+            release_lock(fd, self._lock_path)
 
     def _write_error(self, exc: OSError, target: Path | str, doing: str) -> StoreWriteError:
         """A :class:`StoreWriteError` for a failed write, saying what is safe and what to do."""

@@ -49,7 +49,6 @@ from featkit.exceptions import (
     ConfigError,
     InsufficientDataError,
     LayoutError,
-    StoreLockedError,
     StoreMismatchError,
     VideoError,
 )
@@ -497,28 +496,20 @@ def _locked(folder: Path) -> Iterator[None]:
 
     On release the lock file goes, and the folder too when nothing else is left in it.
     """
-    import fcntl
+    from featkit.locking import release_lock, take_lock
 
     lock = folder / ".lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise StoreLockedError(
+    fd = take_lock(
+        lock,
+        lambda holder: (
             f"{folder} is in use by another featkit train process (pid {holder}). Wait for it to finish, "
             "or choose another output or --checkpoint-dir."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+        ),
+    )
     try:
         yield
     finally:
-        try:
-            lock.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
+        release_lock(fd, lock)
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty (no checkpoint left): never removes anything else
 

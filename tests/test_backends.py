@@ -234,3 +234,30 @@ def test_extract_falls_back_to_pyav_for_files_decord_cannot_read(tmp_path, encod
     xa, _, _ga, _ = load_features(out)
     xp, _, _gp, _ = load_features(only_pyav)
     np.testing.assert_array_equal(xa, xp)  # decord and PyAV frames are identical on plain.mp4 too
+
+
+def test_every_command_reads_through_the_decode_seam(tmp_path, encoder, capsys):
+    """train, reconstruct and complete read a file decord cannot open (VP8 in Ogg) as extract does, via PyAV."""
+    from featkit.cli import main
+    from featkit.encoders.training import collect_frames, random_crops
+    from featkit.io.backends import open_video
+
+    path = tmp_path / "vp8.ogv"
+    vf.write_video(path, vf.pattern_frames(24, 96, 96, seed=4), fps=12, codec="libvpx")
+    with pytest.raises(VideoOpenError):
+        open_video(path, 64, backend="decord")
+    reader, name = open_video(path, 64)
+    reader.close()
+    assert name == "pyav"
+    # The frames training sees are the frames extract encodes.
+    sampling = SamplingConfig(clip_len=4, fps=4.0)
+    decoded = decode_video(str(tmp_path), VideoFile("vp8.ogv", ""), 64, sampling)
+    frames = collect_frames([path], size=64, fps=4.0)
+    np.testing.assert_array_equal(frames, decoded.frames)
+    crops = random_crops(path, decoded.frame_ids, size=64, crops=1, scales=(1.5,), rng=np.random.default_rng(0))
+    assert crops.shape == (len(decoded.frame_ids), 64, 64, 3)
+    out = tmp_path / "rec.mp4"
+    assert main(["reconstruct", str(path), "-o", str(out), "--max-frames", "6"]) == 0
+    assert out.stat().st_size > 0
+    assert main(["complete", str(path), "--missing", "3-4", "-o", str(tmp_path / "done.mp4")]) == 0
+    capsys.readouterr()

@@ -66,13 +66,16 @@ def read_views(
         If the video cannot be opened or decoded.
 
     """
-    from featkit.io.video import DecordReader
+    from featkit.io.backends import open_video
 
-    reader = DecordReader(path, size)
-    idx = np.unique(sample_frame_indices(reader.info.starts, reader.info.end, fps))
-    if max_per_video is not None and len(idx) > max_per_video:
-        idx = idx[np.round(np.linspace(0, len(idx) - 1, max_per_video)).astype(int)]
-    return idx, reader.read(idx)
+    reader, _ = open_video(path, size)
+    try:
+        idx = np.unique(sample_frame_indices(reader.info.starts, reader.info.end, fps))
+        if max_per_video is not None and len(idx) > max_per_video:
+            idx = idx[np.round(np.linspace(0, len(idx) - 1, max_per_video)).astype(int)]
+        return idx, reader.read(idx)
+    finally:
+        reader.close()
 
 
 def random_crops(
@@ -112,7 +115,7 @@ def random_crops(
         Round-major: the first ``n`` rows are round 0, and so on.
 
     """
-    from featkit.io.video import DecordReader
+    from featkit.io.backends import open_video
 
     n = len(indices)
     out = np.empty((crops * n, size, size, 3), dtype=np.uint8)
@@ -129,7 +132,11 @@ def random_crops(
         rows = np.flatnonzero((which == s).any(axis=0))  # frames that need this scale
         if not rows.size:
             continue
-        decoded = DecordReader(path, big).read(np.asarray(indices)[rows])
+        reader, _ = open_video(path, big)
+        try:
+            decoded = reader.read(np.asarray(indices)[rows])
+        finally:
+            reader.close()
         at = {int(r): j for j, r in enumerate(rows)}
         for k in range(crops):
             for i in np.flatnonzero(which[k] == s):

@@ -1,10 +1,11 @@
 """Frames in and out for the generative commands: read videos and images at the model's size, write MP4 and PNG.
 
-Videos are read with featkit's own reader (:class:`featkit.io.video.DecordReader`:
-shorter side resized to the model's input size in the decoder, centre crop),
-so the frames here are exactly the frames ``featkit extract`` encodes. Images
-get the same resize and crop. Videos are written with PyAV (the only module of
-featkit that imports it) and PNGs with Pillow.
+Videos are read through featkit's decode seam (:func:`featkit.io.backends.open_video`:
+decord, or PyAV for the containers decord misreads and the files it cannot
+open; shorter side resized to the model's input size in the decoder, centre
+crop), so the frames here are exactly the frames ``featkit extract`` encodes.
+Images get the same resize and crop. Videos are written with PyAV and PNGs
+with Pillow.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class SampledVideo:
     ----------
     path : str
         The file.
-    reader : featkit.io.video.DecordReader
-        The open reader.
+    reader : featkit.io.video.DecordReader or featkit.io.pyav_reader.PyAVReader
+        The open reader (from :func:`featkit.io.backends.open_video`).
     indices : ndarray of shape (n,), int64
         The video frame shown at each output position.
     fps : float
@@ -104,8 +105,8 @@ def open_video(
         If the file cannot be opened or read.
 
     """
+    from featkit.io.backends import open_video as open_with_fallback
     from featkit.io.sampling import sample_frame_indices
-    from featkit.io.video import DecordReader
 
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"The 'fps' parameter must be a positive number or None. Got {fps!r} instead.")
@@ -113,7 +114,7 @@ def open_video(
         raise ConfigError(f"The 'max_frames' parameter must be an int >= 1 or None. Got {max_frames!r} instead.")
     if not os.path.isfile(path):
         raise VideoOpenError(os.fspath(path), "no such file")
-    reader = DecordReader(path, size)
+    reader, _ = open_with_fallback(path, size)
     info = reader.info
     indices = sample_frame_indices(info.starts, info.end, fps)
     if max_frames is not None:

@@ -12,7 +12,7 @@ import os
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["BACKENDS", "BACKEND_CHOICES", "backend_versions", "backends_for", "open_reader"]
+__all__ = ["BACKENDS", "BACKEND_CHOICES", "backend_versions", "backends_for", "open_reader", "open_video"]
 
 #: Concrete decoders.
 BACKENDS: tuple[str, ...] = ("decord", "pyav")
@@ -86,6 +86,57 @@ def open_reader(backend: str, path: str | os.PathLike[str], size: int, *, num_th
 
         return PyAVReader(path, size, num_threads=num_threads)
     raise ValueError(f"Unknown decoding backend {backend!r}; expected one of {list(BACKENDS)}.")
+
+
+def open_video(
+    path: str | os.PathLike[str], size: int, *, backend: str = "auto", num_threads: int = 1
+) -> tuple[Any, str]:
+    """Open a video with the first decoder that can, in the order ``featkit extract`` uses.
+
+    The one seam for every command that reads frames outside the extraction
+    workers (``train``, ``reconstruct``, ``complete``, ``generate --walk``), so
+    they read the same files, with the same routing (MPEG-TS/PS and ASF/WMV to
+    PyAV) and fallback, as ``extract``.
+
+    Parameters
+    ----------
+    path : path-like
+        The video file.
+    size : int
+        Side of the square frames the reader returns.
+    backend : {"auto", "decord", "pyav"}, default="auto"
+        The configured decoder (see :func:`backends_for`).
+    num_threads : int, default=1
+        Decoder threads.
+
+    Returns
+    -------
+    reader : DecordReader or PyAVReader
+        Open; the caller closes it.
+    name : str
+        The decoder that opened it.
+
+    Raises
+    ------
+    VideoOpenError, VideoDecodeError
+        If no decoder can open the file or read its first frame; the message
+        names what each one said.
+
+    """
+    from featkit.exceptions import VideoError
+
+    names = backends_for(backend, path)
+    errors: list[VideoError] = []
+    for name in names:
+        try:
+            return open_reader(name, path, size, num_threads=num_threads), name
+        except VideoError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    last = errors[-1]
+    detail = "; ".join(f"{n}: {e.reason}: {e.message}" for n, e in zip(names, errors, strict=True))
+    raise type(last)(os.fspath(path), detail) from last
 
 
 def backend_versions(choice: str) -> str:
