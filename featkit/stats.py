@@ -32,6 +32,7 @@ from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_
 
 __all__ = [
     "FIXED_COLUMNS",
+    "LOGVAR_RANGE",
     "MOTION_STATISTICS",
     "SCORE_STATISTICS",
     "STATISTICS",
@@ -42,11 +43,13 @@ __all__ = [
     "needs_scores",
 ]
 
-_LOGVAR_RANGE = (-30.0, 20.0)
+#: log σ² is clipped to this range before it is exponentiated (the VAE's layers, the statistics and
+#: the anomaly score share it, so all three see the same σ).
+LOGVAR_RANGE: tuple[float, float] = (-30.0, 20.0)
 
 
 def _sigma(logvar: np.ndarray) -> np.ndarray:
-    return np.exp(0.5 * np.clip(logvar, *_LOGVAR_RANGE))
+    return np.exp(0.5 * np.clip(logvar, *LOGVAR_RANGE))
 
 
 def _absdiff(mu: np.ndarray) -> np.ndarray:
@@ -111,7 +114,7 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc, t, j: np.clip(lv, *_LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t, j: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "

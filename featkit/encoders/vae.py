@@ -20,6 +20,8 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from featkit.stats import LOGVAR_RANGE
+
 __all__ = [
     "LOGVAR_RANGE",
     "VAE",
@@ -33,9 +35,6 @@ __all__ = [
     "kl_divergence",
     "reconstruction_nll",
 ]
-
-#: log σ² is clipped to this range before it is exponentiated.
-LOGVAR_RANGE = (-30.0, 20.0)
 
 
 def kl_divergence(mu: Any, logvar: Any) -> Any:

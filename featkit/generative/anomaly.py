@@ -22,11 +22,9 @@ from typing import Any
 import numpy as np
 
 from featkit.exceptions import EncoderError
-from featkit.stats import SCORE_STATISTICS, needs_scores
+from featkit.stats import LOGVAR_RANGE, SCORE_STATISTICS, needs_scores
 
 __all__ = ["check_scoring", "encode_frames", "negative_elbo", "reconstruction_mse"]
-
-_LOGVAR_RANGE = (-30.0, 20.0)
 
 
 def negative_elbo(
@@ -64,7 +62,7 @@ def negative_elbo(
         raise ValueError(f"frames and recon must have the same shape. Received: {x.shape} and {recon.shape}")
     nll = np.sum((x - recon) ** 2, axis=tuple(range(1, x.ndim))) / (2.0 * obs_var)
     mu = np.asarray(mu, dtype=np.float64)
-    logvar = np.clip(np.asarray(logvar, dtype=np.float64), *_LOGVAR_RANGE)
+    logvar = np.clip(np.asarray(logvar, dtype=np.float64), *LOGVAR_RANGE)
     kl = -0.5 * np.sum(1.0 + logvar - mu**2 - np.exp(logvar), axis=-1)
     return nll + beta * kl
 
