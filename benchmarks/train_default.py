@@ -409,7 +409,7 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
 
     from featkit.encoders.training import VAETrainer
     from featkit.encoders.vae import build_vae
-    from featkit.store import sha256_of
+    from featkit.files import sha256_of
     from featkit.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, _check_same, _read_checkpoint, _write_checkpoint
 
     t0 = time.time()

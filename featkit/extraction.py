@@ -31,6 +31,7 @@ from featkit._signals import deferred_signals, deliver_held_signals
 from featkit.config import ExtractionConfig, SamplingConfig
 from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_videos
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
+from featkit.files import sha256_of
 from featkit.generative.anomaly import check_scoring, encode_frames
 from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
@@ -42,7 +43,6 @@ from featkit.store import (
     VideoResult,
     bad_name_failure,
     precheck_output,
-    sha256_of,
     storable_text,
 )
 from featkit.workers import (

@@ -56,6 +56,7 @@ import numpy as np
 from featkit._signals import deferred_signals
 from featkit._version import __version__
 from featkit.exceptions import LayoutError, StoreError, StoreMismatchError, StoreWriteError
+from featkit.files import file_kind, sha256_of
 from featkit.locking import holds_lock, release_lock, take_lock
 
 __all__ = [
@@ -349,15 +350,10 @@ def _check_regular(path: str | os.PathLike[str]) -> os.stat_result:
         raise StoreError(f"Cannot read {os.fspath(path)}: {exc}") from exc
     if not stat.S_ISREG(st.st_mode):
         raise StoreError(
-            f"{os.fspath(path)} is not a regular file ({_file_kind(st.st_mode)}), so it is not a feature file. "
+            f"{os.fspath(path)} is not a regular file ({file_kind(st.st_mode)}), so it is not a feature file. "
             "Choose a file name for the output."
         )
     return st
-
-
-def _file_kind(mode: int) -> str:
-    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
-    return next((name for test, name in kinds.items() if test(mode)), "a device")
 
 
 # Deflate expands at most ~1032:1, so no honest dataset holds more than this many times its file's size; a
@@ -549,46 +545,6 @@ def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
     n = ds.shape[0]
     ds.resize(n + len(values), axis=0)
     ds[n:] = values
-
-
-def sha256_of(path: str | os.PathLike[str], *, timeout: float | None = None) -> str:
-    """Content fingerprint of a regular file (hex sha256), read in 1 MiB blocks.
-
-    Only regular files are read (a FIFO would block forever, ``/dev/zero`` never
-    ends), and at most the size the file had when opened, so hashing always ends.
-
-    Parameters
-    ----------
-    path : path-like
-    timeout : float, optional
-        Give up after this many seconds (a very slow or hung file system).
-
-    Raises
-    ------
-    OSError
-        If the file cannot be read, is not a regular file, or hashing passed ``timeout``.
-
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    deadline = None if not timeout else time.monotonic() + timeout
-    # O_NONBLOCK: opening a FIFO does not wait for a writer, so the check below gets to run.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with open(fd, "rb", buffering=0, closefd=True) as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(_errno.EINVAL, f"not a regular file ({_file_kind(st.st_mode)})", os.fspath(path))
-        left = st.st_size
-        while left > 0:
-            block = fh.read(min(left, 1 << 20))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
-            if deadline is not None and time.monotonic() > deadline:
-                raise OSError(_errno.ETIMEDOUT, f"hashing took longer than {timeout:g} s", os.fspath(path))
-    return digest.hexdigest()
 
 
 class FeatureStore:

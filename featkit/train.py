@@ -302,7 +302,7 @@ def _card_architecture(arch: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray] | None, dict[str, Any]]:
     """Architecture, initial weights and identity of the starting point."""
-    from featkit.store import sha256_of
+    from featkit.files import sha256_of
 
     if config.init is None:
         base, weights, identity = _new_model_defaults(), None, {"kind": "new"}
@@ -395,7 +395,7 @@ def _warn(message: str, sink: list[str]) -> None:
 
 def _read_data(root: Path, config: TrainConfig, size: int, progress: bool, warned: list[str]) -> _Data:
     from featkit.encoders.training import random_crops, read_views
-    from featkit.store import sha256_of
+    from featkit.files import sha256_of
 
     files = discover_videos(root)
     if not files:

@@ -73,6 +73,8 @@ from featkit.exceptions import (
     VideoTimeoutError,
     WorkerCrashedError,
 )
+from featkit.files import file_kind, sha256_of
+from featkit.io.backends import open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 
 __all__ = [
@@ -230,9 +232,6 @@ def serve(fd: int, parent_pid: int, backends: Sequence[str]) -> None:
     with contextlib.suppress(ValueError, OSError):  # a decoder crash must not leave a core file per bad video
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     conn = Connection(fd)
-    from featkit.io.backends import open_reader
-    from featkit.store import sha256_of
-
     for name in backends[:1]:  # the first decoder now, so its start-up is not charged to a video; fallbacks lazily
         __import__("decord" if name == "decord" else "av")
     try:
@@ -286,7 +285,7 @@ def _decode(conn: Connection, key: int, attempt: int, task: DecodeTask, open_rea
         if not stat.S_ISREG(st.st_mode):
             _send(
                 conn,
-                ("failed", key, attempt, "unreadable", f"not a regular file ({_file_kind(st.st_mode)})", *signature),
+                ("failed", key, attempt, "unreadable", f"not a regular file ({file_kind(st.st_mode)})", *signature),
             )
             return
         digest = sha256_of(task.source)
@@ -417,11 +416,6 @@ def file_signature(path: str | os.PathLike[str]) -> tuple[int, int]:
             continue
         return st.st_size, st.st_mtime_ns
     return -1, -1
-
-
-def _file_kind(mode: int) -> str:
-    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
-    return next((name for test, name in kinds.items() if test(mode)), "a device")
 
 
 def _rss() -> int:

@@ -109,7 +109,7 @@ def test_info_and_output_on_a_fifo_do_not_hang(small_tree, encoder, tmp_path):
 
 
 def test_hashing_reads_only_regular_files_and_is_bounded(tmp_path):
-    from featkit.store import sha256_of
+    from featkit.files import sha256_of
 
     with deadline(30):
         with pytest.raises(OSError, match="not a regular file"):

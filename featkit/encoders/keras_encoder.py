@@ -15,7 +15,7 @@ import numpy as np
 
 from featkit.encoders.base import Encoder
 from featkit.exceptions import EncoderError
-from featkit.store import sha256_of
+from featkit.files import sha256_of
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_WEIGHTS_PATH", "KerasEncoder", "load_default_vae", "load_keras_encoder"]
 

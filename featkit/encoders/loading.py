@@ -456,7 +456,7 @@ def tree_sha256(path: str | os.PathLike[str]) -> str:
         Hex digest; equal for equal contents wherever the folder lives.
 
     """
-    from featkit.store import sha256_of
+    from featkit.files import sha256_of
 
     root = Path(path)
     digest = hashlib.sha256()

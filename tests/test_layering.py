@@ -1,0 +1,26 @@
+"""Light modules stay light: what a decode worker or ``import featkit`` loads never pulls in h5py or TensorFlow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("h5py", "tensorflow", "keras")
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        # What a decode worker imports to decode and hash a video (featkit.workers.serve).
+        ("featkit.workers", "featkit.files", "featkit.io.backends", "featkit.io.sampling"),
+        # The numpy-only statistics, and the package itself.
+        ("featkit", "featkit.stats", "featkit.motion", "featkit.config", "featkit.locking"),
+    ],
+)
+def test_light_modules_import_no_heavy_library(modules):
+    imports = "".join(f"import {m}\n" for m in modules)
+    code = f"import sys\n{imports}print([h for h in {HEAVY!r} if h in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"{modules} imported {out.strip()}"
