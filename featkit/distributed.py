@@ -1,11 +1,11 @@
 """Running the per-video work of ``featkit extract`` on a Dask distributed cluster.
 
-:class:`DaskExecutor` is an executor in the sense of :mod:`featkit.extraction`
-(like :class:`~featkit.extraction.LocalExecutor`): each video is one Dask task
+:class:`DaskExecutor` is an executor in the sense of :mod:`featkit.executors`
+(like :class:`~featkit.executors.LocalExecutor`): each video is one Dask task
 that decodes it, encodes its frames and reduces each clip to its statistics
 on a worker, and sends back a small :class:`~featkit.store.VideoResult` (or a
 :class:`~featkit.store.FailureRecord`). On the worker the video goes through a
-:class:`~featkit.extraction.LocalExecutor`, so decoding runs in isolated
+:class:`~featkit.executors.LocalExecutor`, so decoding runs in isolated
 processes there too, with the same per-video timeout, crash recovery, backend
 fallback and windowed memory as a local run. The local process stays the only
 writer: it receives the results in the order of the sorted file list and stores
@@ -93,8 +93,8 @@ def _worker_encoder(config: ExtractionConfig) -> Any:
 
 
 def _worker_executor(config: ExtractionConfig) -> Any:
-    """The calling thread's :class:`~featkit.extraction.LocalExecutor` (one decoding process), started once."""
-    from featkit.extraction import LocalExecutor
+    """The calling thread's :class:`~featkit.executors.LocalExecutor` (one decoding process), started once."""
+    from featkit.executors import LocalExecutor
 
     config = dataclasses.replace(config, n_jobs=1)
     executors = _THREAD.__dict__.setdefault("executors", {})
@@ -270,7 +270,7 @@ def default_task_timeout(config: ExtractionConfig) -> float | None:
 class DaskExecutor:
     """Runs the per-video work on a Dask cluster; the results come back here, in task order.
 
-    The same interface as :class:`featkit.extraction.LocalExecutor`: a context
+    The same interface as :class:`featkit.executors.LocalExecutor`: a context
     manager with :meth:`start` and :meth:`results`.
 
     Parameters
@@ -333,7 +333,7 @@ class DaskExecutor:
         Parameters
         ----------
         tasks : sequence of DecodeTask
-            From :func:`featkit.extraction.decode_tasks`; relative paths are made
+            From :func:`featkit.executors.decode_tasks`; relative paths are made
             absolute (workers run elsewhere).
         encoder : Encoder
             The encoder this process stores the identity of; workers must load
@@ -508,7 +508,7 @@ def run_on_dask(
         One per file, in order.
 
     """
-    from featkit.extraction import decode_tasks
+    from featkit.executors import decode_tasks
 
     with DaskExecutor(config, scheduler) as executor:
         identity = None if encoder is None else encoder.identity()

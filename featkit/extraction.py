@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,31 +30,24 @@ import numpy as np
 from featkit._signals import deferred_signals, deliver_held_signals
 from featkit.config import ExtractionConfig, SamplingConfig
 from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_videos
-from featkit.exceptions import ConfigError, VideoDecodeError, VideoError
+from featkit.exceptions import ConfigError, VideoError
+from featkit.executors import Executor, LocalExecutor, decode_tasks
 from featkit.files import sha256_of
-from featkit.generative.anomaly import check_scoring, encode_frames
-from featkit.io.backends import BACKENDS, backend_versions, backends_for, open_reader
+from featkit.generative.anomaly import check_scoring
+from featkit.io.backends import backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
-from featkit.motion import motion_jacobian
-from featkit.stats import clip_statistics, feature_names, needs_motion
+from featkit.reduce import ClipReducer, encode_video
+from featkit.stats import feature_names
 from featkit.store import (
     FailureRecord,
     FeatureStore,
-    VideoResult,
     bad_name_failure,
     precheck_output,
     storable_text,
 )
 from featkit.workers import (
-    DecodePool,
-    DecodeTask,
-    FramesDecoded,
-    VideoDone,
-    VideoFailed,
-    VideoStarted,
     check_plausible,
     file_signature,
-    window_frames,
 )
 
 __all__ = [
@@ -216,279 +209,6 @@ def _video_row(file: VideoFile, digest: str, size: int, mtime_ns: int, info: Any
         "timestamp_source": info.timestamp_source,
         "backend": backend,
     }
-
-
-def encode_video(decoded: DecodedVideo, encoder: Any, stats: tuple[str, ...]) -> VideoResult:
-    """Run the encoder on a decoded video and reduce each clip to its statistics."""
-    reducer = ClipReducer(decoded.video, decoded.plan, decoded.starts, decoded.end, encoder, stats)
-    reducer.add(decoded.frame_ids, decoded.frames)
-    return reducer.result()
-
-
-class ClipReducer:
-    """Encode one video's frames as windows arrive and reduce each clip as soon as its frames are in.
-
-    Latents are kept only for frames a clip still to be reduced uses, so
-    memory stays that of a window however long the video.
-
-    Parameters
-    ----------
-    video : dict
-        The video's row of the videos table.
-    plan : ClipPlan
-        Its clips.
-    starts : ndarray of shape (n_frames,)
-        Frame start times.
-    end : float
-        End of the last frame.
-    encoder : Encoder
-        Gives ``encode(frames) -> (mu, logvar)``.
-    stats : tuple of str
-        Statistics per clip.
-    per_frame : bool, default=False
-        Also keep μ and log σ² of every sampled frame (``VideoResult.frames``).
-
-    """
-
-    def __init__(
-        self,
-        video: dict[str, Any],
-        plan: ClipPlan,
-        starts: np.ndarray,
-        end: float,
-        encoder: Any,
-        stats: Sequence[str],
-        *,
-        per_frame: bool = False,
-    ) -> None:
-        self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
-        self._starts = np.asarray(starts, dtype=np.float64)  # frame times, for the time-signed statistics
-        self._frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if per_frame else None
-        n = plan.n_clips
-        first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
-        last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
-        after = last + 1
-        self.clips = {
-            "start_frame": first.astype(np.int64),
-            "end_frame": last.astype(np.int64),
-            "start_time": np.asarray(starts, dtype=np.float64)[first],
-            # A clip ends when its last frame leaves the screen.
-            "end_time": np.where(
-                after < len(starts), np.asarray(starts, dtype=np.float64)[np.minimum(after, len(starts) - 1)], end
-            ),
-            "n_frames": plan.clip_lengths.astype(np.int64),
-        }
-        self._first, self._last = first, last
-        self._rows: list[np.ndarray] = []
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._mu: np.ndarray | None = None
-        self._logvar: np.ndarray | None = None
-        self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
-        self._jac: np.ndarray | None = None  # per-frame responses to camera moves, only for `motion`
-
-    @property
-    def n_done(self) -> int:
-        """Clips reduced so far."""
-        return len(self._rows)
-
-    @property
-    def n_cached(self) -> int:
-        """Frames whose latents are held (those of clips not yet reduced)."""
-        return len(self._ids)
-
-    def add(self, frame_ids: np.ndarray, frames: np.ndarray) -> None:
-        """Encode a window of frames (ids increasing, after those of earlier windows) and reduce finished clips."""
-        if len(frame_ids) == 0:
-            return
-        mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
-        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames, mu) if needs_motion(self.stats) else None
-        if self._frames is not None:
-            self._frames.append((np.asarray(frame_ids, dtype=np.int64), mu, logvar))
-        if self._mu is None:
-            self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
-            self._scores, self._jac = scores, jac
-        else:
-            self._ids = np.concatenate([self._ids, frame_ids])
-            self._mu = np.concatenate([self._mu, mu])
-            self._logvar = np.concatenate([self._logvar, logvar])
-            self._scores = None if scores is None else np.concatenate([self._scores, scores])
-            self._jac = None if jac is None else np.concatenate([self._jac, jac])
-        newest = int(frame_ids[-1])
-        plan = self.plan
-        while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
-            fids = plan.frame_indices[plan.clip_samples(self.n_done)]
-            pos = np.searchsorted(self._ids, fids)
-            scores = None if self._scores is None else self._scores[pos]
-            jacobian = None if self._jac is None else self._jac[pos]
-            # Microseconds: decoders report the same timestamp with different float rounding (decord and
-            # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
-            times = np.round(self._starts[fids], 6)
-            self._rows.append(
-                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
-            )
-        keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
-        self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
-        if self._scores is not None:
-            self._scores = self._scores[keep]
-        if self._jac is not None:
-            self._jac = self._jac[keep]
-
-    def result(self) -> VideoResult:
-        """The finished video.
-
-        Raises
-        ------
-        VideoDecodeError
-            If frames some clip needs never arrived.
-
-        """
-        if self.n_done != self.plan.n_clips:
-            raise VideoDecodeError(
-                self.video["path"],
-                f"only {self.n_done} of {self.plan.n_clips} clips got all their frames from the decoder",
-            )
-        width = len(feature_names(self.stats, self.encoder.latent_dim))
-        features = np.stack(self._rows) if self._rows else np.zeros((0, width), dtype=np.float32)
-        return VideoResult(video=self.video, clips=dict(self.clips), features=features, frames=self._frame_latents())
-
-    def _frame_latents(self) -> dict[str, np.ndarray] | None:
-        """Every sampled frame once, in order: its index, start time, μ and log σ² (``per_frame`` only)."""
-        if self._frames is None:
-            return None
-        d = self.encoder.latent_dim
-        ids = np.concatenate([f[0] for f in self._frames]) if self._frames else np.zeros(0, dtype=np.int64)
-        mu = np.concatenate([f[1] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
-        logvar = np.concatenate([f[2] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
-        return {
-            "frame_index": ids,
-            "time": self._starts[ids] if len(ids) else np.zeros(0),
-            "mu": mu.astype(np.float32),
-            "logvar": logvar.astype(np.float32),
-        }
-
-
-def decode_tasks(
-    todo: Iterable[VideoFile], root: str | os.PathLike[str], size: int, config: ExtractionConfig
-) -> list[DecodeTask]:
-    """The decode task of each video, in order (what an executor runs).
-
-    Parameters
-    ----------
-    todo : iterable of VideoFile
-        The videos, relative to ``root``.
-    root : path-like
-        The root folder, or a single video file.
-    size : int
-        The encoder's input size.
-    config : ExtractionConfig
-        Sampling, backend, decoder threads and batch size (windows are whole batches).
-
-    Returns
-    -------
-    list of DecodeTask
-
-    """
-    root_path = Path(root)
-    single = root_path.is_file()
-    window = window_frames(size, config.batch_size)
-    return [
-        DecodeTask(
-            source=os.fspath(root_path if single else root_path / vf.path),
-            path=vf.path,
-            label=vf.label,
-            size=size,
-            sampling=config.sampling,
-            backends=backends_for(config.backend, vf.path),
-            decode_threads=config.decode_threads,
-            window=window,
-        )
-        for vf in todo
-    ]
-
-
-class LocalExecutor:
-    """Runs the per-video work on this machine: decoding in a :class:`~featkit.workers.DecodePool`, encoding here.
-
-    This is the seam where per-video work is placed. An executor is a context
-    manager with :meth:`start` (may be a no-op) and :meth:`results`, which
-    turns decode tasks into one finished result per task, in task order,
-    never raising for a bad video. Another executor (e.g. on a cluster) only
-    has to do the same; :func:`extract` does not care where the work ran.
-
-    Parameters
-    ----------
-    config : ExtractionConfig
-        ``n_jobs``, ``timeout``, ``backend`` and ``stats`` are used.
-
-    """
-
-    def __init__(self, config: ExtractionConfig) -> None:
-        self.config = config
-        backends = BACKENDS if config.backend == "auto" else (config.backend,)
-        self.pool = DecodePool(config.n_jobs, timeout=config.timeout, backends=backends)
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start(self) -> None:
-        """Start the decoding processes, so they get ready while the encoder loads."""
-        self.pool.start()
-
-    def close(self) -> None:
-        """Stop the decoding processes."""
-        self.pool.close()
-
-    def results(self, tasks: Sequence[DecodeTask], encoder: Any) -> Iterator[VideoResult | FailureRecord]:
-        """Decode and encode every task; yield its result or failure, in task order.
-
-        Parameters
-        ----------
-        tasks : sequence of DecodeTask
-            From :func:`decode_tasks`.
-        encoder : Encoder
-            The loaded encoder (runs in this process).
-
-        Yields
-        ------
-        VideoResult or FailureRecord
-
-        """
-        reducer: ClipReducer | None = None
-        for event in self.pool.run(tasks):
-            deliver_held_signals()  # Ctrl-C takes effect here, between windows, never inside TensorFlow
-            if isinstance(event, VideoStarted):  # also after a fallback: what came before is void
-                reducer = ClipReducer(
-                    event.video,
-                    event.plan,
-                    event.starts,
-                    event.end,
-                    encoder,
-                    self.config.stats,
-                    per_frame=self.config.per_frame,
-                )
-            elif isinstance(event, FramesDecoded):
-                if reducer is not None:
-                    reducer.add(event.frame_ids, event.frames)
-            elif isinstance(event, VideoDone):
-                yield _finish(reducer, event.task)
-                reducer = None
-            elif isinstance(event, VideoFailed):
-                reducer = None
-                yield FailureRecord(event.task.path, event.reason, event.message, event.size, event.mtime_ns)
-
-
-def _finish(reducer: ClipReducer | None, task: DecodeTask) -> VideoResult | FailureRecord:
-    """The reduced video, or a ``decode_failed`` record if the decoder ended without all its frames."""
-    try:
-        if reducer is None:
-            raise VideoDecodeError(task.path, "the decoder finished without starting the video")
-        return reducer.result()
-    except VideoDecodeError as exc:
-        video = reducer.video if reducer is not None else {}
-        return FailureRecord(task.path, exc.reason, exc.message, video.get("size", -1), video.get("mtime_ns", -1))
 
 
 def _plan_work(
@@ -732,7 +452,7 @@ def _extract_files(
 ) -> ExtractionReport:
     # SIGINT/SIGTERM are held and take effect at safe points (between windows and videos), so they never land
     # inside h5py or TensorFlow code; the store then saves what was finished.
-    with deferred_signals(), _executor(config, scheduler) as executor:
+    with deferred_signals(), _make_executor(config, scheduler) as executor:
         executor.start()  # workers import their decoders while the encoder loads
         return _extract(
             root_path,
@@ -763,7 +483,7 @@ def _no_videos_message(root: Any, skipped: Skipped, config: ExtractionConfig) ->
     )
 
 
-def _executor(config: ExtractionConfig, scheduler: Any = None) -> Any:
+def _make_executor(config: ExtractionConfig, scheduler: Any = None) -> Executor:
     """Where the per-video work runs: here, or on a Dask cluster (``scheduler``, else ``config.scheduler``)."""
     scheduler = config.scheduler if scheduler is None else scheduler
     if scheduler is None:
@@ -777,7 +497,7 @@ def _extract(
     root_path: Path,
     output: str | os.PathLike[str],
     config: ExtractionConfig,
-    executor: LocalExecutor,
+    executor: Executor,
     *,
     overwrite: bool,
     progress: Any,

@@ -194,16 +194,17 @@ def _video_clip_features(
     path: str, size: int, mtime_ns: int, encoder: str, batch_size: int, sampling: dict, stats: tuple[str, ...]
 ) -> np.ndarray:
     """Clip features of one video (cached by joblib on path, size, mtime and settings)."""
-    from featkit import extraction as _extract
     from featkit.discover import VideoFile
+    from featkit.extraction import decode_video
+    from featkit.reduce import encode_video
     from featkit.store import FailureRecord
 
     enc = _get_encoder(encoder, batch_size)
-    decoded = _extract.decode_video(path, VideoFile(Path(path).name, ""), enc.input_size, SamplingConfig(**sampling))
+    decoded = decode_video(path, VideoFile(Path(path).name, ""), enc.input_size, SamplingConfig(**sampling))
     if isinstance(decoded, FailureRecord):
         cls = {"open_failed": VideoOpenError, "decode_failed": VideoDecodeError}.get(decoded.reason, VideoError)
         raise cls(path, decoded.message)
-    return np.asarray(_extract.encode_video(decoded, enc, stats).features, dtype=np.float32)
+    return np.asarray(encode_video(decoded, enc, stats).features, dtype=np.float32)
 
 
 #: Estimator checks that cannot apply to :class:`VideoFeatureExtractor`, with the reason.

@@ -1,0 +1,170 @@
+"""Encode one video's frames window by window and reduce each clip to its statistics (the core reducer).
+
+Runs wherever the encoder is: in the main process for :class:`~featkit.executors.LocalExecutor`,
+in a Dask worker for :class:`~featkit.distributed.DaskExecutor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from featkit.exceptions import VideoDecodeError
+from featkit.generative.anomaly import encode_frames
+from featkit.io.sampling import ClipPlan
+from featkit.motion import motion_jacobian
+from featkit.stats import clip_statistics, feature_names, needs_motion
+from featkit.store import VideoResult
+
+__all__ = ["ClipReducer", "encode_video"]
+
+
+def encode_video(decoded: Any, encoder: Any, stats: tuple[str, ...]) -> VideoResult:
+    """Run the encoder on a decoded video and reduce each clip to its statistics."""
+    reducer = ClipReducer(decoded.video, decoded.plan, decoded.starts, decoded.end, encoder, stats)
+    reducer.add(decoded.frame_ids, decoded.frames)
+    return reducer.result()
+
+
+class ClipReducer:
+    """Encode one video's frames as windows arrive and reduce each clip as soon as its frames are in.
+
+    Latents are kept only for frames a clip still to be reduced uses, so
+    memory stays that of a window however long the video.
+
+    Parameters
+    ----------
+    video : dict
+        The video's row of the videos table.
+    plan : ClipPlan
+        Its clips.
+    starts : ndarray of shape (n_frames,)
+        Frame start times.
+    end : float
+        End of the last frame.
+    encoder : Encoder
+        Gives ``encode(frames) -> (mu, logvar)``.
+    stats : tuple of str
+        Statistics per clip.
+    per_frame : bool, default=False
+        Also keep μ and log σ² of every sampled frame (``VideoResult.frames``).
+
+    """
+
+    def __init__(
+        self,
+        video: dict[str, Any],
+        plan: ClipPlan,
+        starts: np.ndarray,
+        end: float,
+        encoder: Any,
+        stats: Sequence[str],
+        *,
+        per_frame: bool = False,
+    ) -> None:
+        self.video, self.plan, self.encoder, self.stats = video, plan, encoder, tuple(stats)
+        self._starts = np.asarray(starts, dtype=np.float64)  # frame times, for the time-signed statistics
+        self._frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = [] if per_frame else None
+        n = plan.n_clips
+        first = plan.frame_indices[plan.clip_starts] if n else np.zeros(0, dtype=np.int64)
+        last = plan.frame_indices[plan.clip_starts + plan.clip_lengths - 1] if n else np.zeros(0, dtype=np.int64)
+        after = last + 1
+        self.clips = {
+            "start_frame": first.astype(np.int64),
+            "end_frame": last.astype(np.int64),
+            "start_time": np.asarray(starts, dtype=np.float64)[first],
+            # A clip ends when its last frame leaves the screen.
+            "end_time": np.where(
+                after < len(starts), np.asarray(starts, dtype=np.float64)[np.minimum(after, len(starts) - 1)], end
+            ),
+            "n_frames": plan.clip_lengths.astype(np.int64),
+        }
+        self._first, self._last = first, last
+        self._rows: list[np.ndarray] = []
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._mu: np.ndarray | None = None
+        self._logvar: np.ndarray | None = None
+        self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
+        self._jac: np.ndarray | None = None  # per-frame responses to camera moves, only for `motion`
+
+    @property
+    def n_done(self) -> int:
+        """Clips reduced so far."""
+        return len(self._rows)
+
+    @property
+    def n_cached(self) -> int:
+        """Frames whose latents are held (those of clips not yet reduced)."""
+        return len(self._ids)
+
+    def add(self, frame_ids: np.ndarray, frames: np.ndarray) -> None:
+        """Encode a window of frames (ids increasing, after those of earlier windows) and reduce finished clips."""
+        if len(frame_ids) == 0:
+            return
+        mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
+        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames, mu) if needs_motion(self.stats) else None
+        if self._frames is not None:
+            self._frames.append((np.asarray(frame_ids, dtype=np.int64), mu, logvar))
+        if self._mu is None:
+            self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
+            self._scores, self._jac = scores, jac
+        else:
+            self._ids = np.concatenate([self._ids, frame_ids])
+            self._mu = np.concatenate([self._mu, mu])
+            self._logvar = np.concatenate([self._logvar, logvar])
+            self._scores = None if scores is None else np.concatenate([self._scores, scores])
+            self._jac = None if jac is None else np.concatenate([self._jac, jac])
+        newest = int(frame_ids[-1])
+        plan = self.plan
+        while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
+            fids = plan.frame_indices[plan.clip_samples(self.n_done)]
+            pos = np.searchsorted(self._ids, fids)
+            scores = None if self._scores is None else self._scores[pos]
+            jacobian = None if self._jac is None else self._jac[pos]
+            # Microseconds: decoders report the same timestamp with different float rounding (decord and
+            # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
+            times = np.round(self._starts[fids], 6)
+            self._rows.append(
+                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
+            )
+        keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
+        self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
+        if self._scores is not None:
+            self._scores = self._scores[keep]
+        if self._jac is not None:
+            self._jac = self._jac[keep]
+
+    def result(self) -> VideoResult:
+        """The finished video.
+
+        Raises
+        ------
+        VideoDecodeError
+            If frames some clip needs never arrived.
+
+        """
+        if self.n_done != self.plan.n_clips:
+            raise VideoDecodeError(
+                self.video["path"],
+                f"only {self.n_done} of {self.plan.n_clips} clips got all their frames from the decoder",
+            )
+        width = len(feature_names(self.stats, self.encoder.latent_dim))
+        features = np.stack(self._rows) if self._rows else np.zeros((0, width), dtype=np.float32)
+        return VideoResult(video=self.video, clips=dict(self.clips), features=features, frames=self._frame_latents())
+
+    def _frame_latents(self) -> dict[str, np.ndarray] | None:
+        """Every sampled frame once, in order: its index, start time, μ and log σ² (``per_frame`` only)."""
+        if self._frames is None:
+            return None
+        d = self.encoder.latent_dim
+        ids = np.concatenate([f[0] for f in self._frames]) if self._frames else np.zeros(0, dtype=np.int64)
+        mu = np.concatenate([f[1] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        logvar = np.concatenate([f[2] for f in self._frames]) if self._frames else np.zeros((0, d), dtype=np.float32)
+        return {
+            "frame_index": ids,
+            "time": self._starts[ids] if len(ids) else np.zeros(0),
+            "mu": mu.astype(np.float32),
+            "logvar": logvar.astype(np.float32),
+        }
