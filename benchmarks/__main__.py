@@ -51,6 +51,7 @@ BENCHMARKS: dict[str, str] = {
     "variants": "benchmarks.bench_variants",
     "vae": "benchmarks.bench_vae",
     "features": "benchmarks.bench_features",
+    "anomaly": "benchmarks.bench_anomaly",
 }
 
 README = REPO / "README.md"

@@ -40,7 +40,7 @@ def test_quick_runner_succeeds(quick_run):
     assert all(s["quick"] is True for s in runner.values())
 
 
-@pytest.mark.parametrize("name", ["speed", "variants", "vae", "features"])
+@pytest.mark.parametrize("name", ["speed", "variants", "vae", "features", "anomaly"])
 def test_runner_can_direct_every_benchmark_output(name):
     """The runner passes its results folder to each benchmark through the option the benchmark's --help lists."""
     import importlib
