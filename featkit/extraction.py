@@ -45,10 +45,7 @@ from featkit.store import (
     precheck_output,
     storable_text,
 )
-from featkit.workers import (
-    check_plausible,
-    file_signature,
-)
+from featkit.workers import check_plausible, file_signature, video_row
 
 __all__ = [
     "ClipReducer",
@@ -189,26 +186,9 @@ def decode_video(
         finally:
             if reader is not None:
                 reader.close()
-        video = _video_row(file, digest, size_bytes, mtime_ns, info, name)
+        video = video_row(file.path, file.label, digest, size_bytes, mtime_ns, info, name)
         return DecodedVideo(file, video, plan, frame_ids, frames, info.starts, info.end)
     raise AssertionError("unreachable: backends_for returns at least one backend")
-
-
-def _video_row(file: VideoFile, digest: str, size: int, mtime_ns: int, info: Any, backend: str) -> dict[str, Any]:
-    return {
-        "path": file.path,
-        "label": file.label,
-        "sha256": digest,
-        "size": size,
-        "mtime_ns": mtime_ns,
-        "fps": info.avg_fps,
-        "n_frames": info.n_frames,
-        "duration": info.end,
-        "width": info.width,
-        "height": info.height,
-        "timestamp_source": info.timestamp_source,
-        "backend": backend,
-    }
 
 
 def _plan_work(

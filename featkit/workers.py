@@ -87,6 +87,7 @@ __all__ = [
     "VideoStarted",
     "check_plausible",
     "file_signature",
+    "video_row",
     "window_frames",
     "worker_sys_path",
 ]
@@ -325,20 +326,7 @@ def _decode_with(
         check_plausible(task.path, info, signature[0], task.sampling)
         plan = plan_clips(info.starts, info.end, task.sampling)
         needed = plan.needed_frames()
-        video = {
-            "path": task.path,
-            "label": task.label,
-            "sha256": digest,
-            "size": signature[0],
-            "mtime_ns": signature[1],
-            "fps": info.avg_fps,
-            "n_frames": info.n_frames,
-            "duration": info.end,
-            "width": info.width,
-            "height": info.height,
-            "timestamp_source": info.timestamp_source,
-            "backend": backend,
-        }
+        video = video_row(task.path, task.label, digest, signature[0], signature[1], info, backend)
         _send(conn, ("start", key, attempt, video, plan, info.starts, info.end))
         for lo in range(0, len(needed), task.window):
             ids = needed[lo : lo + task.window]
@@ -416,6 +404,24 @@ def file_signature(path: str | os.PathLike[str]) -> tuple[int, int]:
             continue
         return st.st_size, st.st_mtime_ns
     return -1, -1
+
+
+def video_row(path: str, label: str, digest: str, size: int, mtime_ns: int, info: Any, backend: str) -> dict[str, Any]:
+    """A video's row of the videos table (:data:`featkit.store.VIDEO_FIELDS`), from its file and reader info."""
+    return {
+        "path": path,
+        "label": label,
+        "sha256": digest,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "fps": info.avg_fps,
+        "n_frames": info.n_frames,
+        "duration": info.end,
+        "width": info.width,
+        "height": info.height,
+        "timestamp_source": info.timestamp_source,
+        "backend": backend,
+    }
 
 
 def _rss() -> int:
