@@ -257,6 +257,12 @@ def _build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--folds", type=int, default=5, help="cross-validation folds, grouped by video (5)")
     cl.add_argument("--save", metavar="MODEL.skops", help="also fit on all clips and save the model with skops")
     cl.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    cl.add_argument(
+        "--use-stats",
+        metavar="NAMES",
+        help="classify on these statistic groups only, comma-separated (e.g. motion,motion_speed for camera "
+        "motion); the saved model keeps the selection, so predict takes the whole file (default: every column)",
+    )
 
     cu = sub.add_parser(
         "cluster",
@@ -362,8 +368,15 @@ def _cmd_export_features(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from pipelines.classify import run_classification
 
+    use = [name.strip() for name in args.use_stats.split(",") if name.strip()] if args.use_stats else None
     r = run_classification(
-        args.path, args.output, model=args.model, folds=args.folds, save=args.save, random_state=args.seed
+        args.path,
+        args.output,
+        model=args.model,
+        folds=args.folds,
+        save=args.save,
+        random_state=args.seed,
+        stats=use,
     )
     print(
         f"{args.model}, {r['cv']['n_splits']}-fold {r['cv']['splitter']} on {r['n_clips']} clips of "

@@ -160,6 +160,7 @@ def run_classification(
     folds: int = 5,
     save: str | os.PathLike[str] | None = None,
     random_state: int = 0,
+    stats: list[str] | None = None,
 ) -> dict[str, Any]:
     """Cross-validate a classifier on a feature file by video; write a report, a figure and optionally a model.
 
@@ -174,6 +175,9 @@ def run_classification(
     save : path-like, optional
         Write the pipeline fitted on all labelled clips to this ``.skops`` file.
     random_state : int, default=0
+    stats : list of str, optional
+        Classify on these statistic groups only (``["motion", "motion_speed"]``); the selection is the
+        pipeline's first step, so a saved model takes the whole feature row. ``None``: every column.
 
     Returns
     -------
@@ -192,7 +196,17 @@ def run_classification(
         raise ConfigError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
     X, y, groups, names, paths, n_unlabelled = _labelled(path)
     cv = make_cv(y, groups, folds, random_state)
-    pipe = make_classifier(model, feature_names=names, random_state=random_state)
+    if stats is not None:
+        from featkit.transformers import statistic_of
+
+        known = sorted({statistic_of(n) for n in names})
+        unknown = [s for s in stats if s not in known]
+        if unknown or not stats:
+            raise ConfigError(
+                f"The 'stats' parameter must name statistic groups of {os.fspath(path)} ({', '.join(known)}). "
+                f"Got {unknown or stats} instead."
+            )
+    pipe = make_classifier(model, feature_names=names, stats=stats, random_state=random_state)
 
     with _openmp_guard():
         return _cross_validate(path, outdir, model, folds, save, X, y, groups, names, paths, n_unlabelled, cv, pipe)
@@ -267,6 +281,7 @@ def _cross_validate(
     report: dict[str, Any] = {
         "features": os.fspath(path),
         "model": model,
+        "statistics": getattr(pipe.named_steps.get("select"), "stats", None) or "all",
         "classes": [str(c) for c in classes],
         "n_clips": len(y),
         "n_videos": len(np.unique(groups)),

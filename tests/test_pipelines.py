@@ -202,3 +202,37 @@ def test_fitted_pipeline_is_a_plain_sklearn_pipeline(class_features):
     fitted = clone(pipe).fit(X, y)
     assert fitted[:-1].get_feature_names_out()[0] == "mu_mean_00"
     assert fitted[:-1].transform(X).shape == (48, 32)
+
+
+@pytest.fixture(scope="module")
+def pan_features(tmp_path_factory, encoder):
+    """Real H.264 pans left and right over different natural-looking scenes, extracted with the defaults."""
+    from featkit import ExtractionConfig, extract
+    from tests import videofactory as vf
+    from tests.natural_frames import natural_frames
+
+    root = tmp_path_factory.mktemp("pan_classes")
+    for label, pan in (("left", (3, 0)), ("right", (-3, 0))):
+        for seed in range(6):
+            frames = natural_frames(32, 80, 80, seed=10 * seed + (label == "right"), pan=pan)
+            vf.write_clip(root / label, f"s{seed}", frames, fps=16)
+    out = root.parent / f"{root.name}.h5"
+    assert extract(root, out, ExtractionConfig(), progress=False, encoder=encoder).ok
+    return out
+
+
+def test_cli_classify_on_selected_statistics(pan_features, tmp_path, capsys):
+    """--use-stats motion,motion_speed classifies pan direction; the saved model takes the whole file."""
+    out, model = tmp_path / "cls", tmp_path / "model.skops"
+    argv = ["classify", str(pan_features), "-o", str(out), "--folds", "3", "--save", str(model)]
+    assert main([*argv, "--use-stats", "motion,motion_speed"]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["statistics"] == ["motion", "motion_speed"]
+    assert report["video"]["balanced_accuracy"] == 1.0
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(model), str(pan_features), "-o", str(preds)]) == 0
+    y = load_features(pan_features).y
+    assert [r["prediction"] for r in _rows(preds)] == list(y)
+    capsys.readouterr()
+    assert main([*argv, "--use-stats", "motion,speed"]) == 2
+    assert "statistic groups" in capsys.readouterr().err
