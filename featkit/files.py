@@ -1,17 +1,28 @@
-"""Reading files safely: content hashes and what kind of file a path is (standard library only).
+"""Files, safely: content hashes, what kind of file a path is, and atomic writes (standard library only).
 
 Light on purpose: the decode workers hash every video, and importing the
 HDF5 store (h5py) into each of them cost start-up time for nothing.
+
+Every small output featkit writes (reports, CSVs, models, checkpoints, cards)
+goes through :func:`atomic_writer`: a temporary file in the same folder,
+flushed and fsynced, then renamed over the target, so a crash or Ctrl-C
+leaves the old file or the new one, never half of one. The HDF5 store has its
+own commit (a copy, validated, then renamed) on the same rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import os
 import stat
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
-__all__ = ["file_kind", "sha256_of"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "file_kind", "sha256_of"]
 
 
 def file_kind(mode: int) -> str:
@@ -58,3 +69,50 @@ def sha256_of(path: str | os.PathLike[str], *, timeout: float | None = None) -> 
             if deadline is not None and time.monotonic() > deadline:
                 raise OSError(_errno.ETIMEDOUT, f"hashing took longer than {timeout:g} s", os.fspath(path))
     return digest.hexdigest()
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it; set straight back
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """Write ``path`` all or nothing: yield a binary file, then fsync it and rename it over ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        The target; its folder is created if missing.
+    mode : int, optional
+        Permission bits; default: what ``open()`` would give under the umask
+        (``mkstemp`` alone makes 0600).
+
+    Yields
+    ------
+    file object
+        Opened ``"wb"`` on a temporary file next to ``path``. If the block
+        raises, the temporary file is removed and ``path`` is untouched.
+
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, (0o666 & ~_umask()) if mode is None else mode)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` with :func:`atomic_writer`; return the path."""
+    with atomic_writer(path, mode=mode) as fh:
+        fh.write(data)
+    return Path(path)

@@ -516,14 +516,12 @@ def _locked(folder: Path) -> Iterator[None]:
 
 def _write_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None:
     """Write the state and its metadata to a temporary file, then move it over ``path`` (atomic)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    from featkit.files import atomic_writer
+
     arrays = {f"v{i:05d}": a for i, a in enumerate(state["variables"])}
     meta = {**meta, "epoch": int(state["epoch"]), "n_variables": len(arrays)}
-    with open(tmp, "wb") as fh:
+    with atomic_writer(path) as fh:
         np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -648,9 +646,9 @@ def _save_model(vae: Any, arch: dict[str, Any], seed: int, output: Path) -> None
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    from featkit.files import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _versions() -> dict[str, str]:
