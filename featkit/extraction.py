@@ -33,10 +33,9 @@ from featkit.discover import VIDEO_EXTENSIONS, Skipped, VideoFile, discover_vide
 from featkit.exceptions import ConfigError, VideoError
 from featkit.executors import Executor, LocalExecutor, decode_tasks
 from featkit.files import sha256_of
-from featkit.generative.anomaly import check_scoring
 from featkit.io.backends import backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
-from featkit.reduce import ClipReducer, encode_video
+from featkit.reduce import ClipReducer, check_scoring, encode_video
 from featkit.stats import feature_names
 from featkit.store import (
     FailureRecord,

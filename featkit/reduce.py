@@ -11,14 +11,58 @@ from typing import Any
 
 import numpy as np
 
-from featkit.exceptions import VideoDecodeError
-from featkit.generative.anomaly import encode_frames
+from featkit.exceptions import EncoderError, VideoDecodeError
 from featkit.io.sampling import ClipPlan
 from featkit.motion import motion_jacobian
-from featkit.stats import clip_statistics, feature_names, needs_motion
+from featkit.stats import SCORE_STATISTICS, clip_statistics, feature_names, needs_motion, needs_scores
 from featkit.store import VideoResult
 
-__all__ = ["ClipReducer", "encode_video"]
+__all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video"]
+
+
+def check_scoring(encoder: Any, stats: Sequence[str]) -> None:
+    """Raise EncoderError before any work when ``stats`` needs scores the encoder cannot give."""
+    if needs_scores(stats) and not getattr(encoder, "has_decoder", False):
+        wanted = [s for s in stats if s in SCORE_STATISTICS]
+        raise EncoderError(
+            f"The statistics {wanted} need an encoder with a decoder (to score frames), and encoder "
+            f"{getattr(encoder, 'name', encoder)!r} has none. Use the default encoder or a .keras file holding "
+            "a whole featkit VAE, or drop them from the statistics."
+        )
+
+
+def encode_frames(
+    encoder: Any, frames: np.ndarray, stats: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Encode a video's frames and, when the statistics need them, score them.
+
+    This is the one call extraction makes per video; the posterior is the
+    same whether or not scores are asked for (scoring reuses it).
+
+    Parameters
+    ----------
+    encoder : featkit.encoders.Encoder
+    frames : ndarray of shape (n, S, S, 3), uint8
+    stats : sequence of str
+        The statistics to be computed (see :data:`featkit.stats.STATISTICS`).
+
+    Returns
+    -------
+    mu, logvar : ndarray of shape (n, d), float32
+    scores : ndarray of shape (n,), float64, or None
+        Per-frame negative ELBO when a statistic of
+        :data:`featkit.stats.SCORE_STATISTICS` is in ``stats``.
+
+    Raises
+    ------
+    EncoderError
+        If scores are needed and the encoder has no decoder.
+
+    """
+    check_scoring(encoder, stats)
+    mu, logvar = encoder.encode(frames)
+    scores = encoder.score(frames, posterior=(mu, logvar)) if needs_scores(stats) else None
+    return mu, logvar, scores
 
 
 def encode_video(decoded: Any, encoder: Any, stats: tuple[str, ...]) -> VideoResult:

@@ -10,9 +10,10 @@ keras = pytest.importorskip("keras")
 from featkit import ExtractionConfig, SamplingConfig  # noqa: E402
 from featkit.encoders.keras_encoder import KerasEncoder, load_default_vae  # noqa: E402
 from featkit.exceptions import ConfigError, EncoderError  # noqa: E402
-from featkit.generative.anomaly import encode_frames, negative_elbo, reconstruction_mse  # noqa: E402
+from featkit.generative.anomaly import negative_elbo, reconstruction_mse  # noqa: E402
 from featkit.io.sampling import plan_clips  # noqa: E402
 from featkit.io.video import DecordReader  # noqa: E402
+from featkit.reduce import encode_frames  # noqa: E402
 from featkit.stats import SCORE_STATISTICS, clip_statistics, feature_names, needs_scores  # noqa: E402
 from tests import videofactory as vf  # noqa: E402
 from tests.natural_frames import natural_frames  # noqa: E402

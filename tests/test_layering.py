@@ -24,3 +24,9 @@ def test_light_modules_import_no_heavy_library(modules):
     code = f"import sys\n{imports}print([h for h in {HEAVY!r} if h in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"{modules} imported {out.strip()}"
+
+
+def test_the_core_extraction_does_not_import_the_generative_commands():
+    code = "import sys, featkit.extraction, featkit.executors; print('featkit.generative' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

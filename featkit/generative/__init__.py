@@ -19,11 +19,12 @@ Nothing here imports TensorFlow at import time; the encoder does when loaded.
 
 from __future__ import annotations
 
-from featkit.generative.anomaly import encode_frames, negative_elbo, reconstruction_mse
+from featkit.generative.anomaly import negative_elbo, reconstruction_mse
 from featkit.generative.completion import complete_frames, complete_video, parse_frame_list
 from featkit.generative.generation import latent_walk, prior_sheet, sample_prior, walk_sheet
 from featkit.generative.latent import interpolate
 from featkit.generative.reconstruct import decode_latents, rate, reconstruct, reconstruct_video
+from featkit.reduce import encode_frames
 
 __all__ = [
     "complete_frames",

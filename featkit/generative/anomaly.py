@@ -1,4 +1,7 @@
-"""Anomaly scores from the VAE: per-frame negative ELBO, and the encoding step that feeds the ``anomaly`` statistic.
+"""Anomaly scores from the VAE: the per-frame negative ELBO behind the ``anomaly`` statistic.
+
+(The encoding step that feeds it, :func:`featkit.reduce.encode_frames`, lives with the core reducer, so
+extraction does not import this package.)
 
 The score of a frame x is the β-VAE objective the model was trained to
 minimise, evaluated deterministically at the posterior mean (z = μ)::
@@ -16,15 +19,11 @@ unlike the training data reconstruct badly and score high. ``featkit extract
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 
-from featkit.exceptions import EncoderError
-from featkit.stats import LOGVAR_RANGE, SCORE_STATISTICS, needs_scores
+from featkit.stats import LOGVAR_RANGE
 
-__all__ = ["check_scoring", "encode_frames", "negative_elbo", "reconstruction_mse"]
+__all__ = ["negative_elbo", "reconstruction_mse"]
 
 
 def negative_elbo(
@@ -71,48 +70,3 @@ def reconstruction_mse(frames: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Per-frame mean squared error between frames (uint8) and reconstructions in [0, 1] (a simpler score)."""
     x = np.asarray(frames, dtype=np.float64) / 255.0
     return np.mean((x - np.asarray(recon, dtype=np.float64)) ** 2, axis=tuple(range(1, x.ndim)))
-
-
-def check_scoring(encoder: Any, stats: Sequence[str]) -> None:
-    """Raise EncoderError before any work when ``stats`` needs scores the encoder cannot give."""
-    if needs_scores(stats) and not getattr(encoder, "has_decoder", False):
-        wanted = [s for s in stats if s in SCORE_STATISTICS]
-        raise EncoderError(
-            f"The statistics {wanted} need an encoder with a decoder (to score frames), and encoder "
-            f"{getattr(encoder, 'name', encoder)!r} has none. Use the default encoder or a .keras file holding "
-            "a whole featkit VAE, or drop them from the statistics."
-        )
-
-
-def encode_frames(
-    encoder: Any, frames: np.ndarray, stats: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Encode a video's frames and, when the statistics need them, score them.
-
-    This is the one call extraction makes per video; the posterior is the
-    same whether or not scores are asked for (scoring reuses it).
-
-    Parameters
-    ----------
-    encoder : featkit.encoders.Encoder
-    frames : ndarray of shape (n, S, S, 3), uint8
-    stats : sequence of str
-        The statistics to be computed (see :data:`featkit.stats.STATISTICS`).
-
-    Returns
-    -------
-    mu, logvar : ndarray of shape (n, d), float32
-    scores : ndarray of shape (n,), float64, or None
-        Per-frame negative ELBO when a statistic of
-        :data:`featkit.stats.SCORE_STATISTICS` is in ``stats``.
-
-    Raises
-    ------
-    EncoderError
-        If scores are needed and the encoder has no decoder.
-
-    """
-    check_scoring(encoder, stats)
-    mu, logvar = encoder.encode(frames)
-    scores = encoder.score(frames, posterior=(mu, logvar)) if needs_scores(stats) else None
-    return mu, logvar, scores
