@@ -35,10 +35,17 @@ MIXED = {
     "ffv1_mkv": ("ffv1", ".mkv", "bgr0", None),
     "flv1_flv": ("flv", ".flv", "yuv420p", None),
 }
+# MPEG-4 Part 2 with packed B-frames in AVI: decord has no time for some frames, the times it has are
+# 1.5x too far apart, and its seeks land on other frames (differently from process to process); decord
+# refuses them, so "auto" reads them with PyAV.
+PYAV_ONLY = {
+    "mpeg4_bframes_avi": ("mpeg4", ".avi", "yuv420p", {"bf": "2", "g": "12"}),
+    "mpeg4_open_gop_avi": ("mpeg4", ".avi", "yuv420p", {"bf": "2", "g": "8", "flags": "-cgop"}),
+}
 
 
 def _write(tmp_path, name, frames, fps=12):
-    codec, suffix, pix_fmt, options = MIXED[name]
+    codec, suffix, pix_fmt, options = {**MIXED, **PYAV_ONLY}[name]
     return vf.write_video(
         tmp_path / f"{name}{suffix}", frames, fps=fps, codec=codec, pix_fmt=pix_fmt, codec_options=options
     )
@@ -261,3 +268,50 @@ def test_every_command_reads_through_the_decode_seam(tmp_path, encoder, capsys):
     assert out.stat().st_size > 0
     assert main(["complete", str(path), "--missing", "3-4", "-o", str(tmp_path / "done.mp4")]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", sorted(PYAV_ONLY))
+def test_decord_refuses_files_without_complete_timestamps_and_auto_reads_them_with_pyav(tmp_path, name):
+    path = _write(tmp_path, name, vf.pattern_frames(26, 300, 400, seed=3), fps=25)
+    with pytest.raises(VideoDecodeError, match="no timestamp for some frames"):
+        DecordReader(path, 64)
+    got = decode_video(str(tmp_path), VideoFile(path.name, ""), 64, SamplingConfig(clip_len=4))
+    assert got.video["backend"] == "pyav"
+    np.testing.assert_allclose(PyAVReader(path, 64).info.starts, np.arange(26) / 25, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted({**MIXED, **PYAV_ONLY}))
+def test_sampled_frames_equal_a_sequential_pyav_decode(tmp_path, name):
+    """The reference check: what extract samples equals a forward PyAV decode of every frame at those indices.
+
+    Both resize in FFmpeg to the same size, so the frames must be equal, not just close.
+    """
+    frames = vf.pattern_frames(26, 300, 400, seed=3)
+    path = _write(tmp_path, name, frames, fps=25)
+    got = decode_video(str(tmp_path), VideoFile(path.name, ""), 64, SamplingConfig(clip_len=4))
+    reference = PyAVReader(path, 64)
+    every = reference.read(np.arange(reference.info.n_frames))  # forward, never seeks
+    reference.close()
+    np.testing.assert_array_equal(got.frames, every[got.frame_ids])
+
+
+def test_fresh_processes_give_bit_identical_features(tmp_path):
+    """Four fresh `featkit extract` runs on an MPEG-4 B-frame AVI without timestamps give the same bytes."""
+    import hashlib
+    import subprocess
+    import sys
+
+    import h5py
+
+    root = tmp_path / "videos"
+    _write(root, "mpeg4_bframes_avi", vf.pattern_frames(26, 300, 400, seed=3), fps=25)
+    digests = set()
+    for run in range(4):
+        out = tmp_path / f"run{run}.h5"
+        cmd = [sys.executable, "-m", "featkit", "extract", str(root), "-o", str(out), "-q", "--clip-len", "4"]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+        with h5py.File(out, "r") as f:
+            assert f["features"].shape[0] > 0
+            assert [b.decode() for b in f["videos/backend"][()]] == ["pyav"]
+            digests.add(hashlib.sha256(f["features"][()].tobytes()).hexdigest())
+    assert len(digests) == 1

@@ -125,12 +125,24 @@ class DecordReader:
         avg_fps = float(probe.get_avg_fps())
         del probe
         self.info = _make_info(self.path, n, avg_fps, int(width), int(height), np.asarray(times, dtype=np.float64))
+        if self.info.timestamp_source == "container_repaired":
+            # Some frames without a time (AVI with packed B-frames, MPEG-4 Part 2): the times decord does
+            # give are then off (measured 1.5x too far apart) and its seeks land on other frames, so "auto"
+            # reads such a file with PyAV, which gets both right (tests/test_backends.py).
+            raise VideoDecodeError(
+                self.path, "decord has no timestamp for some frames, so its frame times and seeks are unreliable"
+            )
         tw, th = _resize_target(self.info.width, self.info.height, self.size)
         try:
             self._reader = decord.VideoReader(self.path, width=tw, height=th, num_threads=num_threads)
         except errors as exc:
             raise VideoOpenError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
         self._crop = ((th - self.size) // 2, (tw - self.size) // 2)
+        # Without a complete container index (AVI without timestamps, e.g. MPEG-4 Part 2 with packed
+        # B-frames) decord's seek lands on the wrong frame, differently from run to run; decoding
+        # forward from the start never seeks, and gives the frames of a sequential PyAV decode.
+        self.sequential = self.info.timestamp_source != "container"
+        self._position = 0  # next frame a sequential read decodes
 
     def read(self, indices: np.ndarray, *, batch: int = 32) -> np.ndarray:
         """Decode the given frames.
@@ -147,23 +159,52 @@ class DecordReader:
         ndarray of shape (n, size, size, 3), uint8
 
         """
+        if self.sequential:
+            return self._read_forward(np.asarray(indices, dtype=np.int64), batch)
         out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
         y0, x0 = self._crop
         for lo in range(0, len(indices), batch):
             chunk = [int(i) for i in indices[lo : lo + batch]]
-            try:
-                frames = self._reader.get_batch(chunk).asnumpy()
-            except self._errors as exc:
-                raise VideoDecodeError(
-                    self.path, f"frames {chunk[0]}..{chunk[-1]}: {type(exc).__name__}: {_first_line(exc)}"
-                ) from exc
-            if frames.ndim != 4 or frames.shape[0] != len(chunk) or frames.shape[3] != 3:
-                raise VideoDecodeError(
-                    self.path,
-                    f"asked for {len(chunk)} RGB frames at {chunk[0]}..{chunk[-1]}, "
-                    f"got an array of shape {frames.shape}",
-                )
-            out[lo : lo + len(chunk)] = frames[:, y0 : y0 + self.size, x0 : x0 + self.size]
+            out[lo : lo + len(chunk)] = self._batch(chunk)[:, y0 : y0 + self.size, x0 : x0 + self.size]
+        return out
+
+    def _batch(self, chunk: list[int]) -> np.ndarray:
+        """The frames at ``chunk`` as decord decodes them (resized, not yet cropped), checked."""
+        try:
+            frames = self._reader.get_batch(chunk).asnumpy()
+        except self._errors as exc:
+            raise VideoDecodeError(
+                self.path, f"frames {chunk[0]}..{chunk[-1]}: {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
+        if frames.ndim != 4 or frames.shape[0] != len(chunk) or frames.shape[3] != 3:
+            raise VideoDecodeError(
+                self.path,
+                f"asked for {len(chunk)} RGB frames at {chunk[0]}..{chunk[-1]}, got an array of shape {frames.shape}",
+            )
+        return frames
+
+    def _read_forward(self, indices: np.ndarray, batch: int) -> np.ndarray:
+        """Decode every frame from the current position up to the last wanted one, keeping the wanted ones.
+
+        Reads of increasing indices (the windows of one video) continue where
+        the last one stopped; going back restarts from frame 0 (a fresh reader).
+        """
+        out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
+        if not len(indices):
+            return out
+        if indices[0] < self._position:
+            self._reader.seek(0)
+            self._position = 0
+        y0, x0 = self._crop
+        done = 0
+        while done < len(indices):
+            hi = min(int(indices[-1]) + 1, self._position + batch)
+            chunk = list(range(self._position, hi))
+            frames = self._batch(chunk)
+            self._position = hi
+            take = indices[done:][indices[done:] < hi]
+            out[done : done + len(take)] = frames[take - chunk[0], y0 : y0 + self.size, x0 : x0 + self.size]
+            done += len(take)
         return out
 
     def close(self) -> None:
