@@ -315,3 +315,16 @@ def test_fresh_processes_give_bit_identical_features(tmp_path):
             assert [b.decode() for b in f["videos/backend"][()]] == ["pyav"]
             digests.add(hashlib.sha256(f["features"][()].tobytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_decord_forward_reads_give_the_frames_of_its_seeking_reads(tmp_path):
+    """The forward path (used when times come from the frame rate): windows continue, going back restarts."""
+    path = _write(tmp_path, "h264_bframes_mkv", vf.pattern_frames(40, 90, 160, seed=5))
+    seeking = DecordReader(path, 64)
+    assert not seeking.sequential
+    forward = DecordReader(path, 64)
+    forward.sequential = True
+    windows = [np.array([0, 3, 9]), np.array([10, 11, 30]), np.array([31, 39]), np.array([2, 5])]
+    for idx in windows:
+        np.testing.assert_array_equal(forward.read(idx, batch=8), seeking.read(idx))
+    assert len(forward.read(np.array([], dtype=np.int64))) == 0
