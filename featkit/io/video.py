@@ -67,6 +67,10 @@ class VideoInfo:
 _BROKEN_WIDTHS = frozenset({2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 96, 144})
 
 
+#: Most frames one forward decoder call covers (~12 MB at 64 px): bounds memory at sparse sampling.
+_MAX_SPAN = 1024
+
+
 def _resize_target(width: int, height: int, size: int) -> tuple[int, int]:
     """Width and height after scaling the shorter side to ``size``.
 
@@ -138,11 +142,12 @@ class DecordReader:
         except errors as exc:
             raise VideoOpenError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
         self._crop = ((th - self.size) // 2, (tw - self.size) // 2)
-        # Without a complete container index (AVI without timestamps, e.g. MPEG-4 Part 2 with packed
-        # B-frames) decord's seek lands on the wrong frame, differently from run to run; decoding
-        # forward from the start never seeks, and gives the frames of a sequential PyAV decode.
-        self.sequential = self.info.timestamp_source != "container"
-        self._position = 0  # next frame a sequential read decodes
+        # Frames are always decoded forward, never by seeking: decord's get_batch of sparse indices
+        # returned the frame of an earlier seek point for a third of the frames sampled from a long
+        # H.264 MP4 (bbb_full.mp4: 1,589 of 4,768; benchmarks/bench_exact.py) and other frames from run
+        # to run on AVIs without an index. Forward decoding gives the frames of a sequential PyAV
+        # decode, for ~6 % more time at 8 fps of 24 fps footage.
+        self._position = 0  # next frame a read decodes
 
     def read(self, indices: np.ndarray, *, batch: int = 32) -> np.ndarray:
         """Decode the given frames.
@@ -150,23 +155,17 @@ class DecordReader:
         Parameters
         ----------
         indices : ndarray of int, shape (n,)
-            Sorted frame indices.
+            Sorted frame indices. Successive calls with increasing indices
+            continue decoding where the last one stopped.
         batch : int, default=32
-            Frames decoded per decoder call (bounds peak memory).
+            Wanted frames per decoder call (bounds peak memory).
 
         Returns
         -------
         ndarray of shape (n, size, size, 3), uint8
 
         """
-        if self.sequential:
-            return self._read_forward(np.asarray(indices, dtype=np.int64), batch)
-        out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
-        y0, x0 = self._crop
-        for lo in range(0, len(indices), batch):
-            chunk = [int(i) for i in indices[lo : lo + batch]]
-            out[lo : lo + len(chunk)] = self._batch(chunk)[:, y0 : y0 + self.size, x0 : x0 + self.size]
-        return out
+        return self._read_forward(np.asarray(indices, dtype=np.int64), batch)
 
     def _batch(self, chunk: list[int]) -> np.ndarray:
         """The frames at ``chunk`` as decord decodes them (resized, not yet cropped), checked."""
@@ -187,7 +186,8 @@ class DecordReader:
         """Decode every frame from the current position up to the last wanted one, keeping the wanted ones.
 
         Reads of increasing indices (the windows of one video) continue where
-        the last one stopped; going back restarts from frame 0 (a fresh reader).
+        the last one stopped; going back restarts from frame 0. Each decoder
+        call covers ``batch`` wanted frames, at most :data:`_MAX_SPAN` frames.
         """
         out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
         if not len(indices):
@@ -198,7 +198,8 @@ class DecordReader:
         y0, x0 = self._crop
         done = 0
         while done < len(indices):
-            hi = min(int(indices[-1]) + 1, self._position + batch)
+            last = int(indices[min(done + batch, len(indices)) - 1])
+            hi = min(last + 1, self._position + _MAX_SPAN)
             chunk = list(range(self._position, hi))
             frames = self._batch(chunk)
             self._position = hi
