@@ -30,3 +30,13 @@ def test_the_core_extraction_does_not_import_the_generative_commands():
     code = "import sys, featkit.extraction, featkit.executors; print('featkit.generative' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_help_loads_no_heavy_library():
+    """`featkit --help` builds every parser without h5py, TensorFlow or Keras (the generative package is lazy)."""
+    code = (
+        "import sys\nfrom featkit.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print([h for h in {HEAVY!r} if h in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

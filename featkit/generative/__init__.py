@@ -19,12 +19,44 @@ Nothing here imports TensorFlow at import time; the encoder does when loaded.
 
 from __future__ import annotations
 
-from featkit.generative.anomaly import negative_elbo, reconstruction_mse
-from featkit.generative.completion import complete_frames, complete_video, parse_frame_list
-from featkit.generative.generation import latent_walk, prior_sheet, sample_prior, walk_sheet
-from featkit.generative.latent import interpolate
-from featkit.generative.reconstruct import decode_latents, rate, reconstruct, reconstruct_video
-from featkit.reduce import encode_frames
+import importlib
+from typing import Any
+
+# Public name -> defining module, imported on first use (PEP 562), so that `featkit --help` (which
+# imports featkit.generative.commands for its parsers) loads neither numpy nor h5py.
+_LAZY = {
+    "negative_elbo": "featkit.generative.anomaly",
+    "reconstruction_mse": "featkit.generative.anomaly",
+    "complete_frames": "featkit.generative.completion",
+    "complete_video": "featkit.generative.completion",
+    "parse_frame_list": "featkit.generative.completion",
+    "latent_walk": "featkit.generative.generation",
+    "prior_sheet": "featkit.generative.generation",
+    "sample_prior": "featkit.generative.generation",
+    "walk_sheet": "featkit.generative.generation",
+    "interpolate": "featkit.generative.latent",
+    "decode_latents": "featkit.generative.reconstruct",
+    "rate": "featkit.generative.reconstruct",
+    "reconstruct": "featkit.generative.reconstruct",
+    "reconstruct_video": "featkit.generative.reconstruct",
+    "encode_frames": "featkit.reduce",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access."""
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "complete_frames",
