@@ -42,6 +42,7 @@ import numpy as np
 from featkit.encoders.base import Encoder
 from featkit.encoders.loading import check_frames, encode_in_batches
 from featkit.exceptions import ConfigError, DependencyError, EncoderError
+from featkit.files import atomic_write_bytes
 
 __all__ = [
     "RECIPE_VERSION",
@@ -152,20 +153,6 @@ def _cache_key(identity: dict[str, Any], precision: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def make_variant(
     base: Encoder, precision: str, *, cache_dir: str | os.PathLike[str] | None = None, num_threads: int | None = None
 ) -> TFLiteEncoder:
@@ -209,7 +196,7 @@ def make_variant(
         if data is None:
             data, origin = convert_to_tflite(base, precision), "converted"
             try:
-                _atomic_write(cached, data)
+                atomic_write_bytes(cached, data, mode=0o600)  # the cache keeps its private mode
             except OSError as exc:
                 warnings.warn(f"featkit could not cache the {precision} variant in {folder}: {exc}", stacklevel=2)
     return TFLiteEncoder(
