@@ -17,7 +17,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["featkit", "featkit.*", "pipelines"]),
-    package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json"]},
+    package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json", "weights/default.tflite"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.24",
@@ -26,6 +26,8 @@ setup(
         "decord2>=3.4",
         "tensorflow>=2.16,<2.22",
         "keras>=3.3",
+        # Runs the shipped default encoder's TensorFlow Lite model without importing TensorFlow (fast start).
+        "ai-edge-litert>=2.1",
         "joblib>=1.3",
         "scikit-learn>=1.6",
         "skops>=0.10",

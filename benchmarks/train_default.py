@@ -564,6 +564,9 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
         "pilot_ablation": json.loads(PILOT.read_text()) if PILOT.exists() else None,
     }
     (out / "default.json").write_text(json.dumps(card, indent=2) + "\n")
+    from benchmarks.build_default_tflite import build
+
+    build(out)  # the LiteRT model extraction runs by default, converted from these weights
 
 
 #: Settings that differ between the recipes: (v3, v2).
@@ -816,7 +819,10 @@ def _stage(
     }
     (out / "default.json").write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps(card["held_out"], indent=1))
-    print(f"wrote {out / 'default.weights.h5'} and default.json", flush=True)
+    from benchmarks.build_default_tflite import build
+
+    build(out)  # the LiteRT model extraction runs by default, converted from these weights
+    print(f"wrote {out / 'default.weights.h5'}, default.tflite and default.json", flush=True)
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from featkit._version import __version__
-from featkit.config import DEFAULT_STATS, PRECISIONS, ExtractionConfig, SamplingConfig
+from featkit.config import DEFAULT_STATS, PRECISIONS, RUNTIMES, ExtractionConfig, SamplingConfig
 from featkit.exceptions import ConfigError, FeatkitError
 
 __all__ = ["EXIT_CODES", "main"]
@@ -173,6 +173,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="run the encoder as loaded (float32) or its TensorFlow Lite float16 / int8 variant, converted on first "
         "use and cached (default float32)",
+    )
+    ex.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="what runs the float32 default encoder: its shipped TensorFlow Lite model on LiteRT (litert: no "
+        "TensorFlow import, starts fast) or the Keras model (keras); auto = litert for the default (default auto)",
     )
     ex.add_argument(
         "--unsafe",
@@ -450,6 +457,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         sampling=SamplingConfig(clip_len=args.clip_len, fps=args.fps, stride=args.stride, max_clips=args.max_clips),
         encoder=args.encoder,
         precision=args.precision,
+        runtime=args.runtime,
         stats=tuple(s.strip() for s in args.stats.split(",") if s.strip()),
         batch_size=args.batch_size,
         n_jobs=args.jobs,
@@ -470,7 +478,13 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         from featkit.store import precheck_output
 
         precheck_output(args.output, overwrite=args.overwrite)  # before TensorFlow: a wrong -o fails at once
-        encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision, unsafe=True)
+        encoder = load_encoder(
+            config.encoder,
+            batch_size=config.batch_size,
+            precision=config.precision,
+            unsafe=True,
+            runtime=config.runtime,
+        )
     if args.list is not None:
         from featkit.extraction import extract_list
 
@@ -553,6 +567,7 @@ def summarise(path: str) -> dict[str, Any]:
         "encoder": {
             **{k: encoder.get(k) for k in ("name", "sha256", "input_size", "latent_dim")},
             "precision": encoder.get("precision", "float32"),  # absent: the model as loaded
+            "runtime": encoder.get("runtime", "keras"),  # absent: written before the LiteRT runtime
         },
         "sampling": json.loads(attrs.get("sampling", "null")),
         "stats": json.loads(attrs.get("stats", "null")),
@@ -592,7 +607,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("  labels    " + ", ".join(f"{k or '(none)'}: {v}" for k, v in s["labels"].items()))
     enc = s["encoder"]
     print(
-        f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, {enc['precision']}, "
+        f"  encoder   {enc['name']}  latent {enc['latent_dim']}, input {enc['input_size']}px, {enc['precision']} "
+        f"on {enc['runtime']}, "
         f"sha256 {str(enc['sha256'])[:12]}…"
     )
     print(f"  sampling  {s['sampling']}")

@@ -65,31 +65,18 @@ _TASK_GRACE = 120.0
 
 
 # -- the worker side -----------------------------------------------------------
-# One encoder per worker process and setting; one LocalExecutor (decoding processes) per worker thread.
-_ENCODERS: dict[str, Any] = {}
-_ENCODERS_LOCK = threading.Lock()
-_ENCODER_LOADS = 0  # how many times this process loaded an encoder (tests check it is once)
+# One encoder per worker process and setting (featkit.encoders.shared_encoder); one LocalExecutor
+# (decoding processes) per worker thread.
 _THREAD = threading.local()
-
-
-def _encoder_key(config: ExtractionConfig) -> str:
-    return json.dumps([config.encoder, config.batch_size, config.precision])
 
 
 def _worker_encoder(config: ExtractionConfig) -> Any:
     """The encoder ``config`` names, loaded once per worker process (as :func:`featkit.extraction.extract` does)."""
-    global _ENCODER_LOADS
-    key = _encoder_key(config)
-    with _ENCODERS_LOCK:
-        encoder = _ENCODERS.get(key)
-        if encoder is None:
-            from featkit.encoders import load_encoder
+    from featkit.encoders import shared_encoder
 
-            _ENCODER_LOADS += 1
-            encoder = _ENCODERS[key] = load_encoder(
-                config.encoder, batch_size=config.batch_size, precision=config.precision
-            )
-    return encoder
+    return shared_encoder(
+        config.encoder, batch_size=config.batch_size, precision=config.precision, runtime=config.runtime
+    )
 
 
 def _worker_executor(config: ExtractionConfig) -> Any:

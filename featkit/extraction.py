@@ -492,7 +492,9 @@ def _extract(
 
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
-        encoder = load_encoder(config.encoder, batch_size=config.batch_size, precision=config.precision)
+        encoder = load_encoder(
+            config.encoder, batch_size=config.batch_size, precision=config.precision, runtime=config.runtime
+        )
     deliver_held_signals()
     check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
     meta = {

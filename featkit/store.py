@@ -144,7 +144,9 @@ def _setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
         if stored.get("name") != wanted.get("name"):
             # Another model: its config keys say little, its name and weights hash say which one.
             return [f"encoder: file has {_encoder_label(stored)}, this run {_encoder_label(wanted)}"]
-        stored, wanted = {"precision": "float32", **stored}, {"precision": "float32", **wanted}
+        # Absent keys: the model as loaded, run by Keras (files written before variants and LiteRT).
+        absent = {"precision": "float32", "runtime": "keras"}
+        stored, wanted = {**absent, **stored}, {**absent, **wanted}
     if isinstance(stored, dict) and isinstance(wanted, dict):
         out = []
         for k in sorted(set(stored) | set(wanted), key=str):

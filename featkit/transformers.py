@@ -178,16 +178,10 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
 
 # -- path-based extraction -------------------------------------------------------------
 
-_ENCODERS: dict[tuple[str, int], Any] = {}
-
-
 def _get_encoder(spec: str, batch_size: int) -> Any:
-    key = (spec, batch_size)
-    if key not in _ENCODERS:
-        from featkit.encoders import load_encoder
+    from featkit.encoders import shared_encoder
 
-        _ENCODERS[key] = load_encoder(spec, batch_size=batch_size)
-    return _ENCODERS[key]
+    return shared_encoder(spec, batch_size=batch_size)
 
 
 def _video_clip_features(

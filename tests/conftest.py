@@ -15,10 +15,18 @@ from tests import videofactory as vf
 
 @pytest.fixture(scope="session")
 def encoder():
-    """The shipped default encoder (real Keras model, real weights)."""
+    """The shipped default encoder as ``featkit extract`` runs it (its real LiteRT model, real weights)."""
     from featkit.encoders import load_encoder
 
     return load_encoder("default")
+
+
+@pytest.fixture(scope="session")
+def keras_encoder():
+    """The shipped default encoder on the Keras runtime (the real Keras model it was converted from)."""
+    from featkit.encoders import load_encoder
+
+    return load_encoder("default", runtime="keras")
 
 
 def write_labelled_tree(root: Path) -> dict[str, list[Path]]:

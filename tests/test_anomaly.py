@@ -82,8 +82,8 @@ def test_statistic_names_and_validation():
         ExtractionConfig(stats=("anomaly_nelbo",))
 
 
-def test_encoder_without_decoder_refuses_clearly(encoder, tmp_path):
-    bare = KerasEncoder(encoder.model, name="bare", sha256="", config={})
+def test_encoder_without_decoder_refuses_clearly(keras_encoder, tmp_path):
+    bare = KerasEncoder(keras_encoder.model, name="bare", sha256="", config={})
     assert not bare.has_decoder
     frames = natural_frames(2)
     with pytest.raises(EncoderError, match=r"'bare' cannot score frames.*no decoder"):

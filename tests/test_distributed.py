@@ -94,9 +94,9 @@ def _assert_same_file(a: Path, b: Path) -> None:
 
 
 def _encoder_loads() -> int:
-    import featkit.distributed
+    import featkit.encoders
 
-    return featkit.distributed._ENCODER_LOADS
+    return featkit.encoders._SHARED_LOADS
 
 
 def test_extract_on_dask_equals_a_local_run(corpus, local_run, client, encoder, tmp_path):

@@ -115,13 +115,13 @@ def test_sampling_rate_and_frame_limit(encoder, clip):
     assert len(report["ssim"]["per_frame"]) == 6
 
 
-def test_bad_requests_fail_before_any_work(encoder, clip, tmp_path):
+def test_bad_requests_fail_before_any_work(encoder, keras_encoder, clip, tmp_path):
     path, _ = clip
     with pytest.raises(ConfigError, match="must end in one of"):
         reconstruct_video(path, tmp_path / "out.gif", encoder=encoder)
     with pytest.raises(ConfigError, match="'scale'"):
         reconstruct_video(path, tmp_path / "out.mp4", encoder=encoder, scale=0)
-    bare = KerasEncoder(encoder.model, name="bare", sha256="", config={})
+    bare = KerasEncoder(keras_encoder.model, name="bare", sha256="", config={})
     with pytest.raises(EncoderError, match="'bare' cannot reconstruct frames"):
         reconstruct_video(path, tmp_path / "out.mp4", encoder=bare)
     assert not (tmp_path / "out.mp4").exists()

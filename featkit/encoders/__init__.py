@@ -7,12 +7,18 @@ imports it on first use.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 from featkit.encoders.base import Encoder
 
-__all__ = ["Encoder", "export_encoder", "load_encoder"]
+__all__ = ["Encoder", "export_encoder", "load_encoder", "shared_encoder"]
+
+# One loaded encoder per process and setting, for the callers that run many small jobs.
+_SHARED: dict[tuple[str, int, str, str], Encoder] = {}
+_SHARED_LOCK = threading.Lock()
+_SHARED_LOADS = 0  # how many times this process loaded one (tests check it is once per setting)
 
 
 def load_encoder(
@@ -21,6 +27,7 @@ def load_encoder(
     batch_size: int = 64,
     precision: str = "float32",
     unsafe: bool = False,
+    runtime: str = "auto",
 ) -> Encoder:
     """Load an encoder by name, path or TF Hub handle.
 
@@ -44,6 +51,11 @@ def load_encoder(
         Also load files that would run code: Keras Lambda layers (Keras
         ``safe_mode=False``) and SavedModels with file or Python ops. Only for
         files whose author you trust; pickle files are refused always.
+    runtime : {"auto", "keras", "litert"}, default="auto"
+        What runs the float32 default encoder: its shipped TensorFlow Lite model on
+        the LiteRT interpreter (``"litert"``: starts in milliseconds, no TensorFlow
+        import) or the Keras model (``"keras"``). ``"auto"``: LiteRT for the default,
+        Keras for other encoders. Recorded in the encoder's identity.
 
     Returns
     -------
@@ -60,7 +72,7 @@ def load_encoder(
     """
     from featkit.encoders.loading import resolve_encoder
 
-    return resolve_encoder(spec, batch_size=batch_size, precision=precision, unsafe=unsafe)
+    return resolve_encoder(spec, batch_size=batch_size, precision=precision, unsafe=unsafe, runtime=runtime)
 
 
 def export_encoder(
@@ -76,3 +88,22 @@ def export_encoder(
     from featkit.encoders.export import export_encoder as _export
 
     return _export(encoder, output, **kwargs)
+
+
+def shared_encoder(
+    spec: str = "default", *, batch_size: int = 64, precision: str = "float32", runtime: str = "auto"
+) -> Encoder:
+    """:func:`load_encoder`, loaded once per process and setting and shared after.
+
+    What the Dask workers and the path-based scikit-learn extractor use, so many small
+    jobs do not each pay for loading a model. Thread-safe; encoders serialise their own
+    calls where their runtime needs it.
+    """
+    global _SHARED_LOADS
+    key = (os.fspath(spec), int(batch_size), precision, runtime)
+    with _SHARED_LOCK:
+        encoder = _SHARED.get(key)
+        if encoder is None:
+            _SHARED_LOADS += 1
+            encoder = _SHARED[key] = load_encoder(spec, batch_size=batch_size, precision=precision, runtime=runtime)
+    return encoder

@@ -9,7 +9,7 @@ import numpy as np
 
 from featkit.exceptions import EncoderError
 
-__all__ = ["Encoder"]
+__all__ = ["Encoder", "check_frames", "encode_in_batches"]
 
 
 class Encoder(ABC):
@@ -136,3 +136,46 @@ class Encoder(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} input={self.input_size}px latent={self.latent_dim}>"
+
+
+def check_frames(encoder: Encoder, frames: Any) -> np.ndarray:
+    """Return ``frames`` as an array, or raise EncoderError naming the expected and received shape."""
+    frames = np.asarray(frames)
+    size = encoder.input_size
+    if frames.ndim != 4 or frames.shape[1:] != (size, size, 3) or frames.dtype != np.uint8:
+        raise EncoderError(
+            f"Encoder {encoder.name!r} expects uint8 frames of shape (n, {size}, {size}, 3). "
+            f"Received: shape={frames.shape}, dtype={frames.dtype}"
+        )
+    return frames
+
+
+def encode_in_batches(call: Any, frames: np.ndarray, batch_size: int, latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``call`` on batches of exactly ``batch_size`` frames (the last one zero-padded).
+
+    Fixed-size batches make a frame's features independent of what else is in its batch.
+
+    Parameters
+    ----------
+    call : callable
+        Maps a (batch_size, S, S, 3) uint8 array to ``(mu, logvar)``, each (batch_size, d).
+    frames : ndarray of shape (n, S, S, 3), uint8
+    batch_size, latent_dim : int
+
+    Returns
+    -------
+    mu, logvar : ndarray of shape (n, latent_dim), float32
+
+    """
+    n = frames.shape[0]
+    mu = np.empty((n, latent_dim), dtype=np.float32)
+    logvar = np.empty((n, latent_dim), dtype=np.float32)
+    padded = np.zeros((batch_size, *frames.shape[1:]), dtype=np.uint8)
+    for lo in range(0, n, batch_size):
+        chunk = frames[lo : lo + batch_size]
+        padded[: len(chunk)] = chunk
+        padded[len(chunk) :] = 0
+        m, v = call(padded)
+        mu[lo : lo + len(chunk)] = np.asarray(m)[: len(chunk)]
+        logvar[lo : lo + len(chunk)] = np.asarray(v)[: len(chunk)]
+    return mu, logvar

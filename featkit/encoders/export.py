@@ -58,6 +58,9 @@ def serving_module(encoder: Encoder) -> Any:
     """
     import tensorflow as tf
 
+    from featkit.encoders.lite import model_encoder
+
+    encoder = model_encoder(encoder)
     size, d = encoder.input_size, encoder.latent_dim
     keras_model = getattr(encoder, "model", None)
     function = getattr(encoder, "function", None)
@@ -177,7 +180,10 @@ def export_encoder(
     if isinstance(encoder, str):
         from featkit.encoders import load_encoder
 
-        encoder = load_encoder(encoder, unsafe=unsafe)
+        encoder = load_encoder(encoder, unsafe=unsafe, runtime="keras")
+    from featkit.encoders.lite import model_encoder
+
+    encoder = model_encoder(encoder)  # the source's identity, whatever runtime it was loaded on
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:

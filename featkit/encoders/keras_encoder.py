@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from featkit.encoders.base import Encoder
+from featkit.encoders.base import Encoder, check_frames, encode_in_batches
 from featkit.exceptions import EncoderError
 from featkit.files import sha256_of
 
@@ -127,24 +127,13 @@ class KerasEncoder(Encoder):
 
     def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[1:] != (self.input_size, self.input_size, 3) or frames.dtype != np.uint8:
-            raise EncoderError(
-                f"Encoder {self.name!r} expects uint8 frames of shape (n, {self.input_size}, {self.input_size}, 3). "
-                f"Received: shape={frames.shape}, dtype={frames.dtype}"
-            )
-        n = frames.shape[0]
-        mu = np.empty((n, self.latent_dim), dtype=np.float32)
-        logvar = np.empty((n, self.latent_dim), dtype=np.float32)
-        padded = np.zeros((self.batch_size, *frames.shape[1:]), dtype=np.uint8)
-        for lo in range(0, n, self.batch_size):
-            chunk = frames[lo : lo + self.batch_size]
-            padded[: len(chunk)] = chunk
-            padded[len(chunk) :] = 0
-            m, v = self._graph(padded)
-            mu[lo : lo + len(chunk)] = m.numpy()[: len(chunk)]
-            logvar[lo : lo + len(chunk)] = v.numpy()[: len(chunk)]
-        return mu, logvar
+        frames = check_frames(self, frames)
+
+        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mu, logvar = self._graph(batch)
+            return mu.numpy(), logvar.numpy()
+
+        return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
 
     @cached_property
     def _decode_graph(self) -> Any:

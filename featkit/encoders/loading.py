@@ -27,7 +27,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,15 +35,14 @@ from typing import Any
 import numpy as np
 
 from featkit.config import PRECISIONS
-from featkit.encoders.base import Encoder
+from featkit.encoders.base import Encoder, check_frames, encode_in_batches
+from featkit.encoders.lite import resolve_runtime
 from featkit.exceptions import ConfigError, DependencyError, EncoderError, UnsafeEncoderError
 
 __all__ = [
     "LOGVAR_NAMES",
     "MU_NAMES",
     "SavedModelEncoder",
-    "check_frames",
-    "encode_in_batches",
     "resolve_encoder",
     "scan_keras_file",
     "scan_saved_model",
@@ -194,8 +193,9 @@ def resolve_encoder(
     batch_size: int = 64,
     precision: str = "float32",
     unsafe: bool = False,
+    runtime: str = "auto",
 ) -> Encoder:
-    """Load the encoder a spec names, at the precision asked for.
+    """Load the encoder a spec names, at the precision asked for, on the runtime asked for.
 
     Parameters
     ----------
@@ -210,6 +210,11 @@ def resolve_encoder(
     unsafe : bool, default=False
         Load files that carry code (Keras Lambda layers, SavedModel file or Python ops).
         Only for files whose author you trust. Pickle files are refused regardless.
+    runtime : {"auto", "keras", "litert"}, default="auto"
+        What runs the float32 default encoder: ``"litert"``, its shipped TensorFlow Lite
+        model on the LiteRT interpreter (no TensorFlow import; see
+        :mod:`featkit.encoders.lite`), or ``"keras"``, the Keras model. ``"auto"`` is
+        LiteRT for the default and Keras for other encoders.
 
     Returns
     -------
@@ -226,6 +231,10 @@ def resolve_encoder(
     if precision not in PRECISIONS:
         raise ConfigError(f"The 'precision' parameter must be one of {list(PRECISIONS)}. Got {precision!r} instead.")
     spec = os.fspath(spec)
+    if resolve_runtime(spec, precision, runtime) == "litert" and precision == "float32":
+        from featkit.encoders.lite import load_default_litert
+
+        return load_default_litert(batch_size=batch_size)
     kind = spec_kind(spec)
     if kind in ("default", "keras"):
         from featkit.encoders.keras_encoder import load_keras_encoder
@@ -464,51 +473,6 @@ def tree_sha256(path: str | os.PathLike[str]) -> str:
         rel = file.relative_to(root).as_posix()
         digest.update(f"{rel}\0{sha256_of(file)}\n".encode())
     return digest.hexdigest()
-
-
-def encode_in_batches(
-    call: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], frames: np.ndarray, batch_size: int, latent_dim: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``call`` on batches of exactly ``batch_size`` frames (the last one zero-padded).
-
-    Fixed-size batches make a frame's features independent of what else is in its batch.
-
-    Parameters
-    ----------
-    call : callable
-        Maps a (batch_size, S, S, 3) uint8 array to ``(mu, logvar)``, each (batch_size, d).
-    frames : ndarray of shape (n, S, S, 3), uint8
-    batch_size, latent_dim : int
-
-    Returns
-    -------
-    mu, logvar : ndarray of shape (n, latent_dim), float32
-
-    """
-    n = frames.shape[0]
-    mu = np.empty((n, latent_dim), dtype=np.float32)
-    logvar = np.empty((n, latent_dim), dtype=np.float32)
-    padded = np.zeros((batch_size, *frames.shape[1:]), dtype=np.uint8)
-    for lo in range(0, n, batch_size):
-        chunk = frames[lo : lo + batch_size]
-        padded[: len(chunk)] = chunk
-        padded[len(chunk) :] = 0
-        m, v = call(padded)
-        mu[lo : lo + len(chunk)] = m[: len(chunk)]
-        logvar[lo : lo + len(chunk)] = v[: len(chunk)]
-    return mu, logvar
-
-
-def check_frames(encoder: Encoder, frames: Any) -> np.ndarray:
-    """Return ``frames`` as an array, or raise EncoderError naming the expected and received shape."""
-    frames = np.asarray(frames)
-    size = encoder.input_size
-    if frames.ndim != 4 or frames.shape[1:] != (size, size, 3) or frames.dtype != np.uint8:
-        raise EncoderError(
-            f"Encoder {encoder.name!r} expects uint8 frames of shape (n, {size}, {size}, 3). "
-            f"Received: shape={frames.shape}, dtype={frames.dtype}"
-        )
-    return frames
 
 
 class SavedModelEncoder(Encoder):

@@ -31,17 +31,15 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 import warnings
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from featkit.encoders.base import Encoder
-from featkit.encoders.loading import check_frames, encode_in_batches
-from featkit.exceptions import ConfigError, DependencyError, EncoderError
+from featkit.encoders.lite import LiteRTEncoder, interpreter_runtime, model_encoder
+from featkit.exceptions import ConfigError, EncoderError
 from featkit.files import atomic_write_bytes
 
 __all__ = [
@@ -85,7 +83,7 @@ def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str)
     ----------
     saved_model_dir : path-like
         Written by :func:`featkit.encoders.export.write_saved_model`.
-    precision : {"float16", "int8"}
+    precision : {"float32", "float16", "int8"}
 
     Returns
     -------
@@ -95,10 +93,13 @@ def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str)
     """
     import tensorflow as tf
 
-    if precision not in QUANTIZATION:
-        raise ConfigError(f"The 'precision' of a variant must be 'float16' or 'int8'. Got {precision!r} instead.")
+    if precision not in (*QUANTIZATION, "float32"):
+        raise ConfigError(
+            f"The 'precision' of a variant must be 'float32', 'float16' or 'int8'. Got {precision!r} instead."
+        )
     converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir), signature_keys=["serving_default"])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision != "float32":  # float32: the graph as it is (the shipped default's LiteRT model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "float16":
         converter.target_spec.supported_types = [tf.float16]
     try:
@@ -117,29 +118,6 @@ def convert_to_tflite(encoder: Encoder, precision: str) -> bytes:
         saved = Path(tmp) / "saved_model"
         write_saved_model(encoder, saved)
         return convert_saved_model(saved, precision)
-
-
-def interpreter_runtime() -> tuple[Any, str]:
-    """The TensorFlow Lite interpreter class to use and its name with version.
-
-    LiteRT (``ai_edge_litert``) when installed; else ``tf.lite.Interpreter``.
-    """
-    try:
-        from importlib.metadata import version
-
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, f"ai-edge-litert {version('ai-edge-litert')}"
-    except ImportError:
-        import tensorflow as tf
-
-        interpreter = getattr(getattr(tf, "lite", None), "Interpreter", None)
-        if interpreter is None:  # TensorFlow announced its removal in favour of LiteRT
-            raise DependencyError(
-                "The float16 and int8 encoders need a TensorFlow Lite interpreter, and this TensorFlow "
-                f"({tf.__version__}) has none: pip install ai-edge-litert"
-            ) from None
-        return interpreter, f"tf.lite.Interpreter (tensorflow {tf.__version__})"
 
 
 def _cache_key(identity: dict[str, Any], precision: str) -> str:
@@ -177,6 +155,7 @@ def make_variant(
 
     if precision not in QUANTIZATION:
         raise ConfigError(f"The 'precision' of a variant must be 'float16' or 'int8'. Got {precision!r} instead.")
+    base = model_encoder(base)  # a variant of the model, whatever runtime it was loaded on
     converter = f"tensorflow {tf.__version__}"
     bundled = bundled_variant_path(base.path, precision) if getattr(base, "path", None) else None
     if bundled is not None and bundled.is_file():
@@ -215,15 +194,8 @@ def _loads(data: bytes) -> bool:
     return True
 
 
-def _usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class TFLiteEncoder(Encoder):
-    """Run a TensorFlow Lite encoder (frames in [0, 1] -> ``{"mu", "logvar"}``) on uint8 frames, on CPU.
+class TFLiteEncoder(LiteRTEncoder):
+    """A reduced-precision TensorFlow Lite variant of a float32 encoder, run on CPU by LiteRT.
 
     Batches have exactly ``base.batch_size`` frames (the last one zero-padded), as for
     the float32 encoders. Decoding and anomaly scores, where the base has a decoder, use
@@ -256,57 +228,21 @@ class TFLiteEncoder(Encoder):
         converter: str = "unknown",
         num_threads: int | None = None,
     ) -> None:
-        self.model_bytes = bytes(model)
+        super().__init__(
+            model,
+            name=base.name,
+            input_size=base.input_size,
+            latent_dim=base.latent_dim,
+            batch_size=int(getattr(base, "batch_size", 64)),
+            num_threads=num_threads,
+            what=f"{precision} variant",
+        )
         self.base = base
         self.precision = precision
         self.origin = origin
         self.converter = converter
-        self.name = base.name
-        self.input_size = base.input_size
-        self.latent_dim = base.latent_dim
-        self.batch_size = int(getattr(base, "batch_size", 64))
-        self.num_threads = int(num_threads or _usable_cpus())
-        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
         self.has_decoder = bool(getattr(base, "has_decoder", False))
         self.beta, self.obs_var = getattr(base, "beta", None), getattr(base, "obs_var", None)
-        Interpreter, self.runtime = interpreter_runtime()
-        self._lock = threading.Lock()  # a TFLite interpreter must not run two calls at once
-        with warnings.catch_warnings():
-            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still ships and works in TF 2.21.
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
-            try:
-                self._interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
-            except (ValueError, RuntimeError) as exc:
-                raise EncoderError(f"The {precision} variant of {self.name!r} cannot be loaded: {exc}") from exc
-        self._check()
-
-    def _check(self) -> None:
-        sigs = self._interpreter.get_signature_list()
-        sig = sigs.get("serving_default")
-        if sig is None or sig.get("inputs") != ["frames"] or sorted(sig.get("outputs", [])) != ["logvar", "mu"]:
-            raise EncoderError(
-                f"The {self.precision} variant of {self.name!r} must have a serving_default signature "
-                f"frames -> mu, logvar. Received: signatures={sigs}"
-            )
-
-    @cached_property
-    def _runner(self) -> Any:
-        runner = self._interpreter.get_signature_runner("serving_default")
-        size = self.input_size
-        # Resize once to the fixed batch: every call then reuses the same buffers.
-        runner(frames=np.zeros((self.batch_size, size, size, 3), dtype=np.float32))
-        return runner
-
-    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
-        frames = check_frames(self, frames)
-
-        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            out = self._runner(frames=batch.astype(np.float32) / np.float32(255.0))
-            return out["mu"], out["logvar"]
-
-        with self._lock:
-            return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Decode with the base encoder's float32 decoder."""
@@ -318,7 +254,7 @@ class TFLiteEncoder(Encoder):
         ident["precision"] = self.precision
         ident["variant"] = {
             "format": "tflite",
-            "quantization": QUANTIZATION[self.precision],
+            "quantization": QUANTIZATION.get(self.precision, self.precision),
             "recipe": RECIPE_VERSION,
             "tflite_sha256": self.sha256,
             "converter": self.converter,

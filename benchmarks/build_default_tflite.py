@@ -1,0 +1,118 @@
+"""Build the shipped default encoder's LiteRT model from its Keras weights, and measure the drift.
+
+The last step of the default encoder's recipe (``benchmarks/train_default.py`` runs it
+after training; run it alone after changing the weights or the converter)::
+
+    python -m benchmarks.build_default_tflite [--weights-dir featkit/encoders/weights]
+
+It converts the float32 encoder with the TensorFlow Lite converter (no optimisation, so
+no quantisation), writes ``default.tflite`` beside the weights atomically, and records in
+the model card (``default.json``, key ``runtimes.litert``) the flatbuffer's and the
+weights' sha256 (featkit refuses a flatbuffer whose weights hash does not match), the
+converter and interpreter versions, and the measured drift from the Keras graph on
+photographs and noise frames: max |Δμ|, max |Δ log σ²|, and whether LiteRT's outputs are
+bit-identical across batch sizes and thread counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.files import atomic_write_bytes, sha256_of
+
+DRIFT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "brick", "grass", "gravel", "camera")
+
+
+def drift_frames(size: int = 64, per_photo: int = 24, seed: int = 0) -> np.ndarray:
+    """Random crops of scikit-image's bundled photographs, resized to ``size``, plus uniform noise frames."""
+    from skimage import data as skdata
+    from skimage.color import gray2rgb
+    from skimage.transform import resize
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for name in DRIFT_PHOTOS:
+        img = getattr(skdata, name)()
+        img = gray2rgb(img) if img.ndim == 2 else img[..., :3]
+        h, w = img.shape[:2]
+        for _ in range(per_photo):
+            side = int(rng.integers(min(h, w) // 4, min(h, w) + 1))
+            y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+            crop = resize(img[y : y + side, x : x + side], (size, size), anti_aliasing=True, preserve_range=True)
+            out.append(np.clip(np.rint(crop), 0, 255).astype(np.uint8))
+    out.extend(rng.integers(0, 256, (per_photo, size, size, 3), dtype=np.uint8))
+    return np.stack(out)
+
+
+def build(weights_dir: Path) -> dict[str, Any]:
+    """Convert ``weights_dir``'s default encoder to ``default.tflite`` and update its card; returns the entry."""
+    import tensorflow as tf
+
+    from featkit.encoders.keras_encoder import KerasEncoder
+    from featkit.encoders.lite import LiteRTEncoder, interpreter_runtime
+    from featkit.encoders.vae import build_vae
+    from featkit.encoders.variants import convert_to_tflite
+
+    card_path, weights_path = weights_dir / "default.json", weights_dir / "default.weights.h5"
+    card = json.loads(card_path.read_text())
+    vae = build_vae(**card["architecture"])
+    vae.load_weights(weights_path)
+    weights_sha = sha256_of(weights_path)
+    keras_enc = KerasEncoder(
+        vae.encoder, name=card["name"], sha256=weights_sha, config={"architecture": card["architecture"]}
+    )
+    data = convert_to_tflite(keras_enc, "float32")
+    frames = drift_frames(size=keras_enc.input_size)
+    mu_k, lv_k = keras_enc.encode(frames)
+    runs = {}
+    for batch_size in (1, 64, 256):
+        for threads in (1, 2):
+            lite = LiteRTEncoder(
+                data,
+                name=card["name"],
+                input_size=keras_enc.input_size,
+                latent_dim=keras_enc.latent_dim,
+                batch_size=batch_size,
+                num_threads=threads,
+            )
+            runs[(batch_size, threads)] = lite.encode(frames)
+    mu_l, lv_l = runs[(64, 2)]
+    identical = all(np.array_equal(m, mu_l) and np.array_equal(v, lv_l) for m, v in runs.values())
+    entry = {
+        "file": "default.tflite",
+        "tflite_sha256": hashlib.sha256(data).hexdigest(),
+        "weights_sha256": weights_sha,
+        "converter": f"tensorflow {tf.__version__}",
+        "interpreter": interpreter_runtime()[1],
+        "bytes": len(data),
+        "drift_vs_keras": {
+            "frames": f"{len(frames)} (random crops of {len(DRIFT_PHOTOS)} scikit-image photos, and noise)",
+            "mu_max_abs": float(np.abs(mu_l - mu_k).max()),
+            "logvar_max_abs": float(np.abs(lv_l - lv_k).max()),
+            "mu_rms": float(np.sqrt(np.mean(np.square(mu_l - mu_k)))),
+        },
+        "bit_identical_across": {"batch_sizes": [1, 64, 256], "num_threads": [1, 2], "identical": identical},
+    }
+    atomic_write_bytes(weights_dir / "default.tflite", data)
+    card.setdefault("runtimes", {})["litert"] = entry
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_dir = Path(__file__).resolve().parents[1] / "featkit" / "encoders" / "weights"
+    parser.add_argument("--weights-dir", type=Path, default=default_dir, help="folder of default.weights.h5/.json")
+    args = parser.parse_args(argv)
+    print(json.dumps(build(args.weights_dir), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

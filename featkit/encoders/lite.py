@@ -1,0 +1,293 @@
+"""The LiteRT runtime: TensorFlow Lite encoders run on CPU without importing TensorFlow.
+
+Importing TensorFlow and building the Keras model takes ~3.7 s on a 2-core machine,
+longer than extracting a short video. The shipped default encoder therefore also ships
+as a float32 TensorFlow Lite flatbuffer (``weights/default.tflite``), converted from the
+same weights by the recipe (``benchmarks/build_default_tflite.py``), and ``featkit
+extract`` runs it through the LiteRT interpreter (``ai_edge_litert``, XNNPACK kernels):
+import and load take ~10 ms. Measured against the Keras graph (the model card's
+``runtimes.litert`` entry): posterior means agree to ~4e-6, features are bit-identical
+across batch sizes, thread counts and fresh processes, and the runtime is part of the
+encoder's identity, so a file is never extended with features from the other runtime.
+
+Decoding (reconstruction, generation, the anomaly statistic) still uses the Keras
+decoder, loaded on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import warnings
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featkit.config import RUNTIMES
+from featkit.encoders.base import Encoder, check_frames, encode_in_batches
+from featkit.exceptions import ConfigError, DependencyError, EncoderError
+
+__all__ = [
+    "DEFAULT_TFLITE_PATH",
+    "RUNTIMES",
+    "LiteRTEncoder",
+    "interpreter_runtime",
+    "load_default_litert",
+    "model_encoder",
+    "resolve_runtime",
+    "usable_cpus",
+]
+
+
+#: The shipped default's float32 flatbuffer (beside its Keras weights).
+DEFAULT_TFLITE_PATH = Path(__file__).resolve().parent / "weights" / "default.tflite"
+
+
+def interpreter_runtime() -> tuple[Any, str]:
+    """The TensorFlow Lite interpreter class to use and its name with version.
+
+    LiteRT (``ai_edge_litert``, a featkit dependency) when installed; else
+    ``tf.lite.Interpreter`` (deprecated in its favour; imports TensorFlow).
+    """
+    try:
+        from importlib.metadata import version
+
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, f"ai-edge-litert {version('ai-edge-litert')}"
+    except ImportError:
+        import tensorflow as tf
+
+        interpreter = getattr(getattr(tf, "lite", None), "Interpreter", None)
+        if interpreter is None:  # TensorFlow announced its removal in favour of LiteRT
+            raise DependencyError(
+                "Running a TensorFlow Lite encoder needs an interpreter, and this TensorFlow "
+                f"({tf.__version__}) has none: pip install ai-edge-litert"
+            ) from None
+        return interpreter, f"tf.lite.Interpreter (tensorflow {tf.__version__})"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LiteRTEncoder(Encoder):
+    """Run a TensorFlow Lite encoder (frames in [0, 1] -> ``{"mu", "logvar"}``) on uint8 frames, on CPU.
+
+    Batches have exactly ``batch_size`` frames (the last one zero-padded), as for the
+    Keras encoders, so a frame's features do not depend on its batch. Subclasses say
+    what the model is (:meth:`identity`) and where a decoder comes from.
+
+    Parameters
+    ----------
+    model : bytes
+        The ``.tflite`` flatbuffer, with a ``serving_default`` signature frames -> mu, logvar.
+    name : str
+    input_size, latent_dim : int
+    batch_size : int, default=64
+    num_threads : int, optional
+        Interpreter threads; defaults to the CPUs this process may use. Results do not
+        depend on it.
+    what : str, default="TensorFlow Lite model"
+        How error messages name the model.
+
+    """
+
+    def __init__(
+        self,
+        model: bytes,
+        *,
+        name: str,
+        input_size: int,
+        latent_dim: int,
+        batch_size: int = 64,
+        num_threads: int | None = None,
+        what: str = "TensorFlow Lite model",
+    ) -> None:
+        self.model_bytes = bytes(model)
+        self.name = name
+        self.input_size, self.latent_dim = int(input_size), int(latent_dim)
+        self.batch_size = int(batch_size)
+        self.num_threads = int(num_threads or usable_cpus())
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
+        self._what = what
+        Interpreter, self.runtime = interpreter_runtime()
+        self._lock = threading.Lock()  # a TFLite interpreter must not run two calls at once
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still ships and works in TF 2.21.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            try:
+                self._interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+            except (ValueError, RuntimeError) as exc:
+                raise EncoderError(f"The {what} of {name!r} cannot be loaded: {exc}") from exc
+        sigs = self._interpreter.get_signature_list()
+        sig = sigs.get("serving_default")
+        if sig is None or sig.get("inputs") != ["frames"] or sorted(sig.get("outputs", [])) != ["logvar", "mu"]:
+            raise EncoderError(
+                f"The {what} of {name!r} must have a serving_default signature frames -> mu, logvar. "
+                f"Received: signatures={sigs}"
+            )
+
+    @cached_property
+    def _runner(self) -> Any:
+        runner = self._interpreter.get_signature_runner("serving_default")
+        size = self.input_size
+        # Resize once to the fixed batch: every call then reuses the same buffers.
+        try:
+            out = runner(frames=np.zeros((self.batch_size, size, size, 3), dtype=np.float32))
+        except (ValueError, RuntimeError) as exc:
+            raise EncoderError(
+                f"The {self._what} of {self.name!r} does not take frames of shape (n, {size}, {size}, 3): {exc}"
+            ) from exc
+        shapes = {k: tuple(v.shape) for k, v in out.items()}
+        if any(s != (self.batch_size, self.latent_dim) for s in shapes.values()):
+            raise EncoderError(
+                f"The {self._what} of {self.name!r} must return mu and logvar of shape (n, {self.latent_dim}). "
+                f"Received: {shapes}"
+            )
+        return runner
+
+    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
+        frames = check_frames(self, frames)
+
+        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # The same cast and scale as the Keras graph (IEEE division is correctly rounded in both).
+            out = self._runner(frames=batch.astype(np.float32) / np.float32(255.0))
+            return out["mu"], out["logvar"]
+
+        with self._lock:
+            return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
+
+    def identity(self) -> dict[str, Any]:
+        """Name, the flatbuffer's sha256, input and latent size."""
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "input_size": self.input_size,
+            "latent_dim": self.latent_dim,
+            "runtime": "litert",
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.name!r} input={self.input_size}px latent={self.latent_dim} ({self.runtime})>"
+        )
+
+
+class DefaultLiteRTEncoder(LiteRTEncoder):
+    """The shipped default VAE's encoder run by LiteRT; its decoder (Keras) loads on first use.
+
+    The identity is the Keras default's plus ``runtime="litert"`` and the flatbuffer's
+    hash, so files record which runtime made their features.
+    """
+
+    def __init__(self, model: bytes, *, card: dict[str, Any], weights_sha256: str, batch_size: int = 64) -> None:
+        arch = card["architecture"]
+        super().__init__(
+            model,
+            name=card.get("name", "featkit-default"),
+            input_size=arch["input_size"],
+            latent_dim=arch["latent_dim"],
+            batch_size=batch_size,
+            what="shipped LiteRT model",
+        )
+        self.card_architecture = dict(arch)
+        self.weights_sha256 = weights_sha256
+        self.converter = card.get("runtimes", {}).get("litert", {}).get("converter", "unknown")
+        self.has_decoder = True
+        self.beta, self.obs_var = float(arch.get("beta", 1.0)), float(arch["obs_var"])
+
+    @cached_property
+    def keras_encoder(self) -> Encoder:
+        """The same model on the Keras runtime (loaded on first use; imports TensorFlow)."""
+        from featkit.encoders.keras_encoder import load_keras_encoder
+
+        return load_keras_encoder("default", batch_size=self.batch_size)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decode with the default VAE's Keras decoder (imports TensorFlow on first call)."""
+        return self.keras_encoder.decode(z)
+
+    def identity(self) -> dict[str, Any]:
+        """The Keras default's identity plus ``runtime`` and the flatbuffer's provenance."""
+        return {
+            "name": self.name,
+            "sha256": self.weights_sha256,
+            "input_size": self.input_size,
+            "latent_dim": self.latent_dim,
+            "config": {"architecture": self.card_architecture},
+            "runtime": "litert",
+            "litert": {"tflite_sha256": self.sha256, "converter": self.converter},
+        }
+
+
+def load_default_litert(batch_size: int = 64) -> DefaultLiteRTEncoder:
+    """The shipped default encoder on the LiteRT runtime (no TensorFlow import).
+
+    Raises
+    ------
+    EncoderError
+        If the shipped flatbuffer is missing, or the model card says it was converted
+        from other weights than those shipped (a retrained default whose LiteRT model
+        was not rebuilt).
+
+    """
+    from featkit.encoders.keras_encoder import DEFAULT_WEIGHTS_PATH, default_model_card
+    from featkit.files import sha256_of
+
+    card = default_model_card()
+    entry = card.get("runtimes", {}).get("litert")
+    rebuild = "Rebuild it with `python -m benchmarks.build_default_tflite`, or pass --runtime keras."
+    if entry is None or not DEFAULT_TFLITE_PATH.is_file():
+        raise EncoderError(f"The default encoder's LiteRT model is missing ({DEFAULT_TFLITE_PATH}). {rebuild}")
+    weights_sha = sha256_of(DEFAULT_WEIGHTS_PATH)
+    data = DEFAULT_TFLITE_PATH.read_bytes()
+    if entry.get("weights_sha256") != weights_sha or entry.get("tflite_sha256") != hashlib.sha256(data).hexdigest():
+        raise EncoderError(
+            f"The default encoder's LiteRT model ({DEFAULT_TFLITE_PATH.name}) does not belong to the shipped "
+            f"weights (sha256 {weights_sha[:12]}…): its model card entry names other files. {rebuild}"
+        )
+    return DefaultLiteRTEncoder(data, card=card, weights_sha256=weights_sha, batch_size=batch_size)
+
+
+def resolve_runtime(spec: str, precision: str, runtime: str) -> str:
+    """The runtime a load will use: ``"litert"`` or ``"keras"`` (``auto``: LiteRT for the default at float32).
+
+    Raises
+    ------
+    ConfigError
+        If ``runtime`` is unknown, or ``"litert"`` is asked of an encoder that has no LiteRT model.
+
+    """
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"The 'runtime' parameter must be one of {list(RUNTIMES)}. Got {runtime!r} instead.")
+    if precision != "float32":
+        return "litert"  # the float16 / int8 variants always run on the TensorFlow Lite interpreter
+    if os.fspath(spec) != "default":
+        if runtime == "litert":
+            raise ConfigError(
+                "The 'runtime' parameter can be 'litert' only for the default encoder (it ships a LiteRT model). "
+                f"Got runtime='litert' with encoder={spec!r}; use --precision float16 or int8 for a TensorFlow "
+                "Lite variant of another encoder."
+            )
+        return "keras"
+    if runtime == "auto":
+        return "litert" if DEFAULT_TFLITE_PATH.is_file() else "keras"
+    return runtime
+
+
+def model_encoder(encoder: Encoder) -> Encoder:
+    """The encoder whose model ``encoder`` runs: the Keras one behind the LiteRT default, else ``encoder``.
+
+    What export and the float16/int8 conversions start from, so their output and
+    identity do not depend on the runtime the source was loaded on.
+    """
+    return encoder.keras_encoder if isinstance(encoder, DefaultLiteRTEncoder) else encoder
