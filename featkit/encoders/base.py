@@ -52,6 +52,16 @@ class Encoder(ABC):
     def identity(self) -> dict[str, Any]:
         """Name, weights sha256 and config: what is stored as provenance."""
 
+    def _identity(self, sha256: str, **extra: Any) -> dict[str, Any]:
+        """What every identity holds (name, hash, sizes), then what the subclass adds."""
+        return {
+            "name": self.name,
+            "sha256": sha256,
+            "input_size": self.input_size,
+            "latent_dim": self.latent_dim,
+            **extra,
+        }
+
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Decode latent vectors to frames (only for encoders with a decoder).
 

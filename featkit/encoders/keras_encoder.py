@@ -154,13 +154,7 @@ class KerasEncoder(Encoder):
 
     def identity(self) -> dict[str, Any]:
         """Name, weights sha256, input size, latent size and config."""
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "input_size": self.input_size,
-            "latent_dim": self.latent_dim,
-            "config": self.config,
-        }
+        return self._identity(self.sha256, config=self.config)
 
 
 def _check_encoder_model(model: Any, name: str) -> tuple[int, int]:

@@ -168,13 +168,7 @@ class LiteRTEncoder(Encoder):
 
     def identity(self) -> dict[str, Any]:
         """Name, the flatbuffer's sha256, input and latent size."""
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "input_size": self.input_size,
-            "latent_dim": self.latent_dim,
-            "runtime": "litert",
-        }
+        return self._identity(self.sha256, runtime="litert")
 
     def __repr__(self) -> str:
         return (
@@ -218,15 +212,12 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
 
     def identity(self) -> dict[str, Any]:
         """The Keras default's identity plus ``runtime`` and the flatbuffer's provenance."""
-        return {
-            "name": self.name,
-            "sha256": self.weights_sha256,
-            "input_size": self.input_size,
-            "latent_dim": self.latent_dim,
-            "config": {"architecture": self.card_architecture},
-            "runtime": "litert",
-            "litert": {"tflite_sha256": self.sha256, "converter": self.converter},
-        }
+        return self._identity(
+            self.weights_sha256,
+            config={"architecture": self.card_architecture},
+            runtime="litert",
+            litert={"tflite_sha256": self.sha256, "converter": self.converter},
+        )
 
 
 def load_default_litert(batch_size: int = 64) -> DefaultLiteRTEncoder:

