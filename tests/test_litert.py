@@ -56,14 +56,17 @@ def test_litert_is_batch_and_thread_independent(encoder):
     frames = natural_frames(70, seed=7)
     data = lite.DEFAULT_TFLITE_PATH.read_bytes()
     ref = encoder.encode(frames)
-    for batch_size, threads in ((1, 1), (16, 2), (256, 1)):
+    for batch_size, threads in ((1, 1), (8, 2), (16, 2), (32, 1), (256, 1)):
         other = lite.LiteRTEncoder(
             data, name="x", input_size=64, latent_dim=32, batch_size=batch_size, num_threads=threads
         )
         for got, want in zip(other.encode(frames), ref, strict=True):
             np.testing.assert_array_equal(got, want)
-    # A frame's features do not depend on its neighbours.
+    # A frame's features do not depend on its neighbours, nor on the smaller batch a short call runs on.
     np.testing.assert_array_equal(encoder.encode(frames[5:6])[0][0], ref[0][5])
+    for n in (3, 9, 17, 40):
+        np.testing.assert_array_equal(encoder.encode(frames[:n])[0], ref[0][:n])
+    assert sorted(encoder._small_runners) == [8, 16, 32]
 
 
 def test_fresh_processes_give_bit_identical_features(tree, tmp_path):

@@ -154,17 +154,39 @@ class LiteRTEncoder(Encoder):
             )
         return runner
 
+    #: Whether a call of fewer than ``batch_size`` frames may run on a smaller fixed batch (the next power of
+    #: two, at least 8): only where outputs were shown not to depend on the batch (float32 XNNPACK; tested).
+    #: A 6-frame clip then costs one 8-frame pass, not a 64-frame one (~16 ms): the per-video overhead.
+    small_batches = False
+
+    def _runner_for(self, batch: int) -> Any:
+        if batch == self.batch_size:
+            return self._runner
+        runners = self.__dict__.setdefault("_small_runners", {})
+        if batch not in runners:
+            Interpreter, _ = interpreter_runtime()
+            interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+            runner = interpreter.get_signature_runner("serving_default")
+            size = self.input_size
+            runner(frames=np.zeros((batch, size, size, 3), dtype=np.float32))
+            runners[batch] = (interpreter, runner)  # the interpreter must outlive its runner
+        return runners[batch][1]
+
     def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
         frames = check_frames(self, frames)
+        batch = self.batch_size
+        if self.small_batches and len(frames) < batch:
+            batch = min(batch, max(8, 1 << (max(len(frames), 1) - 1).bit_length()))
+        runner = self._runner_for(batch)
 
-        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def call(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             # The same cast and scale as the Keras graph (IEEE division is correctly rounded in both).
-            out = self._runner(frames=batch.astype(np.float32) / np.float32(255.0))
+            out = runner(frames=chunk.astype(np.float32) / np.float32(255.0))
             return out["mu"], out["logvar"]
 
         with self._lock:
-            return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
+            return encode_in_batches(call, frames, batch, self.latent_dim)
 
     def identity(self) -> dict[str, Any]:
         """Name, the flatbuffer's sha256, input and latent size."""
@@ -182,6 +204,8 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
     The identity is the Keras default's plus ``runtime="litert"`` and the flatbuffer's
     hash, so files record which runtime made their features.
     """
+
+    small_batches = True
 
     def __init__(self, model: bytes, *, card: dict[str, Any], weights_sha256: str, batch_size: int = 64) -> None:
         arch = card["architecture"]
