@@ -118,15 +118,9 @@ class LiteRTEncoder(Encoder):
         self.num_threads = int(num_threads or usable_cpus())
         self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
         self._what = what
-        Interpreter, self.runtime = interpreter_runtime()
+        self._Interpreter, self.runtime = interpreter_runtime()
         self._lock = threading.Lock()  # a TFLite interpreter must not run two calls at once
-        with warnings.catch_warnings():
-            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still ships and works in TF 2.21.
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
-            try:
-                self._interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
-            except (ValueError, RuntimeError) as exc:
-                raise EncoderError(f"The {what} of {name!r} cannot be loaded: {exc}") from exc
+        self._interpreter = self._new_interpreter()
         sigs = self._interpreter.get_signature_list()
         sig = sigs.get("serving_default")
         if sig is None or sig.get("inputs") != ["frames"] or sorted(sig.get("outputs", [])) != ["logvar", "mu"]:
@@ -134,6 +128,15 @@ class LiteRTEncoder(Encoder):
                 f"The {what} of {name!r} must have a serving_default signature frames -> mu, logvar. "
                 f"Received: signatures={sigs}"
             )
+
+    def _new_interpreter(self) -> Any:
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still ships and works in TF 2.21.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            try:
+                return self._Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+            except (ValueError, RuntimeError) as exc:
+                raise EncoderError(f"The {self._what} of {self.name!r} cannot be loaded: {exc}") from exc
 
     @cached_property
     def _runner(self) -> Any:
@@ -164,8 +167,7 @@ class LiteRTEncoder(Encoder):
             return self._runner
         runners = self.__dict__.setdefault("_small_runners", {})
         if batch not in runners:
-            Interpreter, _ = interpreter_runtime()
-            interpreter = Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+            interpreter = self._new_interpreter()
             runner = interpreter.get_signature_runner("serving_default")
             size = self.input_size
             runner(frames=np.zeros((batch, size, size, 3), dtype=np.float32))
