@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,30 @@ __all__ = ["Encoder", "check_frames", "encode_in_batches"]
 class Encoder(ABC):
     """Maps RGB frames to a diagonal Gaussian posterior ``(mu, logvar)``.
 
-    Subclasses set ``name``, ``input_size`` and ``latent_dim`` and implement
-    :meth:`encode` and :meth:`identity`.
+    The base class owns what every encoder does the same way: :meth:`encode` and
+    :meth:`decode` run the model on batches of exactly ``batch_size`` rows (the last
+    one zero-padded), so a frame's features never depend on what else is in its
+    batch, and :meth:`identity` is the provenance stored with the features.
+    Subclasses set ``input_size`` and ``latent_dim`` and implement
+    :meth:`_encode_batch`, one such batch.
 
     An encoder that comes with its VAE's decoder also sets ``has_decoder``,
-    ``beta`` and ``obs_var`` and implements :meth:`decode`; it then supports
+    ``beta`` and ``obs_var`` and implements :meth:`_decode_batch`; it then supports
     reconstruction, completion, generation (:mod:`featkit.generative`) and
     :meth:`score`, the per-frame anomaly score. Encoders without a decoder
     raise :class:`~featkit.exceptions.EncoderError` there.
+
+    Parameters
+    ----------
+    name : str
+        Name stored as provenance.
+    sha256 : str
+        Fingerprint of the model's file(s).
+    batch_size : int, default=64
+        Rows per model call.
+    config : dict, optional
+        Architecture, format and settings stored as provenance.
+
     """
 
     name: str
@@ -34,7 +51,12 @@ class Encoder(ABC):
     beta: float | None = None
     obs_var: float | None = None
 
-    @abstractmethod
+    def __init__(self, *, name: str, sha256: str, batch_size: int = 64, config: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.sha256 = sha256
+        self.batch_size = int(batch_size)
+        self.config = config
+
     def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encode frames.
 
@@ -46,11 +68,26 @@ class Encoder(ABC):
         -------
         mu, logvar : ndarray of shape (n, latent_dim), float32
 
+        Raises
+        ------
+        EncoderError
+            If the frames are not uint8 of shape (n, input_size, input_size, 3).
+
         """
+        frames = check_frames(self, frames)
+        return encode_in_batches(self._encode_batch, frames, self._batch_rows(len(frames)), self.latent_dim)
 
     @abstractmethod
+    def _encode_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Encode one batch: uint8 frames (b, S, S, 3) -> ``(mu, logvar)``, each (b, d), b from :meth:`_batch_rows`."""
+
+    def _batch_rows(self, n: int) -> int:
+        """Rows per model call when encoding ``n`` frames: ``batch_size`` (a runtime may pick a smaller fixed size)."""
+        return self.batch_size
+
     def identity(self) -> dict[str, Any]:
-        """Name, weights sha256 and config: what is stored as provenance."""
+        """Name, sha256 of the model's file(s), input size, latent size and config: what is stored as provenance."""
+        return self._identity(self.sha256, config=self.config)
 
     def _identity(self, sha256: str, **extra: Any) -> dict[str, Any]:
         """What every identity holds (name, hash, sizes), then what the subclass adds."""
@@ -63,7 +100,7 @@ class Encoder(ABC):
         }
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decode latent vectors to frames (only for encoders with a decoder).
+        """Decode latent vectors to frames (only for encoders with a decoder), on batches of ``batch_size`` rows.
 
         Parameters
         ----------
@@ -77,9 +114,23 @@ class Encoder(ABC):
         Raises
         ------
         EncoderError
-            If the encoder has no decoder.
+            If the encoder has no decoder, or ``z`` is not (n, latent_dim).
 
         """
+        if not self.has_decoder:
+            raise self._no_decoder("decode latents")
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise EncoderError(
+                f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
+            )
+        out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
+        for rows, n, batch in _fixed_batches(z, self.batch_size):
+            out[rows] = np.asarray(self._decode_batch(batch))[:n]
+        return out
+
+    def _decode_batch(self, z: np.ndarray) -> np.ndarray:
+        """Decode one batch of ``batch_size`` latents to frames; encoders with a decoder implement it."""
         raise self._no_decoder("decode latents")
 
     def score(self, frames: np.ndarray, *, posterior: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -115,28 +166,6 @@ class Encoder(ABC):
 
         mu, logvar = self.encode(frames) if posterior is None else posterior
         return negative_elbo(frames, self.decode(mu), mu, logvar, beta=self.beta, obs_var=self.obs_var)
-
-    def _decode_in_batches(self, z: np.ndarray, graph: Any, batch_size: int) -> np.ndarray:
-        """Decode (n, d) latents through ``graph`` on zero-padded batches of exactly ``batch_size`` rows.
-
-        A fixed batch shape means one compiled graph and outputs that do not depend on how latents are
-        grouped; subclasses with a decoder call this from :meth:`decode`.
-        """
-        if not self.has_decoder:
-            raise self._no_decoder("decode latents")
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise EncoderError(
-                f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
-            )
-        out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
-        padded = np.zeros((batch_size, self.latent_dim), dtype=np.float32)
-        for lo in range(0, z.shape[0], batch_size):
-            chunk = z[lo : lo + batch_size]
-            padded[: len(chunk)] = chunk
-            padded[len(chunk) :] = 0
-            out[lo : lo + len(chunk)] = np.asarray(graph(padded))[: len(chunk)]
-        return out
 
     def _no_decoder(self, what: str) -> EncoderError:
         return EncoderError(
@@ -177,15 +206,24 @@ def encode_in_batches(call: Any, frames: np.ndarray, batch_size: int, latent_dim
     mu, logvar : ndarray of shape (n, latent_dim), float32
 
     """
-    n = frames.shape[0]
-    mu = np.empty((n, latent_dim), dtype=np.float32)
-    logvar = np.empty((n, latent_dim), dtype=np.float32)
-    padded = np.zeros((batch_size, *frames.shape[1:]), dtype=np.uint8)
-    for lo in range(0, n, batch_size):
-        chunk = frames[lo : lo + batch_size]
+    mu = np.empty((frames.shape[0], latent_dim), dtype=np.float32)
+    logvar = np.empty((frames.shape[0], latent_dim), dtype=np.float32)
+    for rows, n, batch in _fixed_batches(frames, batch_size):
+        m, v = call(batch)
+        mu[rows] = np.asarray(m)[:n]
+        logvar[rows] = np.asarray(v)[:n]
+    return mu, logvar
+
+
+def _fixed_batches(x: np.ndarray, batch_size: int) -> Iterator[tuple[slice, int, np.ndarray]]:
+    """Yield ``(rows, n, batch)``: ``x`` in batches of exactly ``batch_size`` rows, the last one zero-padded.
+
+    ``rows`` are the batch's rows in ``x`` and ``n`` how many are real. One buffer is reused, so a
+    caller copies what it keeps before asking for the next batch.
+    """
+    padded = np.zeros((batch_size, *x.shape[1:]), dtype=x.dtype)
+    for lo in range(0, x.shape[0], batch_size):
+        chunk = x[lo : lo + batch_size]
         padded[: len(chunk)] = chunk
         padded[len(chunk) :] = 0
-        m, v = call(padded)
-        mu[lo : lo + len(chunk)] = np.asarray(m)[: len(chunk)]
-        logvar[lo : lo + len(chunk)] = np.asarray(v)[: len(chunk)]
-    return mu, logvar
+        yield slice(lo, lo + len(chunk)), len(chunk), padded

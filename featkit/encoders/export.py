@@ -1,14 +1,9 @@
-"""Write an encoder as a TensorFlow SavedModel that ``tensorflow_hub.load`` and ``tf.saved_model.load`` read.
+"""``featkit export``: write an encoder as a TensorFlow SavedModel folder.
 
-The SavedModel has one explicit serving signature::
-
-    serving_default(frames: float32 (None, S, S, 3) in [0, 1]) -> {"mu": (None, d), "logvar": (None, d)}
-
-and, when the encoder comes with its VAE's decoder, a second one,
-``decode(z: float32 (None, d)) -> {"frames": (None, S, S, 3)}``. ``assets.extra/featkit.json``
-records where it came from (the source encoder's identity), the signatures, and the VAE's
-``beta`` and ``obs_var``. ``featkit extract --encoder DIR`` then gives the same features as the
-source model, and ``--precision float16|int8`` can use TensorFlow Lite variants bundled in
+The folder is in featkit's SavedModel format (:mod:`featkit.encoders.savedmodel`: the serving
+and ``decode`` signatures, and the export metadata), which ``tensorflow_hub.load`` and
+``tf.saved_model.load`` read. ``featkit extract --encoder DIR`` then gives the same features as
+the source model, and ``--precision float16|int8`` can use TensorFlow Lite variants bundled in
 ``assets.extra/`` (``variants=``) instead of converting on first use.
 
 The folder is written next to its destination and renamed into place, so a crash never
@@ -26,111 +21,19 @@ from typing import Any
 
 from featkit.config import PRECISIONS
 from featkit.encoders.base import Encoder
-from featkit.exceptions import ConfigError, EncoderError
+from featkit.encoders.lite import model_encoder
+from featkit.encoders.loading import load_encoder
+from featkit.encoders.savedmodel import EXPORT_METADATA, serving_module, write_saved_model
+from featkit.encoders.variants import bundled_variant_path, convert_saved_model
+from featkit.exceptions import ConfigError
 
+# The SavedModel names stay importable from here, where they lived before featkit.encoders.savedmodel.
 __all__ = ["EXPORT_METADATA", "export_encoder", "serving_module", "write_saved_model"]
-
-#: Where the export metadata lives inside the SavedModel folder.
-EXPORT_METADATA = Path("assets.extra") / "featkit.json"
-
-
-def serving_module(encoder: Encoder) -> Any:
-    """A trackable object with the encoder's standard serving function(s), ready for ``tf.saved_model.save``.
-
-    Parameters
-    ----------
-    encoder : KerasEncoder or SavedModelEncoder
-        A TensorFlow encoder (TensorFlow Lite variants cannot be exported back).
-
-    Returns
-    -------
-    tf AutoTrackable
-        With ``serve`` (frames -> ``{"mu", "logvar"}``), ``decode`` when the encoder has a
-        Keras decoder, and ``variables``: the variables those functions use, listed
-        explicitly so that the SavedModel's checkpoint holds plain ``tf.Variable`` objects
-        (which the TensorFlow Lite converter can freeze).
-
-    Raises
-    ------
-    EncoderError
-        If the encoder is not backed by a TensorFlow model.
-
-    """
-    import tensorflow as tf
-
-    from featkit.encoders.lite import model_encoder
-
-    encoder = model_encoder(encoder)
-    size, d = encoder.input_size, encoder.latent_dim
-    keras_model = getattr(encoder, "model", None)
-    function = getattr(encoder, "function", None)
-    if keras_model is not None:
-
-        def serve(frames: Any) -> dict[str, Any]:
-            mu, logvar = keras_model(frames, training=False)
-            return {"mu": mu, "logvar": logvar}
-
-        batch = None
-    elif function is not None:
-        key, mu_key, lv_key = encoder.input_key, encoder.mu_key, encoder.logvar_key
-
-        def serve(frames: Any) -> dict[str, Any]:
-            out = function(**{key: frames})
-            return {"mu": out[mu_key], "logvar": out[lv_key]}
-
-        # A source signature with a fixed batch keeps it.
-        batch = encoder.batch_size if function.structured_input_signature[1][key].shape[0] is not None else None
-    else:
-        raise EncoderError(
-            f"Encoder {encoder.name!r} cannot be exported: only Keras and SavedModel encoders can. "
-            f"Received: {type(encoder).__name__}"
-        )
-    root = tf.__internal__.tracking.AutoTrackable()
-    spec = tf.TensorSpec((batch, size, size, 3), tf.float32, name="frames")
-    root.serve = tf.function(serve, input_signature=[spec], autograph=False)
-    used = list(root.serve.get_concrete_function().variables)
-    decoder = getattr(encoder, "decoder", None)
-    if decoder is not None and hasattr(decoder, "inputs"):
-
-        def decode(z: Any) -> dict[str, Any]:
-            return {"frames": decoder(z, training=False)}
-
-        root.decode = tf.function(decode, input_signature=[tf.TensorSpec((None, d), tf.float32, name="z")])
-        used += list(root.decode.get_concrete_function().variables)
-    root.variables = used
-    return root
-
-
-def write_saved_model(encoder: Encoder, directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Save the encoder's serving module (see :func:`serving_module`) to ``directory`` (which must not exist).
-
-    Returns
-    -------
-    dict
-        The signatures written: name -> {"inputs": ..., "outputs": ...}.
-
-    """
-    import tensorflow as tf
-
-    root = serving_module(encoder)
-    signatures = {"serving_default": root.serve.get_concrete_function()}
-    if hasattr(root, "decode"):
-        signatures["decode"] = root.decode.get_concrete_function()
-    tf.saved_model.save(root, os.fspath(directory), signatures=signatures)
-    return {name: _describe(fn) for name, fn in signatures.items()}
-
-
-def _describe(fn: Any) -> dict[str, Any]:
-    _, kwargs = fn.structured_input_signature
-    return {
-        "inputs": {k: {"shape": v.shape.as_list(), "dtype": v.dtype.name} for k, v in kwargs.items()},
-        "outputs": {k: {"shape": v.shape.as_list(), "dtype": v.dtype.name} for k, v in fn.structured_outputs.items()},
-    }
 
 
 def export_encoder(
-    encoder: Encoder | str,
-    output: str | os.PathLike[str],
+    encoder: Encoder | str = "default",
+    output: str | os.PathLike[str] = "featkit_encoder",
     *,
     overwrite: bool = False,
     variants: tuple[str, ...] | list[str] = (),
@@ -140,10 +43,10 @@ def export_encoder(
 
     Parameters
     ----------
-    encoder : Encoder or str
+    encoder : Encoder or str, default="default"
         A loaded Keras or SavedModel encoder, or a spec for
         :func:`featkit.encoders.load_encoder` (``"default"``, a ``.keras`` file, ...).
-    output : path-like
+    output : path-like, default="featkit_encoder"
         The folder to create.
     overwrite : bool, default=False
         Replace ``output`` if it exists (only once the new export is complete).
@@ -178,11 +81,7 @@ def export_encoder(
     if out.exists() and not overwrite:
         raise ConfigError(f"The export folder {os.fspath(out)!r} exists. Use another folder or --overwrite.")
     if isinstance(encoder, str):
-        from featkit.encoders import load_encoder
-
         encoder = load_encoder(encoder, unsafe=unsafe, runtime="keras")
-    from featkit.encoders.lite import model_encoder
-
     encoder = model_encoder(encoder)  # the source's identity, whatever runtime it was loaded on
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -201,8 +100,6 @@ def export_encoder(
         extra = tmp / EXPORT_METADATA.parent
         extra.mkdir(parents=True, exist_ok=True)
         if variants:
-            from featkit.encoders.variants import bundled_variant_path, convert_saved_model
-
             meta["variants"] = {}
             for precision in dict.fromkeys(variants):
                 data = convert_saved_model(tmp, precision)

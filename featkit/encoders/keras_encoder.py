@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from featkit.encoders.base import Encoder, check_frames, encode_in_batches
+from featkit.encoders.graph import GraphEncoder
 from featkit.exceptions import EncoderError
 from featkit.files import sha256_of
 
@@ -56,7 +53,7 @@ def load_default_vae() -> Any:
     return vae
 
 
-class KerasEncoder(Encoder):
+class KerasEncoder(GraphEncoder):
     """Run a Keras encoder model (frames in [0, 1] -> ``[mu, logvar]``) on uint8 frames.
 
     Every call runs on batches of exactly ``batch_size`` frames (the last one
@@ -94,11 +91,8 @@ class KerasEncoder(Encoder):
         beta: float | None = None,
         obs_var: float | None = None,
     ) -> None:
+        super().__init__(name=name, sha256=sha256, batch_size=batch_size, config=config)
         self.model = model
-        self.name = name
-        self.sha256 = sha256
-        self.config = config
-        self.batch_size = int(batch_size)
         self.input_size, self.latent_dim = _check_encoder_model(model, name)
         self.decoder = decoder
         self.has_decoder = decoder is not None
@@ -111,50 +105,12 @@ class KerasEncoder(Encoder):
                     f"Encoder {name!r} has a decoder but no positive obs_var. Received: obs_var={obs_var}"
                 )
 
-    @cached_property
-    def _graph(self) -> Any:
-        import tensorflow as tf
+    def _forward(self, frames: Any) -> tuple[Any, Any]:
+        mu, logvar = self.model(frames, training=False)
+        return mu, logvar
 
-        model = self.model
-        spec = tf.TensorSpec((self.batch_size, self.input_size, self.input_size, 3), tf.uint8)
-
-        @tf.function(input_signature=[spec])
-        def encode(frames: Any) -> Any:
-            mu, logvar = model(tf.cast(frames, tf.float32) / 255.0, training=False)
-            return mu, logvar
-
-        return encode
-
-    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
-        frames = check_frames(self, frames)
-
-        def call(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mu, logvar = self._graph(batch)
-            return mu.numpy(), logvar.numpy()
-
-        return encode_in_batches(call, frames, self.batch_size, self.latent_dim)
-
-    @cached_property
-    def _decode_graph(self) -> Any:
-        import tensorflow as tf
-
-        decoder = self.decoder
-        spec = tf.TensorSpec((self.batch_size, self.latent_dim), tf.float32)
-
-        @tf.function(input_signature=[spec])
-        def decode(z: Any) -> Any:
-            return decoder(z, training=False)
-
-        return decode
-
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decode latents of shape (n, d) to frames (n, S, S, 3), float32 in [0, 1] (fixed-size batches)."""
-        return self._decode_in_batches(z, self._decode_graph if self.has_decoder else None, self.batch_size)
-
-    def identity(self) -> dict[str, Any]:
-        """Name, weights sha256, input size, latent size and config."""
-        return self._identity(self.sha256, config=self.config)
+    def _decoder_forward(self, z: Any) -> Any:
+        return self.decoder(z, training=False)
 
 
 def _check_encoder_model(model: Any, name: str) -> tuple[int, int]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from featkit.config import RUNTIMES
-from featkit.encoders.base import Encoder, check_frames, encode_in_batches
+from featkit.encoders.base import Encoder
 from featkit.exceptions import ConfigError, DependencyError, EncoderError
 
 __all__ = [
@@ -112,11 +112,9 @@ class LiteRTEncoder(Encoder):
         what: str = "TensorFlow Lite model",
     ) -> None:
         self.model_bytes = bytes(model)
-        self.name = name
+        super().__init__(name=name, sha256=hashlib.sha256(self.model_bytes).hexdigest(), batch_size=batch_size)
         self.input_size, self.latent_dim = int(input_size), int(latent_dim)
-        self.batch_size = int(batch_size)
         self.num_threads = int(num_threads or usable_cpus())
-        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
         self._what = what
         self._Interpreter, self.runtime = interpreter_runtime()
         self._lock = threading.Lock()  # a TFLite interpreter must not run two calls at once
@@ -174,21 +172,20 @@ class LiteRTEncoder(Encoder):
             runners[batch] = (interpreter, runner)  # the interpreter must outlive its runner
         return runners[batch][1]
 
+    def _batch_rows(self, n: int) -> int:
+        if self.small_batches and n < self.batch_size:
+            return min(self.batch_size, max(8, 1 << (max(n, 1) - 1).bit_length()))
+        return self.batch_size
+
+    def _encode_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The same cast and scale as the Keras graph (IEEE division is correctly rounded in both).
+        out = self._runner_for(len(batch))(frames=batch.astype(np.float32) / np.float32(255.0))
+        return out["mu"], out["logvar"]
+
     def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Encode uint8 frames of shape (n, S, S, 3) to ``(mu, logvar)``, each (n, d) float32."""
-        frames = check_frames(self, frames)
-        batch = self.batch_size
-        if self.small_batches and len(frames) < batch:
-            batch = min(batch, max(8, 1 << (max(len(frames), 1) - 1).bit_length()))
-        runner = self._runner_for(batch)
-
-        def call(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            # The same cast and scale as the Keras graph (IEEE division is correctly rounded in both).
-            out = runner(frames=chunk.astype(np.float32) / np.float32(255.0))
-            return out["mu"], out["logvar"]
-
         with self._lock:
-            return encode_in_batches(call, frames, batch, self.latent_dim)
+            return super().encode(frames)
 
     def identity(self) -> dict[str, Any]:
         """Name, the flatbuffer's sha256, input and latent size."""

@@ -9,7 +9,7 @@
   the model, and a frame's features still do not depend on the rest of its batch.
 
 Both come from the TensorFlow Lite converter applied to the encoder's standard
-SavedModel (:func:`featkit.encoders.export.write_saved_model`) and run on CPU through
+SavedModel (:func:`featkit.encoders.savedmodel.write_saved_model`) and run on CPU through
 the LiteRT interpreter (``ai_edge_litert``, when installed) or ``tf.lite.Interpreter``
 (shipped with TensorFlow, deprecated in its favour; same kernels). Conversion happens
 on first use and is cached as ``<cache>/<key>-<precision>.tflite``, where the cache is
@@ -39,6 +39,7 @@ import numpy as np
 
 from featkit.encoders.base import Encoder
 from featkit.encoders.lite import LiteRTEncoder, interpreter_runtime, model_encoder
+from featkit.encoders.savedmodel import EXPORT_METADATA, read_export_metadata, write_saved_model
 from featkit.exceptions import ConfigError, EncoderError
 from featkit.files import atomic_write_bytes
 
@@ -73,7 +74,7 @@ def variant_cache_dir() -> Path:
 
 def bundled_variant_path(saved_model_dir: str | os.PathLike[str], precision: str) -> Path:
     """Where ``featkit export --variants`` puts a variant inside a SavedModel folder."""
-    return Path(saved_model_dir) / "assets.extra" / f"featkit-{precision}.tflite"
+    return Path(saved_model_dir) / EXPORT_METADATA.parent / f"featkit-{precision}.tflite"
 
 
 def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str) -> bytes:
@@ -82,7 +83,7 @@ def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str)
     Parameters
     ----------
     saved_model_dir : path-like
-        Written by :func:`featkit.encoders.export.write_saved_model`.
+        Written by :func:`featkit.encoders.savedmodel.write_saved_model`.
     precision : {"float32", "float16", "int8"}
 
     Returns
@@ -112,8 +113,6 @@ def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str)
 
 def convert_to_tflite(encoder: Encoder, precision: str) -> bytes:
     """Convert a Keras or SavedModel encoder to a TensorFlow Lite model at ``precision``."""
-    from featkit.encoders.export import write_saved_model
-
     with tempfile.TemporaryDirectory(prefix="featkit-convert-") as tmp:
         saved = Path(tmp) / "saved_model"
         write_saved_model(encoder, saved)
@@ -159,8 +158,6 @@ def make_variant(
     converter = f"tensorflow {tf.__version__}"
     bundled = bundled_variant_path(base.path, precision) if getattr(base, "path", None) else None
     if bundled is not None and bundled.is_file():
-        from featkit.encoders.loading import read_export_metadata
-
         data, origin = bundled.read_bytes(), "bundled"
         meta = read_export_metadata(Path(base.path)) or {}
         converter = f"tensorflow {meta.get('tensorflow_version', 'unknown')}"
