@@ -15,6 +15,7 @@ keeps its usual meaning (β = 1 is the plain ELBO).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -25,6 +26,7 @@ from featkit.stats import LOGVAR_RANGE
 __all__ = [
     "LOGVAR_RANGE",
     "VAE",
+    "Architecture",
     "GaussianSampler",
     "LogVarClip",
     "UnitClip",
@@ -71,22 +73,79 @@ def reconstruction_nll(x: Any, x_hat: Any, obs_var: float) -> Any:
     return ops.sum(ops.square(x - x_hat), axis=(1, 2, 3)) / (2.0 * obs_var)
 
 
-def _check_shape(input_size: int, latent_dim: int, widths: Sequence[int], linear_path: bool, latent_grid: int) -> None:
-    """Raise ValueError for architecture settings that cannot form a model."""
-    if input_size % (2 ** len(widths)):
-        raise ValueError(
-            f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
-        )
-    if latent_grid:
-        side = input_size // 2 ** len(widths)
-        if latent_grid != side or latent_dim % latent_grid**2:
+@dataclass(frozen=True)
+class Architecture:
+    """The layer settings an encoder and its decoder are built from, spelled once.
+
+    The keys of the shipped config's ``architecture`` less the VAE's ``beta``,
+    ``obs_var`` and ``seed``; :func:`build_encoder` and :func:`build_decoder` take them
+    as their arguments, in this order.
+
+    Parameters
+    ----------
+    input_size : int, default=64
+        Side of the square RGB input; must be divisible by ``2 ** len(widths)``.
+    latent_dim : int, default=32
+        Size d of z.
+    widths : sequence of int, default=(32, 64, 128, 128)
+        Filters of the stride-2 convolutions (the decoder mirrors them).
+    linear_path : bool, default=False
+        Add a linear map of the pixels to μ (``pca_mu``), next to the
+        convolutional head (``mu_residual``, zero-initialised), and of z back to
+        the pixels in the decoder (``pca_x``). With
+        :func:`init_linear_path_from_pca` the model starts as probabilistic
+        PCA, the optimum of a linear VAE, and training learns the non-linear
+        correction on top of it.
+    train_linear_path : bool, default=True
+        Whether training may change the linear maps; ``False`` keeps them at their
+        initial (PCA) value, so only the non-linear correction is learnt.
+    latent_grid : int, default=0
+        0: one global code (Dense heads on the flattened feature map).
+        Otherwise a spatial latent: a ``latent_grid`` x ``latent_grid`` grid of
+        codes with ``latent_dim / latent_grid**2`` channels each, from two
+        separate 3x3 convolution heads on the last feature map (whose side must
+        be ``latent_grid``), flattened row-major to d = ``latent_dim``. Each
+        code describes its own region, so the position of moving content
+        survives in μ and per-clip statistics of it see local motion.
+
+    Raises
+    ------
+    ValueError
+        If the settings cannot form a model.
+
+    """
+
+    input_size: int = 64
+    latent_dim: int = 32
+    widths: Sequence[int] = (32, 64, 128, 128)
+    linear_path: bool = False
+    train_linear_path: bool = True
+    latent_grid: int = 0
+
+    def __post_init__(self) -> None:
+        widths, input_size, latent_grid = tuple(int(w) for w in self.widths), self.input_size, self.latent_grid
+        object.__setattr__(self, "widths", widths)
+        if input_size % (2 ** len(widths)):
             raise ValueError(
-                f"latent_grid must equal the last feature map's side input_size / 2**len(widths) = {side}, and "
-                f"latent_dim must be a multiple of latent_grid**2. Received: latent_grid={latent_grid}, "
-                f"latent_dim={latent_dim}"
+                f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
             )
-        if linear_path:
-            raise ValueError("linear_path is only available with a global code (latent_grid=0).")
+        if latent_grid:
+            side = input_size // 2 ** len(widths)
+            if latent_grid != side or self.latent_dim % latent_grid**2:
+                raise ValueError(
+                    f"latent_grid must equal the last feature map's side input_size / 2**len(widths) = {side}, and "
+                    f"latent_dim must be a multiple of latent_grid**2. Received: latent_grid={latent_grid}, "
+                    f"latent_dim={self.latent_dim}"
+                )
+            if self.linear_path:
+                raise ValueError("linear_path is only available with a global code (latent_grid=0).")
+
+
+def _architecture(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Architecture:
+    """The builders' arguments as an :class:`Architecture` (given one, or its fields)."""
+    if len(args) == 1 and not kwargs and isinstance(args[0], Architecture):
+        return args[0]
+    return Architecture(*args, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="featkit")
@@ -135,49 +194,29 @@ class GaussianSampler(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(
-    input_size: int = 64,
-    latent_dim: int = 32,
-    widths: Sequence[int] = (32, 64, 128, 128),
-    linear_path: bool = False,
-    train_linear_path: bool = True,
-    latent_grid: int = 0,
-) -> keras.Model:
+def build_encoder(*args: Any, **kwargs: Any) -> keras.Model:
     """Convolutional encoder: frame in [0, 1] -> (μ, log σ²), two separate heads.
 
     Parameters
     ----------
-    input_size : int, default=64
-        Side of the square RGB input; must be divisible by ``2 ** len(widths)``.
-    latent_dim : int, default=32
-        Size d of z.
-    widths : sequence of int
-        Filters of the stride-2 convolutions.
-    linear_path : bool, default=False
-        Add a linear map of the pixels to μ (``pca_mu``), next to the
-        convolutional head (``mu_residual``, zero-initialised). With
-        :func:`init_linear_path_from_pca` the model starts as probabilistic
-        PCA, the optimum of a linear VAE, and training learns the non-linear
-        correction on top of it.
-    train_linear_path : bool, default=True
-        Whether training may change the linear map; ``False`` keeps it at its
-        initial (PCA) value, so only the non-linear correction is learnt.
-    latent_grid : int, default=0
-        0: one global code (Dense heads on the flattened feature map).
-        Otherwise a spatial latent: a ``latent_grid`` x ``latent_grid`` grid of
-        codes with ``latent_dim / latent_grid**2`` channels each, from two
-        separate 3x3 convolution heads on the last feature map (whose side must
-        be ``latent_grid``), flattened row-major to d = ``latent_dim``. Each
-        code describes its own region, so the position of moving content
-        survives in μ and per-clip statistics of it see local motion.
+    *args, **kwargs
+        An :class:`Architecture`, or its fields (``input_size``, ``latent_dim``,
+        ``widths``, ``linear_path``, ``train_linear_path``, ``latent_grid``),
+        positionally in that order or by name.
 
     Returns
     -------
     keras.Model
         Input (n, input_size, input_size, 3) float; outputs ``[mu, logvar]``, each (n, d).
 
+    Raises
+    ------
+    ValueError
+        If the settings cannot form a model.
+
     """
-    _check_shape(input_size, latent_dim, widths, linear_path, latent_grid)
+    arch = _architecture(args, kwargs)
+    input_size, latent_dim, widths, latent_grid = arch.input_size, arch.latent_dim, arch.widths, arch.latent_grid
     x_in = keras.Input((input_size, input_size, 3), name="frames")
     h = x_in
     for i, w in enumerate(widths):
@@ -190,8 +229,8 @@ def build_encoder(
         logvar = LogVarClip(name="logvar_clip")(layers.Flatten(name="logvar")(logvar))
         return keras.Model(x_in, [mu, logvar], name="encoder")
     h = layers.Flatten(name="flatten")(h)
-    if linear_path:
-        linear = layers.Dense(latent_dim, trainable=train_linear_path, name="pca_mu")(
+    if arch.linear_path:
+        linear = layers.Dense(latent_dim, trainable=arch.train_linear_path, name="pca_mu")(
             layers.Flatten(name="pixels")(x_in)
         )
         residual = layers.Dense(latent_dim, kernel_initializer="zeros", name="mu_residual")(h)
@@ -205,24 +244,19 @@ def build_encoder(
     return keras.Model(x_in, [mu, logvar], name="encoder")
 
 
-def build_decoder(
-    input_size: int = 64,
-    latent_dim: int = 32,
-    widths: Sequence[int] = (32, 64, 128, 128),
-    linear_path: bool = False,
-    train_linear_path: bool = True,
-    latent_grid: int = 0,
-) -> keras.Model:
+def build_decoder(*args: Any, **kwargs: Any) -> keras.Model:
     """Transposed-convolution decoder: z -> frame in [0, 1] (mirror of :func:`build_encoder`).
 
-    With ``linear_path`` the output is a linear map of z (``pca_x``) plus the
+    Takes the arguments of :func:`build_encoder` (an :class:`Architecture` or its
+    fields). With ``linear_path`` the output is a linear map of z (``pca_x``) plus the
     convolutional residual (``x_residual``, zero-initialised), clipped to
     [0, 1] at inference by :class:`UnitClip`; otherwise a sigmoid. With
     ``latent_grid`` z is reshaped back to its grid and a 3x3 convolution
     (not a Dense layer) lifts it, so each code decodes its own neighbourhood:
     a decoder of limited reach, which keeps local content in local codes.
     """
-    _check_shape(input_size, latent_dim, widths, linear_path, latent_grid)
+    arch = _architecture(args, kwargs)
+    input_size, latent_dim, widths, latent_grid = arch.input_size, arch.latent_dim, arch.widths, arch.latent_grid
     base = input_size // 2 ** len(widths)
     z_in = keras.Input((latent_dim,), name="z")
     if latent_grid:
@@ -233,11 +267,11 @@ def build_decoder(
         h = layers.Reshape((base, base, widths[-1]), name="unflatten")(h)
     for i, w in enumerate(reversed(widths[:-1])):
         h = layers.Conv2DTranspose(w, 4, strides=2, padding="same", activation="relu", name=f"deconv{i}")(h)
-    if linear_path:
+    if arch.linear_path:
         residual = layers.Conv2DTranspose(
             3, 4, strides=2, padding="same", kernel_initializer="zeros", name="x_residual"
         )(h)
-        linear = layers.Dense(input_size * input_size * 3, trainable=train_linear_path, name="pca_x")(z_in)
+        linear = layers.Dense(input_size * input_size * 3, trainable=arch.train_linear_path, name="pca_x")(z_in)
         linear = layers.Reshape((input_size, input_size, 3), name="pca_unflatten")(linear)
         x_hat = UnitClip(name="frames_hat")(layers.Add(name="x_sum")([linear, residual]))
     else:
@@ -345,10 +379,10 @@ def build_vae(
     ``latent_grid`` > 0 gives the spatial latent of :func:`build_encoder`; 0
     (the default) the global code of ``featkit-default-v2``.
     """
-    widths = tuple(int(w) for w in widths)
+    arch = Architecture(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid)
     vae = VAE(
-        build_encoder(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid),
-        build_decoder(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid),
+        build_encoder(arch),
+        build_decoder(arch),
         beta=beta,
         obs_var=obs_var,
         seed=seed,
