@@ -11,6 +11,8 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,10 @@ import tensorflow as tf
 
 from featkit.cli import main
 from featkit.encoders import load_encoder
-from featkit.encoders.export import EXPORT_METADATA, export_encoder
-from featkit.encoders.loading import scan_saved_model, spec_kind, tree_sha256
+from featkit.encoders.export import export_encoder
+from featkit.encoders.loading import spec_kind
+from featkit.encoders.safety import scan_saved_model
+from featkit.encoders.savedmodel import EXPORT_METADATA, tree_sha256
 from featkit.exceptions import ConfigError, EncoderError, UnsafeEncoderError
 from tests import videofactory as vf
 
@@ -374,3 +378,27 @@ def test_a_fitting_foreign_saved_model_loads(tmp_path):
     assert not enc.has_decoder
     with pytest.raises(EncoderError, match="expects uint8 frames of shape"):
         enc.encode(frames.astype(np.float32))
+
+
+def test_names_keep_the_import_paths_they_had_before_the_format_modules():
+    """loading and export re-export what lived there before savedmodel, safety and hub existed."""
+    import featkit.encoders
+    from featkit.encoders import export, loading, safety, savedmodel
+
+    for name in ("scan_keras_file", "scan_saved_model"):
+        assert getattr(loading, name) is getattr(safety, name), name
+    for name in ("SavedModelEncoder", "tree_sha256", "MU_NAMES", "LOGVAR_NAMES"):
+        assert getattr(loading, name) is getattr(savedmodel, name), name
+    for name in ("EXPORT_METADATA", "serving_module", "write_saved_model"):
+        assert getattr(export, name) is getattr(savedmodel, name), name
+    assert loading.resolve_encoder is loading.load_encoder is featkit.encoders.load_encoder
+    assert featkit.encoders.export_encoder is export.export_encoder
+
+
+def test_the_encoder_package_and_its_dispatch_import_no_tensorflow():
+    code = (
+        "import sys, featkit.encoders, featkit.encoders.loading, featkit.encoders.export, featkit.encoders.hub; "
+        "print([m for m in ('tensorflow', 'keras', 'tensorflow_hub') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

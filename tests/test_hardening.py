@@ -711,7 +711,7 @@ def _tf1_main_op_saved_model(folder: Path, marker: Path) -> Path:
 def test_crafted_saved_models_are_refused_and_write_nothing(craft, named, tmp_path):
     """Each crafted model really writes a file when loaded and used with --unsafe; in safe mode it is refused."""
     from featkit.encoders import load_encoder
-    from featkit.encoders.loading import scan_saved_model
+    from featkit.encoders.safety import scan_saved_model
     from featkit.exceptions import UnsafeEncoderError
 
     marker = tmp_path / "marker"
@@ -727,7 +727,7 @@ def test_crafted_saved_models_are_refused_and_write_nothing(craft, named, tmp_pa
 
 
 def test_the_dataset_graph_scan_names_the_hidden_op(tmp_path):
-    from featkit.encoders.loading import scan_saved_model
+    from featkit.encoders.safety import scan_saved_model
 
     folder = _dataset_from_graph_saved_model(tmp_path / "model", tmp_path / "marker", source="constant")
     assert any(p.startswith("WriteFile in a graph serialised inside") for p in scan_saved_model(folder))
