@@ -194,9 +194,15 @@ def table_version(f: h5py.File, name: str, path: str | os.PathLike[str]) -> int:
     if claimed is not None:
         version = int(claimed) if isinstance(claimed, int | np.integer) else -1
         if not 1 <= version <= spec.version:
+            shown = version if version > 0 else repr(claimed)
+            why = (
+                "It was written by a newer featkit: upgrade featkit to read it."
+                if version > spec.version
+                else "That is not a table version: the file is damaged."
+            )
             raise LayoutError(
-                f"{os.fspath(path)}: its table /{name} has version {claimed!r}; this featkit ({__version__}) reads "
-                f"versions 1 to {spec.version}. It was written by a newer featkit: upgrade featkit to read it."
+                f"{os.fspath(path)}: its table /{name} has version {shown}; this featkit ({__version__}) reads "
+                f"versions 1 to {spec.version}. {why}"
             )
         return version
     version = 1
