@@ -18,7 +18,7 @@ import h5py
 from featkit.exceptions import LayoutError, StoreError, StoreMismatchError
 from featkit.store.validate import check_regular, open_feature_file
 
-__all__ = ["MATCHED_ATTRS", "precheck_output", "setting_diffs"]
+__all__ = ["MATCHED_ATTRS", "check_settings", "precheck_output", "resumed_roots", "setting_diffs"]
 
 # Run settings that must match for a file to be resumed.
 MATCHED_ATTRS = ("encoder", "sampling", "stats")
@@ -110,9 +110,47 @@ def precheck_output(
             f"{os.fspath(path)} was made with other settings, so this run cannot resume it: {'; '.join(diffs)}.\n"
             "Use the file's settings, another output file, or --overwrite to start again."
         )
-    stored = attrs["roots"] or []
-    if root is not None and stored and root not in stored and not add_root:
+    resumed_roots(p, attrs["roots"] or [], root, add_root=add_root)
+
+
+def check_settings(path: Path, f: h5py.File, meta: dict[str, Any]) -> None:
+    """Refuse to resume the open file ``f`` with a run whose encoder, sampling or statistics differ.
+
+    Raises
+    ------
+    StoreMismatchError
+        Naming up to four differing settings.
+
+    """
+    diffs = []
+    for key in MATCHED_ATTRS:
+        stored = json.loads(f.attrs.get(key, "null"))
+        diffs += setting_diffs(key, stored, json.loads(json.dumps(meta[key])))
+    if diffs:
         raise StoreMismatchError(
-            f"{os.fspath(path)} holds videos from {stored[0]}, not from {root}.\nUse another output file, --add to "
-            "add this folder's videos to it, or --overwrite to start again."
+            f"{path} was made with other settings, so this run cannot resume it: "
+            + "; ".join(diffs[:4])
+            + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+            + ".\nUse the file's settings, another output file, or --overwrite to start again."
         )
+
+
+def resumed_roots(path: Path, stored: list[str], root: str | None, *, add_root: bool) -> list[str]:
+    """The input folders a file records (``stored``), plus ``root``; refuse another folder unless ``add_root``.
+
+    Raises
+    ------
+    StoreMismatchError
+        If the file holds videos of other folders and ``add_root`` is false.
+
+    """
+    if root is None or root in stored:
+        return list(stored)
+    if stored and not add_root:
+        raise StoreMismatchError(
+            f"{path} holds videos from {stored[0]}"
+            + (f" (and {len(stored) - 1} more)" if len(stored) > 1 else "")
+            + f", not from {root}.\nUse another output file, --add to add this folder's videos to it, or "
+            "--overwrite to start again."
+        )
+    return [*stored, root]

@@ -30,13 +30,13 @@ from typing import Any
 import h5py
 
 from featkit._signals import deferred_signals
-from featkit.exceptions import StoreMismatchError, StoreWriteError
+from featkit.exceptions import StoreWriteError
 from featkit.files import fsync_dir
 from featkit.locking import holds_lock, release_lock, take_lock
 from featkit.store.commit import remove_stale_temp_files, temp_path, write_new_file
 from featkit.store.journal import entry_seq, replay, set_aside, write_entry, write_journal_entry
 from featkit.store.layout import read_table
-from featkit.store.precheck import MATCHED_ATTRS, setting_diffs
+from featkit.store.precheck import MATCHED_ATTRS, check_settings, resumed_roots
 from featkit.store.records import FailureRecord, VideoResult, bad_name_failure, jsonable, storable_text
 from featkit.store.validate import check_overwritable, open_feature_file, store_write_error
 
@@ -225,35 +225,10 @@ class FeatureStore:
             self.commit()  # fold the journal in, so planning sees those videos as done
 
     def _check_meta(self, f: h5py.File) -> None:
-        diffs = []
-        for key in MATCHED_ATTRS:
-            stored = json.loads(f.attrs.get(key, "null"))
-            diffs += setting_diffs(key, stored, json.loads(json.dumps(self.meta[key])))
-        if diffs:
-            raise StoreMismatchError(
-                f"{self.path} was made with other settings, so this run cannot resume it: "
-                + "; ".join(diffs[:4])
-                + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
-                + ".\nUse the file's settings, another output file, or --overwrite to start again."
-            )
-        self._check_root(f)
-
-    def _check_root(self, f: h5py.File) -> None:
-        """Refuse videos from a folder other than the one(s) the file was made from, unless ``add_root``."""
+        check_settings(self.path, f, self.meta)
         stored = json.loads(f.attrs.get("roots", "null")) or []
-        root = self.meta.get("root")
-        self.roots = list(stored)
-        if root is None or root in stored:
-            return
-        if stored and not self.add_root:
-            raise StoreMismatchError(
-                f"{self.path} holds videos from {stored[0]}"
-                + (f" (and {len(stored) - 1} more)" if len(stored) > 1 else "")
-                + f", not from {root}.\nUse another output file, --add to add this folder's videos to it, or "
-                "--overwrite to start again."
-            )
-        self.roots.append(root)
-        self._dirty = True
+        self.roots = resumed_roots(self.path, stored, self.meta.get("root"), add_root=self.add_root)
+        self._dirty |= self.roots != stored  # this run adds its folder to the file's roots
 
     def _replay_journal(self) -> None:
         if not self.journal_dir.is_dir():
