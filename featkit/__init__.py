@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from featkit.encoders import load_encoder
     from featkit.export_table import export_features
     from featkit.extraction import ExtractionReport, extract, extract_list
-    from featkit.sklearn import Features, FrameLatents, load_features, load_frames, load_videos
+    from featkit.store.reader import Features, FrameLatents, load_features, load_frames, load_videos
     from featkit.train import TrainConfig, TrainResult, train_vae_on_videos
     from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
 
@@ -83,11 +83,11 @@ _LAZY = {
     "ClipAnomalyDetector": "featkit.detection",
     "extract": "featkit.extraction",
     "ExtractionReport": "featkit.extraction",
-    "load_features": "featkit.sklearn",
-    "Features": "featkit.sklearn",
-    "load_videos": "featkit.sklearn",
-    "load_frames": "featkit.sklearn",
-    "FrameLatents": "featkit.sklearn",
+    "load_features": "featkit.store.reader",
+    "Features": "featkit.store.reader",
+    "load_videos": "featkit.store.reader",
+    "load_frames": "featkit.store.reader",
+    "FrameLatents": "featkit.store.reader",
     "extract_list": "featkit.extraction",
     "export_features": "featkit.export_table",
     "LatentStatsSelector": "featkit.transformers",

@@ -51,8 +51,9 @@ def feature_table(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], 
     feature_names : list of str
 
     """
-    from featkit.sklearn import content_groups
-    from featkit.store import open_feature_file, read_table
+    from featkit.store.layout import read_table
+    from featkit.store.reader import content_groups
+    from featkit.store.validate import open_feature_file
 
     with open_feature_file(path) as f:
         videos = read_table(f, "videos")

@@ -6,8 +6,11 @@ HDF5 store (h5py) into each of them cost start-up time for nothing.
 Every small output featkit writes (reports, CSVs, models, checkpoints, cards)
 goes through :func:`atomic_writer`: a temporary file in the same folder,
 flushed and fsynced, then renamed over the target, so a crash or Ctrl-C
-leaves the old file or the new one, never half of one. The HDF5 store has its
-own commit (a copy, validated, then renamed) on the same rule.
+leaves the old file or the new one, never half of one. The one fsync rule:
+the file is fsynced before the rename and its folder after it
+(:func:`fsync_dir`), so the rename survives a power cut too; only files that
+are cheap to lose (the store's journal entries) opt out with ``durable=False``.
+The HDF5 store has its own commit (a copy, validated, then renamed) on the same rule.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write_bytes", "atomic_writer", "file_kind", "sha256_of"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "file_kind", "fsync_dir", "sha256_of"]
 
 
 def file_kind(mode: int) -> str:
@@ -78,7 +81,9 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], *, mode: int | None = None) -> Iterator[IO[bytes]]:
+def atomic_writer(
+    path: str | os.PathLike[str], *, mode: int | None = None, durable: bool = True
+) -> Iterator[IO[bytes]]:
     """Write ``path`` all or nothing: yield a binary file, then fsync it and rename it over ``path``.
 
     Parameters
@@ -88,6 +93,9 @@ def atomic_writer(path: str | os.PathLike[str], *, mode: int | None = None) -> I
     mode : int, optional
         Permission bits; default: what ``open()`` would give under the umask
         (``mkstemp`` alone makes 0600).
+    durable : bool, default=True
+        fsync the file before the rename and the folder after it; ``False``
+        keeps only the all-or-nothing rename (enough against a killed process).
 
     Yields
     ------
@@ -104,11 +112,30 @@ def atomic_writer(path: str | os.PathLike[str], *, mode: int | None = None) -> I
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Fsync a folder, so a rename into it is on disk.
+
+    Raises
+    ------
+    OSError
+        If the folder cannot be opened or synced.
+
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featkit.store import _read_journal_entry, open_feature_file, read_table
+from featkit.store import open_feature_file, read_table
+from featkit.store.journal import read_journal_entry
 from tests import videofactory as vf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ def _journal(out: Path) -> dict[str, dict[str, np.ndarray]]:
     journal = out.with_name(out.name + ".journal")
     entries = {}
     for entry in sorted(journal.glob("*.npz")) if journal.is_dir() else []:
-        r = _read_journal_entry(entry)
+        r = read_journal_entry(entry)
         entries[r.video["path"]] = {"features": r.features} | {f"clips/{k}": v for k, v in r.clips.items()}
     return entries
 

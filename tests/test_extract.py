@@ -331,9 +331,9 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
     assert kills >= 1
     finished = set(_stored_paths(out)) if out.exists() else set()
     if journal.exists():
-        from featkit.store import _read_journal_entry
+        from featkit.store.journal import read_journal_entry
 
-        finished |= {_read_journal_entry(e).video["path"] for e in journal.glob("*.npz")}
+        finished |= {read_journal_entry(e).video["path"] for e in journal.glob("*.npz")}
     final = extract(root, out, progress=False, encoder=encoder)
     assert final.failures == []
     assert final.n_extracted == 16 - len(finished), "work finished before a kill is never redone"

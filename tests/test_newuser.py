@@ -241,11 +241,11 @@ def test_precision_mismatch_is_one_short_line_before_the_encoder_loads(tmp_path,
 
 
 def test_a_long_encoder_mismatch_is_summarised_by_key(tmp_path):
-    from featkit.store import _setting_diffs
+    from featkit.store.precheck import setting_diffs
 
     a = {"name": "x", "sha256": "a" * 64, "config": {"architecture": {"latent_dim": 32, "widths": [1, 2]}}}
     b = {"name": "x", "sha256": "b" * 64, "config": {"architecture": {"latent_dim": 16, "widths": [1, 2]}}}
-    diffs = _setting_diffs("encoder", a, b)
+    diffs = setting_diffs("encoder", a, b)
     assert diffs == [
         "encoder.config.architecture.latent_dim: file 32, this run 16",
         "encoder.sha256: file 'aaaaaaaaaaaa…', this run 'bbbbbbbbbbbb…'",
