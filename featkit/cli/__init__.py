@@ -25,7 +25,7 @@ from featkit.cli._registry import Command
 from featkit.cli._runner import EPILOG, EXIT_CODES, EXIT_CRASH, EXIT_TERMINATED, printable, run_guarded
 from featkit.cli.info import summarise
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["COMMANDS", "EXIT_CODES", "EXIT_CRASH", "EXIT_TERMINATED", "main", "printable", "summarise"]
 
 #: Every command, in ``featkit --help`` order.
 COMMANDS: tuple[Command, ...] = (
@@ -37,9 +37,6 @@ COMMANDS: tuple[Command, ...] = (
     *train.COMMANDS,
     export.EXPORT_FEATURES,
 )
-
-# Kept importable from here (tests and crash-safety runs use them).
-_PUBLIC_HELPERS = (EXIT_CRASH, EXIT_TERMINATED, printable, summarise)
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
