@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Command"]
+__all__ = ["Command", "lazy"]
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,13 @@ class Command:
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """A function that imports ``module`` when called and calls its ``name`` (heavy imports stay out of --help)."""
+
+    def call(*args: object) -> Any:
+        return getattr(importlib.import_module(module), name)(*args)
+
+    call.__qualname__ = call.__name__ = f"{module}.{name}"
+    return call

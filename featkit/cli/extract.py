@@ -34,26 +34,19 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 _S, _E = SamplingConfig, ExtractionConfig
+_REPEATABLE_GLOB = {"metavar": "GLOB", "action": "append"}
 
 #: The options that set config fields, in ``--help`` order.
 CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
-    ConfigFlag(
-        _E,
-        "include",
-        ("--include",),
-        "take exactly the files matching GLOB (path under DIR or name; repeatable), whatever their extension",
-        to_cli=list,
-        from_cli=tuple,
-        kwargs={"metavar": "GLOB", "action": "append"},
-    ),
-    ConfigFlag(
-        _E,
-        "exclude",
-        ("--exclude",),
-        "leave out the files matching GLOB (repeatable)",
-        to_cli=list,
-        from_cli=tuple,
-        kwargs={"metavar": "GLOB", "action": "append"},
+    *(
+        ConfigFlag(_E, name, (f"--{name}",), text, to_cli=list, from_cli=tuple, kwargs=_REPEATABLE_GLOB)
+        for name, text in (
+            (
+                "include",
+                "take exactly the files matching GLOB (path under DIR or name; repeatable), whatever their extension",
+            ),
+            ("exclude", "leave out the files matching GLOB (repeatable)"),
+        )
     ),
     ConfigFlag(
         _E,

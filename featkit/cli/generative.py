@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from featkit.cli._registry import Command
+from featkit.cli._registry import Command, lazy
 from featkit.cli.extract import fps_or_native
 
 __all__ = ["COMMANDS"]
@@ -60,11 +60,7 @@ def _add_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=("linear", "slerp"), default="linear", help="walk: interpolation (linear)")
 
 
-def _run(args: argparse.Namespace) -> int:
-    from featkit.generative.commands import run
-
-    return run(args)
-
+_RUN = lazy("featkit.generative.commands", "run")
 
 COMMANDS = (
     Command(
@@ -74,7 +70,7 @@ COMMANDS = (
         "decode, and write original | reconstruction side by side. Prints PSNR/SSIM and bytes per frame. "
         "Given a .npz of latents saved with --latents, decodes them to a video instead.",
         add_arguments=_add_reconstruct,
-        run=_run,
+        run=_RUN,
     ),
     Command(
         "complete",
@@ -83,7 +79,7 @@ COMMANDS = (
         "interpolated between the nearest known frames, and write the completed video. Prints PSNR/SSIM of the "
         "fill and of plain pixel interpolation against the file's own frames at those positions.",
         add_arguments=_add_complete,
-        run=_run,
+        run=_RUN,
     ),
     Command(
         "generate",
@@ -91,6 +87,6 @@ COMMANDS = (
         description="Decode seeded samples z ~ N(0, T^2 I), or walk in latent space from frames of A to frames "
         "of B (videos or images); write a PNG contact sheet.",
         add_arguments=_add_generate,
-        run=_run,
+        run=_RUN,
     ),
 )

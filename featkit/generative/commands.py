@@ -12,6 +12,11 @@ __all__ = ["COMMANDS", "run"]
 COMMANDS = ("reconstruct", "complete", "generate")
 
 
+def _pick(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The keyword arguments named like the parsed options (``--max-frames`` -> ``max_frames=``)."""
+    return {name: getattr(args, name) for name in names}
+
+
 def _encoder(spec: str) -> Any:
     from featkit.generative.model import require_decoder
 
@@ -26,17 +31,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
         r = decode_latents(args.input, args.output, encoder=enc, scale=args.scale)
         print(f"decoded {r['n_frames']} frames at {r['fps']:.3g} fps; wrote {r['output']}")
         return 0
-    r = reconstruct_video(
-        args.input,
-        args.output,
-        encoder=enc,
-        fps=args.fps,
-        max_frames=args.max_frames,
-        latent_dtype=args.dtype,
-        scale=args.scale,
-        report=args.report,
-        latents=args.latents,
-    )
+    options = _pick(args, "fps", "max_frames", "scale", "report", "latents")
+    r = reconstruct_video(args.input, args.output, encoder=enc, latent_dtype=args.dtype, **options)
     print(
         f"{r['n_frames']} frames at {r['frame_size'][0]}x{r['frame_size'][1]}: "
         f"{r['latent_bytes']:.0f} bytes/frame ({r['latent_dtype']} latents, {r['compression_ratio']:.0f}x smaller "
@@ -54,17 +50,8 @@ def _complete(args: argparse.Namespace) -> int:
     from featkit.generative.completion import complete_video
 
     enc = _encoder(args.encoder)
-    r = complete_video(
-        args.input,
-        args.output,
-        args.missing,
-        encoder=enc,
-        method=args.method,
-        compare=args.compare,
-        scale=args.scale,
-        max_frames=args.max_frames,
-        report=args.report,
-    )
+    options = _pick(args, "method", "compare", "scale", "max_frames", "report")
+    r = complete_video(args.input, args.output, args.missing, encoder=enc, **options)
     q = r["against_file_frames"]
     scores = "; ".join(f"{k}: PSNR {v['psnr_db']:.2f} dB, SSIM {v['ssim']:.3f}" for k, v in q.items())
     print(f"filled {len(r['missing'])} of {r['n_frames']} frames ({args.method}); against the file's frames: {scores}")
@@ -77,21 +64,11 @@ def _generate(args: argparse.Namespace) -> int:
 
     enc = _encoder(args.encoder)
     if args.walk:
-        path = walk_sheet(
-            args.walk[0],
-            args.walk[1],
-            args.output,
-            encoder=enc,
-            steps=args.steps,
-            rows=args.rows,
-            method=args.method,
-            scale=args.scale,
-        )
+        a, b = args.walk
+        path = walk_sheet(a, b, args.output, encoder=enc, **_pick(args, "steps", "rows", "method", "scale"))
         print(f"{args.rows} latent walks of {args.steps} steps ({args.method}); wrote {path}")
         return 0
-    path = prior_sheet(
-        args.output, encoder=enc, n=args.n, seed=args.seed, temperature=args.temperature, scale=args.scale
-    )
+    path = prior_sheet(args.output, encoder=enc, **_pick(args, "n", "seed", "temperature", "scale"))
     print(f"{args.n} prior samples (seed {args.seed}, temperature {args.temperature}); wrote {path}")
     return 0
 
