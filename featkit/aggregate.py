@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from featkit._validation import Options, validate_params
 from featkit.exceptions import ConfigError
 
 __all__ = ["VideoFeatures", "aggregate_by_video", "average_by_video", "predict_by_video"]
@@ -89,8 +90,7 @@ def aggregate_by_video(X: Any, groups: Any, y: Any = None, *, how: str = "mean")
         If ``how`` is unknown, shapes disagree, or a video's clips have different labels.
 
     """
-    if how not in _HOW:
-        raise ConfigError(f"The 'how' parameter of aggregate_by_video must be one of {_HOW}. Got {how!r} instead.")
+    validate_params("aggregate_by_video", {"how": [Options(_HOW)]}, {"how": how})
     X = np.asarray(X, dtype=np.float64)
     ids, mean = average_by_video(X, groups)
     out = mean

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from featkit.exceptions import ConfigError
+from featkit._validation import (
+    DistinctNames,
+    Finite,
+    InstanceOf,
+    Interval,
+    NonEmptyStr,
+    Options,
+    Patterns,
+    SequenceNotStr,
+    validate_params,
+)
 
 __all__ = ["DEFAULT_STATS", "PRECISIONS", "RUNTIMES", "ExtractionConfig", "SamplingConfig"]
 
@@ -36,12 +45,27 @@ RUNTIMES: tuple[str, ...] = ("auto", "keras", "litert")
 PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8")
 
 
-def _check_int(owner: str, name: str, value: Any, minimum: int, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        allowed = f"an int >= {minimum}" + (" or None" if optional else "")
-        raise ConfigError(f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead.")
+def _statistics() -> list[str]:
+    from featkit.stats import STATISTICS  # numpy-only module, imported when a config is checked
+
+    return list(STATISTICS)
+
+
+def _backends() -> tuple[str, ...]:
+    from featkit.io.backends import BACKEND_CHOICES  # stdlib-only module
+
+    return BACKEND_CHOICES
+
+
+_AT_LEAST_ONE = Interval(int, 1, None)
+
+#: What each SamplingConfig field may hold (see featkit._validation).
+SAMPLING_CONSTRAINTS: dict[str, Any] = {
+    "clip_len": [_AT_LEAST_ONE],
+    "fps": [Interval(float, 0, math.inf, closed="neither", description="a positive number"), None],
+    "stride": [_AT_LEAST_ONE, None],
+    "max_clips": [_AT_LEAST_ONE, None],
+}
 
 
 @dataclass(frozen=True)
@@ -76,20 +100,8 @@ class SamplingConfig:
     max_clips: int | None = None
 
     def __post_init__(self) -> None:
-        _check_int("SamplingConfig", "clip_len", self.clip_len, 1)
-        _check_int("SamplingConfig", "stride", self.stride, 1, optional=True)
-        _check_int("SamplingConfig", "max_clips", self.max_clips, 1, optional=True)
+        validate_params("SamplingConfig", SAMPLING_CONSTRAINTS, vars(self))
         if self.fps is not None:
-            if isinstance(self.fps, bool) or not isinstance(self.fps, int | float):
-                raise ConfigError(
-                    "The 'fps' parameter of SamplingConfig must be a positive number or None. "
-                    f"Got {self.fps!r} instead."
-                )
-            if not math.isfinite(self.fps) or self.fps <= 0:
-                raise ConfigError(
-                    "The 'fps' parameter of SamplingConfig must be a positive number or None. "
-                    f"Got {self.fps!r} instead."
-                )
             object.__setattr__(self, "fps", float(self.fps))
 
     @property
@@ -184,87 +196,13 @@ class ExtractionConfig:
     per_frame: bool = False
 
     def __post_init__(self) -> None:
-        from featkit.stats import STATISTICS  # numpy-only module
-
-        if not isinstance(self.sampling, SamplingConfig):
-            raise ConfigError(
-                "The 'sampling' parameter of ExtractionConfig must be a SamplingConfig. "
-                f"Got {type(self.sampling).__name__} instead."
-            )
-        _check_int("ExtractionConfig", "batch_size", self.batch_size, 1)
-        _check_int("ExtractionConfig", "n_jobs", self.n_jobs, 1)
-        _check_int("ExtractionConfig", "decode_threads", self.decode_threads, 1)
-        if self.decode_threads > 2:
-            raise ConfigError(
-                "The 'decode_threads' parameter of ExtractionConfig must be 1 or 2 "
-                f"(decord fails on VP9 with more). Got {self.decode_threads!r} instead."
-            )
-        if isinstance(self.stats, str) or not isinstance(self.stats, Sequence):
-            raise ConfigError(
-                f"The 'stats' parameter of ExtractionConfig must be a sequence of names. Got {self.stats!r} instead."
-            )
-        stats = tuple(self.stats)
-        unknown = [s for s in stats if s not in STATISTICS]
-        if not stats or unknown or len(set(stats)) != len(stats):
-            raise ConfigError(
-                "The 'stats' parameter of ExtractionConfig must be distinct names among "
-                f"{sorted(STATISTICS)}. Got {list(stats)!r} instead."
-            )
-        object.__setattr__(self, "stats", stats)
-        if not isinstance(self.encoder, str) or not self.encoder:
-            raise ConfigError(
-                "The 'encoder' parameter of ExtractionConfig must be 'default' or a path. "
-                f"Got {self.encoder!r} instead."
-            )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"The 'precision' parameter of ExtractionConfig must be one of {list(PRECISIONS)}. "
-                f"Got {self.precision!r} instead."
-            )
-        if self.runtime not in RUNTIMES:
-            raise ConfigError(
-                f"The 'runtime' parameter of ExtractionConfig must be one of {list(RUNTIMES)}. "
-                f"Got {self.runtime!r} instead."
-            )
+        validate_params("ExtractionConfig", EXTRACTION_CONSTRAINTS, vars(self))
+        object.__setattr__(self, "stats", tuple(self.stats))
         if self.timeout is not None:
-            if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) or not self.timeout >= 0:
-                raise ConfigError(
-                    "The 'timeout' parameter of ExtractionConfig must be a number of seconds >= 0 "
-                    f"(0 or None: no limit). Got {self.timeout!r} instead."
-                )
-            if not math.isfinite(self.timeout):
-                raise ConfigError(
-                    "The 'timeout' parameter of ExtractionConfig must be finite; use None for no limit. "
-                    f"Got {self.timeout!r} instead."
-                )
             object.__setattr__(self, "timeout", float(self.timeout))
-        from featkit.io.backends import BACKEND_CHOICES  # stdlib-only module
-
-        if self.backend not in BACKEND_CHOICES:
-            raise ConfigError(
-                f"The 'backend' parameter of ExtractionConfig must be one of {list(BACKEND_CHOICES)}. "
-                f"Got {self.backend!r} instead."
-            )
-        if self.scheduler is not None and (not isinstance(self.scheduler, str) or not self.scheduler):
-            raise ConfigError(
-                "The 'scheduler' parameter of ExtractionConfig must be a Dask scheduler address or scheduler "
-                f"file, or None. Got {self.scheduler!r} instead."
-            )
-        if not isinstance(self.prune, bool):
-            raise ConfigError(f"The 'prune' parameter of ExtractionConfig must be a bool. Got {self.prune!r} instead.")
         for name in ("include", "exclude"):
             value = getattr(self, name)
-            patterns = (value,) if isinstance(value, str) else tuple(value)
-            if not all(isinstance(p, str) and p for p in patterns):
-                raise ConfigError(
-                    f"The '{name}' parameter of ExtractionConfig must be glob patterns (strings). "
-                    f"Got {value!r} instead."
-                )
-            object.__setattr__(self, name, patterns)
-        if not isinstance(self.per_frame, bool):
-            raise ConfigError(
-                f"The 'per_frame' parameter of ExtractionConfig must be a bool. Got {self.per_frame!r} instead."
-            )
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
@@ -272,3 +210,32 @@ class ExtractionConfig:
         out["stats"] = list(self.stats)
         out["include"], out["exclude"] = list(self.include), list(self.exclude)
         return out
+
+
+#: What each ExtractionConfig field may hold; a tuple of lists is checked stage by stage.
+EXTRACTION_CONSTRAINTS: dict[str, Any] = {
+    "sampling": [InstanceOf(SamplingConfig)],
+    "batch_size": [_AT_LEAST_ONE],
+    "n_jobs": [_AT_LEAST_ONE],
+    "decode_threads": (
+        [_AT_LEAST_ONE],
+        [Interval(int, 1, 2, closed="both", description="1 or 2 (decord fails on VP9 with more)")],
+    ),
+    "stats": (
+        [SequenceNotStr(description="a sequence of names")],
+        [DistinctNames(_statistics)],
+    ),
+    "encoder": [NonEmptyStr(description="'default' or a path")],
+    "precision": [Options(PRECISIONS)],
+    "runtime": [Options(RUNTIMES)],
+    "timeout": (
+        [Interval(float, 0, None, description="a number of seconds >= 0 (0 or None: no limit)"), None],
+        [Finite(description="finite; use None for no limit"), None],
+    ),
+    "backend": [Options(_backends)],
+    "scheduler": [NonEmptyStr(description="a Dask scheduler address or scheduler file, or None"), None],
+    "prune": [InstanceOf(bool)],
+    "include": [Patterns()],
+    "exclude": [Patterns()],
+    "per_frame": [InstanceOf(bool)],
+}

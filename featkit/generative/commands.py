@@ -1,4 +1,4 @@
-"""The ``featkit reconstruct``, ``complete`` and ``generate`` subcommands (argument parsing and printing only)."""
+"""What ``featkit reconstruct``, ``complete`` and ``generate`` do with parsed arguments (options: featkit.cli)."""
 
 from __future__ import annotations
 
@@ -6,73 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["COMMANDS", "add_subcommands", "run"]
+__all__ = ["COMMANDS", "run"]
 
 #: Subcommands defined here.
 COMMANDS = ("reconstruct", "complete", "generate")
 
 
-def _fps(text: str) -> float | None:
-    return None if text.lower() in {"none", "all", "native"} else float(text)
-
-
-def add_subcommands(sub: Any) -> None:
-    """Add this module's subcommands to the ``featkit`` parser's subparsers."""
-    rc = sub.add_parser(
-        "reconstruct",
-        help="compress a video to VAE latents and back; side-by-side video and a rate/distortion report",
-        description="Encode every frame (at the model's input size) to its posterior mean, store it in float16, "
-        "decode, and write original | reconstruction side by side. Prints PSNR/SSIM and bytes per frame. "
-        "Given a .npz of latents saved with --latents, decodes them to a video instead.",
-    )
-    rc.add_argument("input", help="video file, or a .npz of latents from --latents (then only decoded)")
-    rc.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mkv, .mov, .webm, .avi)")
-    rc.add_argument("--fps", type=_fps, default=None, help="sample the video at this rate (default every frame)")
-    rc.add_argument("--max-frames", type=int, default=None, help="use at most this many frames")
-    rc.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored latents (float16)")
-    rc.add_argument("--report", help="write the report (per-frame PSNR/SSIM, bytes per frame) as JSON here")
-    rc.add_argument("--latents", help="also save the stored latents to this .npz")
-    rc.add_argument("--scale", type=int, default=4, help="upscale each panel by this factor (4)")
-    rc.add_argument("--encoder", default="default", help="'default' or a .keras file holding a whole VAE")
-
-    cp = sub.add_parser(
-        "complete",
-        help="fill missing or damaged frames by interpolating VAE latents between known neighbours",
-        description="Read every frame at the model's input size, replace the given frames by decoding latents "
-        "interpolated between the nearest known frames, and write the completed video. Prints PSNR/SSIM of the "
-        "fill and of plain pixel interpolation against the file's own frames at those positions.",
-    )
-    cp.add_argument("input", help="video file")
-    cp.add_argument("-o", "--output", required=True, help="completed video (.mp4, .mkv, .mov, .webm, .avi)")
-    cp.add_argument("--missing", required=True, help="0-based frame numbers and inclusive ranges, e.g. 10-14,30")
-    cp.add_argument(
-        "--method",
-        choices=("linear", "slerp", "hybrid", "pixel"),
-        default="linear",
-        help="latent linear / spherical interpolation, latent + interpolated residual detail, or pixels (linear)",
-    )
-    cp.add_argument("--compare", action="store_true", help="three panels: file | pixel interpolation | method")
-    cp.add_argument("--max-frames", type=int, default=None, help="use only the first frames")
-    cp.add_argument("--report", help="write the report as JSON here")
-    cp.add_argument("--scale", type=int, default=4, help="upscale each panel by this factor (4)")
-    cp.add_argument("--encoder", default="default", help="'default' or a .keras file holding a whole VAE")
-
-    ge = sub.add_parser(
-        "generate",
-        help="PNG contact sheets of prior samples, or of latent walks between two clips (--walk A B)",
-        description="Decode seeded samples z ~ N(0, T^2 I), or walk in latent space from frames of A to frames "
-        "of B (videos or images); write a PNG contact sheet.",
-    )
-    ge.add_argument("-o", "--output", required=True, help="PNG to write")
-    ge.add_argument("--walk", nargs=2, metavar=("A", "B"), help="walk from clip/image A to clip/image B")
-    ge.add_argument("--n", type=int, default=64, help="prior samples (64)")
-    ge.add_argument("--seed", type=int, default=0, help="seed of the prior samples (0)")
-    ge.add_argument("--temperature", type=float, default=1.0, help="standard deviation of the prior samples (1.0)")
-    ge.add_argument("--steps", type=int, default=8, help="walk: points per walk, ends included (8)")
-    ge.add_argument("--rows", type=int, default=4, help="walk: frames taken from each clip, one walk each (4)")
-    ge.add_argument("--method", choices=("linear", "slerp"), default="linear", help="walk: interpolation (linear)")
-    ge.add_argument("--scale", type=int, default=2, help="upscale each tile by this factor (2)")
-    ge.add_argument("--encoder", default="default", help="'default' or a .keras file holding a whole VAE")
+def _pick(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The keyword arguments named like the parsed options (``--max-frames`` -> ``max_frames=``)."""
+    return {name: getattr(args, name) for name in names}
 
 
 def _encoder(spec: str) -> Any:
@@ -89,17 +31,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
         r = decode_latents(args.input, args.output, encoder=enc, scale=args.scale)
         print(f"decoded {r['n_frames']} frames at {r['fps']:.3g} fps; wrote {r['output']}")
         return 0
-    r = reconstruct_video(
-        args.input,
-        args.output,
-        encoder=enc,
-        fps=args.fps,
-        max_frames=args.max_frames,
-        latent_dtype=args.dtype,
-        scale=args.scale,
-        report=args.report,
-        latents=args.latents,
-    )
+    options = _pick(args, "fps", "max_frames", "scale", "report", "latents")
+    r = reconstruct_video(args.input, args.output, encoder=enc, latent_dtype=args.dtype, **options)
     print(
         f"{r['n_frames']} frames at {r['frame_size'][0]}x{r['frame_size'][1]}: "
         f"{r['latent_bytes']:.0f} bytes/frame ({r['latent_dtype']} latents, {r['compression_ratio']:.0f}x smaller "
@@ -117,17 +50,8 @@ def _complete(args: argparse.Namespace) -> int:
     from featkit.generative.completion import complete_video
 
     enc = _encoder(args.encoder)
-    r = complete_video(
-        args.input,
-        args.output,
-        args.missing,
-        encoder=enc,
-        method=args.method,
-        compare=args.compare,
-        scale=args.scale,
-        max_frames=args.max_frames,
-        report=args.report,
-    )
+    options = _pick(args, "method", "compare", "scale", "max_frames", "report")
+    r = complete_video(args.input, args.output, args.missing, encoder=enc, **options)
     q = r["against_file_frames"]
     scores = "; ".join(f"{k}: PSNR {v['psnr_db']:.2f} dB, SSIM {v['ssim']:.3f}" for k, v in q.items())
     print(f"filled {len(r['missing'])} of {r['n_frames']} frames ({args.method}); against the file's frames: {scores}")
@@ -140,21 +64,11 @@ def _generate(args: argparse.Namespace) -> int:
 
     enc = _encoder(args.encoder)
     if args.walk:
-        path = walk_sheet(
-            args.walk[0],
-            args.walk[1],
-            args.output,
-            encoder=enc,
-            steps=args.steps,
-            rows=args.rows,
-            method=args.method,
-            scale=args.scale,
-        )
+        a, b = args.walk
+        path = walk_sheet(a, b, args.output, encoder=enc, **_pick(args, "steps", "rows", "method", "scale"))
         print(f"{args.rows} latent walks of {args.steps} steps ({args.method}); wrote {path}")
         return 0
-    path = prior_sheet(
-        args.output, encoder=enc, n=args.n, seed=args.seed, temperature=args.temperature, scale=args.scale
-    )
+    path = prior_sheet(args.output, encoder=enc, **_pick(args, "n", "seed", "temperature", "scale"))
     print(f"{args.n} prior samples (seed {args.seed}, temperature {args.temperature}); wrote {path}")
     return 0
 
