@@ -331,7 +331,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_generative_commands(sub)  # reconstruct, complete, generate
 
-    from featkit.train import add_arguments as add_train_arguments
+    from featkit.training.command import add_arguments as add_train_arguments
 
     add_train_arguments(
         sub.add_parser(
@@ -650,7 +650,7 @@ def _run(args: argparse.Namespace) -> int:
 
             return run_generative(args)
         if args.command == "train":
-            from featkit.train import run_cli
+            from featkit.training.command import run_cli
 
             return run_cli(args)
         if args.command == "export-features":

@@ -15,7 +15,6 @@ keras = pytest.importorskip("keras")
 
 from featkit.cli import main  # noqa: E402
 from featkit.config import DEFAULT_STATS  # noqa: E402
-from featkit.encoders.training import collect_frames, random_crops, read_views  # noqa: E402
 from featkit.exceptions import (  # noqa: E402
     ConfigError,
     EncoderError,
@@ -23,7 +22,8 @@ from featkit.exceptions import (  # noqa: E402
     StoreMismatchError,
 )
 from featkit.stats import feature_names  # noqa: E402
-from featkit.train import TrainConfig, TrainingWarning, split_videos, train_vae_on_videos  # noqa: E402
+from featkit.training import TrainConfig, TrainingWarning, split_videos, train_vae_on_videos  # noqa: E402
+from featkit.training.frames import collect_frames, random_crops, read_views  # noqa: E402
 from tests import videofactory as vf  # noqa: E402
 
 #: A tiny architecture so each training run takes seconds.
@@ -293,16 +293,16 @@ def test_crops_are_windows_of_the_frame_decoded_at_their_scale(videos, scales):
 def test_a_new_model_follows_the_defaults_latent_design_when_its_size_allows():
     from featkit.encoders.keras_encoder import default_model_card
     from featkit.encoders.vae import build_vae
-    from featkit.train import _resolve_init
+    from featkit.training.init_model import resolve_init
 
     grid = default_model_card()["architecture"].get("latent_grid")
-    arch, weights, init = _resolve_init(TrainConfig())
+    arch, weights, init = resolve_init(TrainConfig())
     assert (weights, init) == (None, {"kind": "new"})
     assert arch.get("latent_grid") == grid
     build_vae(**arch)  # buildable as resolved
     # 4 values cannot fill an 8x8 grid: the small model has one global code.
-    tiny, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=4))
+    tiny, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=4))
     assert "latent_grid" not in tiny
-    sized, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
+    sized, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
     assert sized.get("latent_grid") == (8 if grid else None)
     build_vae(**sized)
