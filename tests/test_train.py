@@ -306,3 +306,37 @@ def test_a_new_model_follows_the_defaults_latent_design_when_its_size_allows():
     sized, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
     assert sized.get("latent_grid") == (8 if grid else None)
     build_vae(**sized)
+
+
+def test_cli_options_map_one_to_one_onto_the_config():
+    """Every TrainConfig field is one `featkit train` option (dest = field) whose default is the field's."""
+    import argparse
+    import dataclasses
+
+    from featkit.training.command import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["videos", "-o", "out.keras"])
+    fields = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
+    assert {name: getattr(args, name) for name in fields} == fields
+    args = parser.parse_args(["v", "-o", "o.keras", "--lr", "0.01", "--no-flip", "--holdout-videos", "a", "b"])
+    assert (args.learning_rate, args.flip, args.holdout_videos) == (0.01, False, ["a", "b"])
+    with pytest.raises(SystemExit):  # the two hold-out options still exclude each other
+        parser.parse_args(["v", "-o", "o.keras", "--holdout-fraction", "0.5", "--holdout-videos", "a"])
+
+
+@pytest.mark.parametrize(
+    ("init", "given", "expected"),
+    [(None, None, 1e-3), ("default", None, 1e-4), (None, 0.01, 0.01)],
+    ids=["new-model-default", "fine-tune-default", "given"],
+)
+def test_the_trainer_reads_its_schedule_from_the_config(init, given, expected):
+    from featkit.training.trainer import VAETrainer
+
+    config = TrainConfig(init=init, learning_rate=given, epochs=3, batch_size=2, seed=5, flip=False)
+    assert config.effective_learning_rate == expected
+    frames = np.zeros((5, 16, 16, 3), np.uint8)
+    trainer = VAETrainer.from_config(frames, config, {"input_size": 16, "latent_dim": 2, "widths": [4, 8]})
+    assert (trainer.epochs, trainer.batch_size, trainer.seed, trainer.flip) == (3, 2, 5, False)
+    assert trainer.steps_per_epoch == 3
