@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.bench_features import pixel_mu_logvar
     from benchmarks.fetch_corpus import corpus_dir
-    from featkit.encoders.training import VAETrainer
+    from featkit.training.trainer import VAETrainer
 
     root = corpus_dir(None)
     manifest = json.loads((root / "manifest.json").read_text())

@@ -179,7 +179,7 @@ def photo_views(paths: list[str], per_image: int, size: int, seed: int) -> np.nd
 
 def _frames(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str]) -> dict[str, Any]:
     """Training and held-out frames, cached next to the corpus (keyed by the sampling settings)."""
-    from featkit.encoders.training import collect_frames
+    from featkit.training.frames import collect_frames
 
     key = json.dumps(
         [
@@ -240,8 +240,8 @@ def _train(
     train: np.ndarray, pca: Any, arch: dict[str, Any], args: argparse.Namespace, epochs: int, on_epoch: Any = None
 ) -> tuple[Any, dict[str, list[float]]]:
     """Build the VAE (from ``args.init_from``, PCA-initialised, or random) and train it."""
-    from featkit.encoders.training import VAETrainer
     from featkit.encoders.vae import build_vae, init_linear_path_from_pca
+    from featkit.training.trainer import VAETrainer
 
     start = build_vae(**{**arch, "seed": args.seed})
     if args.init_from:
@@ -271,7 +271,7 @@ def _train(
 
 
 def _sweep(data: dict[str, Any], args: argparse.Namespace) -> int:
-    from featkit.encoders.training import reconstruct
+    from featkit.training.trainer import reconstruct
 
     rng = np.random.default_rng(args.seed)
     train = data["train"][np.sort(rng.permutation(len(data["train"]))[: args.sweep_frames])]
@@ -407,10 +407,16 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
     """Train the v3 design for ``args.epochs`` epochs, checkpointing every epoch, resuming where it stopped."""
     import keras
 
-    from featkit.encoders.training import VAETrainer
     from featkit.encoders.vae import build_vae
     from featkit.files import sha256_of
-    from featkit.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, _check_same, _read_checkpoint, _write_checkpoint
+    from featkit.training.checkpoints import (
+        CHECKPOINT_FORMAT,
+        CHECKPOINT_VERSION,
+        check_same,
+        read_checkpoint,
+        write_checkpoint,
+    )
+    from featkit.training.trainer import VAETrainer
 
     t0 = time.time()
     data = _v3_data(args, root, videos, train_ids)
@@ -455,8 +461,8 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
     ckpt = work / "checkpoint.npz"
     history: dict[str, Any] = {"loss": [], "recon": [], "kl": [], "seconds": [], "held_out_per_epoch": []}
     if ckpt.exists():
-        state, meta = _read_checkpoint(ckpt)
-        _check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt)
+        state, meta = read_checkpoint(ckpt)
+        check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt)
         trainer.set_state(state)
         history = meta["history"]
         print(f"resumed at epoch {trainer.epoch} from {ckpt}", flush=True)
@@ -479,7 +485,7 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
             }
         )
         meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "settings": settings, "history": history}
-        _write_checkpoint(ckpt, trainer.get_state(), json.loads(json.dumps(meta)))
+        write_checkpoint(ckpt, trainer.get_state(), json.loads(json.dumps(meta)))
         print(f"epoch {trainer.epoch}/{args.epochs}: {logs} ({history['seconds'][-1]:.0f} s); held-out "
               f"{history['held_out_per_epoch'][-1]}", flush=True)  # fmt: skip
         _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init, argv, keras, build_vae)
@@ -716,7 +722,7 @@ def _stage(
     args: argparse.Namespace, data: dict[str, Any], videos: dict[str, Any], train_ids: list[str], argv: list[str] | None
 ) -> int:
     """Train one model as ``args`` say, measure it on the held-out videos, write weights and model card."""
-    from featkit.encoders.training import reconstruct
+    from featkit.training.trainer import reconstruct
 
     train, held = data["train"], data["held"]
     arch = _arch(args, args.latent_dim, args.beta)

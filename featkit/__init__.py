@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from featkit.export_table import export_features
     from featkit.extraction import ExtractionReport, extract, extract_list
     from featkit.store.reader import Features, FrameLatents, load_features, load_frames, load_videos
-    from featkit.train import TrainConfig, TrainResult, train_vae_on_videos
+    from featkit.training import TrainConfig, TrainResult, train_vae_on_videos
     from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
 
 __all__ = [
@@ -95,9 +95,9 @@ _LAZY = {
     "aggregate_by_video": "featkit.aggregate",
     "predict_by_video": "featkit.aggregate",
     "load_encoder": "featkit.encoders",
-    "TrainConfig": "featkit.train",
-    "TrainResult": "featkit.train",
-    "train_vae_on_videos": "featkit.train",
+    "TrainConfig": "featkit.training",
+    "TrainResult": "featkit.training",
+    "train_vae_on_videos": "featkit.training",
 }
 
 

@@ -246,8 +246,8 @@ def test_extract_falls_back_to_pyav_for_files_decord_cannot_read(tmp_path, encod
 def test_every_command_reads_through_the_decode_seam(tmp_path, encoder, capsys):
     """train, reconstruct and complete read a file decord cannot open (VP8 in Ogg) as extract does, via PyAV."""
     from featkit.cli import main
-    from featkit.encoders.training import collect_frames, random_crops
     from featkit.io.backends import open_video
+    from featkit.training.frames import collect_frames, random_crops
 
     path = tmp_path / "vp8.ogv"
     vf.write_video(path, vf.pattern_frames(24, 96, 96, seed=4), fps=12, codec="libvpx")

@@ -39,13 +39,13 @@ def test_a_deleted_lock_file_never_lets_the_first_writer_remove_the_seconds(tmp_
 
 
 def test_training_checkpoints_use_the_same_lock(tmp_path):
-    from featkit.train import _locked
+    from featkit.training.checkpoints import locked
 
     folder = tmp_path / "ckpt"
     folder.mkdir()
-    with _locked(folder):
+    with locked(folder):
         with pytest.raises(StoreLockedError, match="another featkit train process"):
-            with _locked(folder):
+            with locked(folder):
                 pass
         assert (folder / ".lock").read_text() == str(os.getpid())
     assert not folder.exists(), "the empty checkpoint folder goes with its lock"

@@ -15,7 +15,6 @@ keras = pytest.importorskip("keras")
 
 from featkit.cli import main  # noqa: E402
 from featkit.config import DEFAULT_STATS  # noqa: E402
-from featkit.encoders.training import collect_frames, random_crops, read_views  # noqa: E402
 from featkit.exceptions import (  # noqa: E402
     ConfigError,
     EncoderError,
@@ -23,7 +22,8 @@ from featkit.exceptions import (  # noqa: E402
     StoreMismatchError,
 )
 from featkit.stats import feature_names  # noqa: E402
-from featkit.train import TrainConfig, TrainingWarning, split_videos, train_vae_on_videos  # noqa: E402
+from featkit.training import TrainConfig, TrainingWarning, split_videos, train_vae_on_videos  # noqa: E402
+from featkit.training.frames import collect_frames, random_crops, read_views  # noqa: E402
 from tests import videofactory as vf  # noqa: E402
 
 #: A tiny architecture so each training run takes seconds.
@@ -293,16 +293,50 @@ def test_crops_are_windows_of_the_frame_decoded_at_their_scale(videos, scales):
 def test_a_new_model_follows_the_defaults_latent_design_when_its_size_allows():
     from featkit.encoders.keras_encoder import default_model_card
     from featkit.encoders.vae import build_vae
-    from featkit.train import _resolve_init
+    from featkit.training.init_model import resolve_init
 
     grid = default_model_card()["architecture"].get("latent_grid")
-    arch, weights, init = _resolve_init(TrainConfig())
+    arch, weights, init = resolve_init(TrainConfig())
     assert (weights, init) == (None, {"kind": "new"})
     assert arch.get("latent_grid") == grid
     build_vae(**arch)  # buildable as resolved
     # 4 values cannot fill an 8x8 grid: the small model has one global code.
-    tiny, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=4))
+    tiny, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=4))
     assert "latent_grid" not in tiny
-    sized, _, _ = _resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
+    sized, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
     assert sized.get("latent_grid") == (8 if grid else None)
     build_vae(**sized)
+
+
+def test_cli_options_map_one_to_one_onto_the_config():
+    """Every TrainConfig field is one `featkit train` option (dest = field) whose default is the field's."""
+    import argparse
+    import dataclasses
+
+    from featkit.training.command import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["videos", "-o", "out.keras"])
+    fields = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
+    assert {name: getattr(args, name) for name in fields} == fields
+    args = parser.parse_args(["v", "-o", "o.keras", "--lr", "0.01", "--no-flip", "--holdout-videos", "a", "b"])
+    assert (args.learning_rate, args.flip, args.holdout_videos) == (0.01, False, ["a", "b"])
+    with pytest.raises(SystemExit):  # the two hold-out options still exclude each other
+        parser.parse_args(["v", "-o", "o.keras", "--holdout-fraction", "0.5", "--holdout-videos", "a"])
+
+
+@pytest.mark.parametrize(
+    ("init", "given", "expected"),
+    [(None, None, 1e-3), ("default", None, 1e-4), (None, 0.01, 0.01)],
+    ids=["new-model-default", "fine-tune-default", "given"],
+)
+def test_the_trainer_reads_its_schedule_from_the_config(init, given, expected):
+    from featkit.training.trainer import VAETrainer
+
+    config = TrainConfig(init=init, learning_rate=given, epochs=3, batch_size=2, seed=5, flip=False)
+    assert config.effective_learning_rate == expected
+    frames = np.zeros((5, 16, 16, 3), np.uint8)
+    trainer = VAETrainer.from_config(frames, config, {"input_size": 16, "latent_dim": 2, "widths": [4, 8]})
+    assert (trainer.epochs, trainer.batch_size, trainer.seed, trainer.flip) == (3, 2, 5, False)
+    assert trainer.steps_per_epoch == 3

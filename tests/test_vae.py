@@ -247,7 +247,7 @@ def test_spatial_latent_settings_that_cannot_form_a_model_are_refused(kw, messag
 
 
 def test_architecture_of_a_spatial_vae_rebuilds_it():
-    from featkit.encoders.training import architecture_of
+    from featkit.training.init_model import architecture_of
 
     vae = _spatial(beta=2.0, obs_var=0.01)
     arch = architecture_of(vae)
