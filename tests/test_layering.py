@@ -13,8 +13,8 @@ HEAVY = ("h5py", "tensorflow", "keras")
 @pytest.mark.parametrize(
     "modules",
     [
-        # What a decode worker imports to decode and hash a video (featkit.workers.serve).
-        ("featkit.workers", "featkit.files", "featkit.io.backends", "featkit.io.sampling"),
+        # What a decode worker imports to decode and hash a video (featkit.workers.worker.serve).
+        ("featkit.workers", "featkit.workers.worker", "featkit.files", "featkit.io.backends", "featkit.io.sampling"),
         # The numpy-only statistics, and the package itself.
         ("featkit", "featkit.stats", "featkit.motion", "featkit.config", "featkit.locking"),
     ],

@@ -189,12 +189,12 @@ def test_fallbacks_keep_the_order_and_never_deadlock(tmp_path, monkeypatch):
 
 def test_workers_whose_memory_grew_are_replaced_between_videos(tmp_path, monkeypatch):
     """Native decoders keep memory after a long video; a worker over the limit is retired and replaced."""
-    import featkit.workers
+    import featkit.workers.pool
 
     root = tmp_path / "v"
     _videos(root, ["a", "b", "c"])
     tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in "abc"], root, 64, ExtractionConfig(sampling=SHORT))
-    monkeypatch.setattr(featkit.workers, "_RECYCLE_RSS", 0)  # every worker is "too big" after its video
+    monkeypatch.setattr(featkit.workers.pool, "_RECYCLE_RSS", 0)  # every worker is "too big" after its video
     seen = set()
     with DecodePool(1) as pool:
         for event in pool.run(tasks):
