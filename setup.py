@@ -16,7 +16,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["featkit", "featkit.*", "pipelines"]),
+    # pipelines/ stays a top-level folder of the repository but installs as featkit.pipelines, so the wheel
+    # claims no generic top-level name in site-packages.
+    packages=[*find_packages(include=["featkit", "featkit.*"]), "featkit.pipelines"],
+    package_dir={"featkit.pipelines": "pipelines"},
     package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json", "weights/default.tflite"]},
     include_package_data=True,
     install_requires=[

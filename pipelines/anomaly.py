@@ -3,7 +3,7 @@
 ``featkit anomaly fit NORMAL.h5 -o detector.skops`` and ``featkit anomaly score
 detector.skops OUT.h5 [-o scores.csv]`` call :func:`fit_detector` and
 :func:`score_file`. The model file is the skops bundle of
-:func:`pipelines.classify.dump_model_bytes` (feature names travel with it, and
+:func:`featkit.pipelines.classify.dump_model_bytes` (feature names travel with it, and
 only trusted types are ever loaded); a file of another feature layout is
 refused before anything is scored.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from featkit.exceptions import ModelError
-from pipelines.classify import dump_model_bytes, load_model
+from featkit.pipelines.classify import dump_model_bytes, load_model
 
 __all__ = ["DETECTOR_KIND", "fit_detector", "score_file"]
 
@@ -46,8 +46,8 @@ def fit_detector(
 
     """
     from featkit.detection import ClipAnomalyDetector
+    from featkit.pipelines._io import atomic_write_bytes
     from featkit.sklearn import load_features
-    from pipelines._io import atomic_write_bytes
 
     X, _, groups, names = load_features(features_path)
     det = ClipAnomalyDetector(**params).fit(X)
@@ -95,9 +95,9 @@ def score_file(
         If the model is not a featkit detector, or its feature names differ from the file's.
 
     """
+    from featkit.pipelines._io import atomic_write_csv
     from featkit.sklearn import load_features, load_videos
     from featkit.store import open_feature_file, read_table
-    from pipelines._io import atomic_write_csv
 
     bundle = load_model(model_path)
     if bundle.get("info", {}).get("kind") != DETECTOR_KIND:

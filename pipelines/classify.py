@@ -303,7 +303,7 @@ def _cross_validate(
             report["clip"]["confusion_matrix"], report["video"]["confusion_matrix"], report["classes"], model
         )
     # Everything is computed; now write, each file atomically.
-    from pipelines._io import atomic_write_bytes, atomic_write_json
+    from featkit.pipelines._io import atomic_write_bytes, atomic_write_json
 
     if model_bytes is not None:
         report["files"]["model"] = os.fspath(atomic_write_bytes(save, model_bytes))
@@ -326,7 +326,7 @@ def _training_digests(path: Any) -> str:
 
 
 def _confusion_png(clip_cm: Any, video_cm: Any, classes: list[str], title: str) -> bytes:
-    from pipelines._io import figure_png
+    from featkit.pipelines._io import figure_png
 
     return figure_png(confusion_figure(clip_cm, video_cm, classes, title))
 
@@ -347,7 +347,7 @@ def confusion_figure(clip_cm: Any, video_cm: Any, classes: list[str], title: str
     matplotlib.figure.Figure
 
     """
-    from pipelines._io import pyplot
+    from featkit.pipelines._io import pyplot
 
     plt = pyplot()
     side = 1.2 + 0.6 * len(classes)
@@ -389,7 +389,7 @@ def dump_model_bytes(model: Any, feature_names: Any, classes: Any, **info: Any) 
 
 def save_model(model: Any, path: str | os.PathLike[str], feature_names: Any, classes: Any, **info: Any) -> Path:
     """Write a fitted pipeline to a ``.skops`` file atomically; see :func:`load_model`."""
-    from pipelines._io import atomic_write_bytes
+    from featkit.pipelines._io import atomic_write_bytes
 
     return atomic_write_bytes(path, dump_model_bytes(model, feature_names, classes, **info))
 
@@ -579,7 +579,7 @@ def predict_file(
         lab = y != ""
         summary["accuracy"] = float(np.mean(pred[lab] == y[lab]))
     if output is not None:
-        from pipelines._io import atomic_write_csv
+        from featkit.pipelines._io import atomic_write_csv
 
         header = ["video", "clip", "label", "prediction", "video_prediction"]
         header += [] if proba is None else [f"proba_{c}" for c in classes]

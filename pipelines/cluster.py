@@ -121,7 +121,7 @@ def run_clustering(
         )
     Xs = StandardScaler().fit_transform(X.astype(np.float64))
     est = make_clusterer(method, n_clusters, random_state=random_state, min_cluster_size=max(2, min(5, len(X) // 10)))
-    from pipelines.classify import _openmp_guard
+    from featkit.pipelines.classify import _openmp_guard
 
     with _openmp_guard():
         clip_clusters = np.asarray(est.fit_predict(Xs), dtype=np.int64)
@@ -151,7 +151,7 @@ def run_clustering(
         report["video"]["nmi"] = float(normalized_mutual_info_score(yv[vlab], video_clusters[vlab]))
         report["video"]["ari"] = float(adjusted_rand_score(yv[vlab], video_clusters[vlab]))
     if outdir is not None:
-        from pipelines._io import atomic_write_bytes, atomic_write_csv, atomic_write_json
+        from featkit.pipelines._io import atomic_write_bytes, atomic_write_csv, atomic_write_json
 
         out = Path(outdir)
         ylist = [""] * len(groups) if y is None else list(y)
@@ -189,7 +189,7 @@ def run_clustering(
 
 
 def _scatter_png(Xs: np.ndarray, clusters: np.ndarray, title: str, labels: np.ndarray | None = None) -> bytes:
-    from pipelines._io import figure_png
+    from featkit.pipelines._io import figure_png
 
     return figure_png(clusters_figure(Xs, clusters, title, labels))
 
@@ -214,7 +214,7 @@ def clusters_figure(Xs: np.ndarray, clusters: np.ndarray, title: str, labels: np
     """
     from sklearn.decomposition import PCA
 
-    from pipelines._io import pyplot
+    from featkit.pipelines._io import pyplot
 
     plt = pyplot()
     xy = PCA(n_components=2, random_state=0).fit_transform(Xs) if Xs.shape[1] >= 2 else np.c_[Xs, np.zeros(len(Xs))]

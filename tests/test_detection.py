@@ -150,7 +150,7 @@ def test_cli_refuses_a_classifier_model_as_detector(anomaly_files, capsys):
     from sklearn.linear_model import LogisticRegression
 
     from featkit.cli import main
-    from pipelines.classify import save_model
+    from featkit.pipelines.classify import save_model
 
     base, files = anomaly_files
     clf = LogisticRegression().fit(np.zeros((4, 2)) + np.arange(4)[:, None], [0, 0, 1, 1])

@@ -597,8 +597,8 @@ def test_mutated_feature_files_are_read_or_refused_never_crash(real_file, tmp_pa
 def gbt_model():
     from threadpoolctl import threadpool_limits
 
+    from featkit.pipelines.classify import make_classifier
     from featkit.stats import feature_names
-    from pipelines.classify import make_classifier
 
     names = feature_names(("mu_mean",), 4)
     rng = np.random.default_rng(0)
@@ -619,7 +619,7 @@ def test_a_model_of_trusted_types_with_bad_tree_indices_is_refused(field, value,
     import copy
 
     from featkit.exceptions import ModelError
-    from pipelines.classify import load_model, save_model
+    from featkit.pipelines.classify import load_model, save_model
 
     model, names, _ = gbt_model
     crafted = copy.deepcopy(model)
@@ -634,7 +634,7 @@ def test_a_model_of_trusted_types_with_bad_tree_indices_is_refused(field, value,
 def test_a_sound_tree_model_still_loads_and_predicts(gbt_model, tmp_path):
     from threadpoolctl import threadpool_limits
 
-    from pipelines.classify import load_model, save_model
+    from featkit.pipelines.classify import load_model, save_model
 
     model, names, X = gbt_model
     bundle = load_model(save_model(model, tmp_path / "m.skops", names, model.classes_))

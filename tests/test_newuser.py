@@ -162,7 +162,7 @@ def test_extract_reports_passed_over_files(tmp_path, encoder):
 
 
 def test_recipe_outputs_respect_the_umask(tmp_path):
-    from pipelines._io import atomic_write_bytes
+    from featkit.pipelines._io import atomic_write_bytes
 
     old = os.umask(0o022)
     try:
@@ -380,8 +380,8 @@ def test_identical_videos_share_a_group_and_are_reported(tmp_path, encoder):
 
 
 def test_cluster_plot_shows_labels_beside_clusters_and_confusion_has_video_level():
-    from pipelines.classify import confusion_figure
-    from pipelines.cluster import clusters_figure
+    from featkit.pipelines.classify import confusion_figure
+    from featkit.pipelines.cluster import clusters_figure
 
     rng = np.random.default_rng(0)
     Xs = rng.normal(size=(30, 5))

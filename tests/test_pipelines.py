@@ -14,9 +14,16 @@ from sklearn.base import clone
 
 from featkit.cli import main
 from featkit.exceptions import InsufficientDataError, LayoutError, ModelError
+from featkit.pipelines.classify import (
+    load_model,
+    make_classifier,
+    make_cv,
+    predict_file,
+    run_classification,
+    save_model,
+)
+from featkit.pipelines.cluster import METHODS, run_clustering
 from featkit.sklearn import load_features, load_videos
-from pipelines.classify import load_model, make_classifier, make_cv, predict_file, run_classification, save_model
-from pipelines.cluster import METHODS, run_clustering
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,10 +1,10 @@
-"""The recipes ``classify``, ``cluster``, ``predict`` and ``anomaly fit|score``: thin wrappers of ``pipelines``."""
+"""The recipes ``classify``, ``cluster``, ``predict``, ``anomaly fit|score``: wrappers of ``featkit.pipelines``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from pathlib import Path
 
 from featkit.cli._registry import Command
 
@@ -12,15 +12,30 @@ __all__ = ["COMMANDS"]
 
 
 def _ensure_recipes_importable() -> None:
-    """Make ``pipelines`` importable when featkit runs from a source checkout."""
+    """Make ``featkit.pipelines`` importable when featkit runs from a source checkout that was not installed.
+
+    An install maps the repository's top-level ``pipelines/`` folder to ``featkit.pipelines``
+    (setup.py's ``package_dir``); a bare checkout has no such mapping, so the folder is loaded under
+    that name here.
+    """
     try:
-        import pipelines  # noqa: F401
+        import featkit.pipelines  # noqa: F401
     except ImportError:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        import importlib.util
+
+        folder = Path(__file__).resolve().parents[2] / "pipelines"
+        spec = importlib.util.spec_from_file_location(
+            "featkit.pipelines", folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        if spec is None or spec.loader is None:
+            raise
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["featkit.pipelines"] = module
+        spec.loader.exec_module(module)
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
-    from pipelines.classify import run_classification
+    from featkit.pipelines.classify import run_classification
 
     use = [name.strip() for name in args.use_stats.split(",") if name.strip()] if args.use_stats else None
     r = run_classification(
@@ -43,7 +58,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from pipelines.cluster import run_clustering
+    from featkit.pipelines.cluster import run_clustering
 
     r = run_clustering(args.path, args.output, method=args.method, n_clusters=args.n_clusters, random_state=args.seed)
     scores = ", ".join(f"{k} {v:.3f}" for k, v in r["clip"].items())
@@ -54,7 +69,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from pipelines.classify import predict_file
+    from featkit.pipelines.classify import predict_file
 
     r = predict_file(args.model, args.path, args.output)
     acc = f"; accuracy {r['accuracy']:.3f} against the file's labels" if "accuracy" in r else ""
@@ -69,7 +84,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_anomaly(args: argparse.Namespace) -> int:
-    from pipelines.anomaly import fit_detector, score_file
+    from featkit.pipelines.anomaly import fit_detector, score_file
 
     if args.anomaly_command == "fit":
         r = fit_detector(
