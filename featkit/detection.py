@@ -214,31 +214,11 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         return self._score(self._preprocess(X))
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """``score_samples(X) - offset_``: negative for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_clips,)
-
-        """
+        """``score_samples(X) - offset_``: negative for outliers (input and output as :meth:`score_samples`)."""
         return self.score_samples(X) - self.offset_
 
     def predict(self, X: Any) -> np.ndarray:
-        """+1 for normal clips, -1 for outliers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_clips, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_clips,), int
-
-        """
+        """+1 for normal clips, -1 for outliers: an int array of shape (n_clips,), input as :meth:`score_samples`."""
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def __sklearn_tags__(self) -> Any:

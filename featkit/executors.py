@@ -23,15 +23,8 @@ from featkit.exceptions import VideoDecodeError
 from featkit.io.backends import BACKENDS, backends_for
 from featkit.reduce import ClipReducer
 from featkit.store import FailureRecord, VideoResult
-from featkit.workers import (
-    DecodePool,
-    DecodeTask,
-    FramesDecoded,
-    VideoDone,
-    VideoFailed,
-    VideoStarted,
-    window_frames,
-)
+from featkit.workers.messages import DecodeTask, FramesDecoded, VideoDone, VideoFailed, VideoStarted, window_frames
+from featkit.workers.pool import DecodePool
 
 __all__ = ["Executor", "LocalExecutor", "decode_tasks"]
 

@@ -180,12 +180,8 @@ def latent_speed(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarr
 
     Parameters
     ----------
-    mu : ndarray of shape (T, d)
-        Posterior means of the clip's frames.
-    jac : ndarray of shape (T, d, 4)
-        :func:`motion_jacobian` of those frames.
-    times : ndarray of shape (T,)
-        Presentation times in seconds, non-decreasing.
+    mu, jac, times : ndarray
+        As for :func:`latent_motion`.
 
     Returns
     -------

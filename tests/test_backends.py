@@ -244,7 +244,8 @@ def test_extract_falls_back_to_pyav_for_files_decord_cannot_read(tmp_path, encod
 
 
 def test_every_command_reads_through_the_decode_seam(tmp_path, encoder, capsys):
-    """train, reconstruct and complete read a file decord cannot open (VP8 in Ogg) as extract does, via PyAV."""
+    """train, reconstruct, complete, generate --walk and the sklearn extractor read a file decord cannot open (VP8 in
+    Ogg) as extract does, via PyAV."""
     from featkit.cli import main
     from featkit.io.backends import open_video
     from featkit.training.frames import collect_frames, random_crops
@@ -267,6 +268,15 @@ def test_every_command_reads_through_the_decode_seam(tmp_path, encoder, capsys):
     assert main(["reconstruct", str(path), "-o", str(out), "--max-frames", "6"]) == 0
     assert out.stat().st_size > 0
     assert main(["complete", str(path), "--missing", "3-4", "-o", str(tmp_path / "done.mp4")]) == 0
+    sheet = tmp_path / "walk.png"
+    assert main(["generate", "--walk", str(path), str(path), "--steps", "3", "--rows", "1", "-o", str(sheet)]) == 0
+    assert sheet.stat().st_size > 0
+    # The path-based scikit-learn extractor reads it the same way.
+    from featkit.transformers import VideoFeatureExtractor
+
+    X = VideoFeatureExtractor(clip_len=4, fps=4.0, stats=("mu_mean",)).fit_transform([str(path)])
+    assert X.shape[0] == 1
+    assert np.isfinite(X).all()
     capsys.readouterr()
 
 

@@ -59,10 +59,8 @@ class PyAVReader:
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The video file.
-    size : int
-        Side of the square frames returned.
+    path, size
+        As for :class:`~featkit.io.video.DecordReader` (the reader contract both backends share).
     num_threads : int, default=1
         FFmpeg decoding threads.
 
