@@ -8,14 +8,65 @@ same in both. The heavy libraries are imported only when a reader is opened.
 
 from __future__ import annotations
 
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["BACKENDS", "BACKEND_CHOICES", "backend_versions", "backends_for", "open_reader", "open_video"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_CHOICES",
+    "REGISTRY",
+    "Backend",
+    "backend_versions",
+    "backends_for",
+    "open_reader",
+    "open_video",
+]
 
+
+@dataclass(frozen=True)
+class Backend:
+    """One decoder: where its reader and version live, and what it can be trusted with.
+
+    Attributes
+    ----------
+    name : str
+        What users pass (``--backend``) and what the videos table records.
+    reader : str
+        ``"module:Class"`` of its reader (imported on first open, so the registry stays light).
+    version : str
+        ``"module:function"`` returning its version string, for the output's provenance.
+    module : str
+        The library a worker imports at start-up, so its import is not charged to a video.
+    exact_containers : bool
+        Whether it returns the right frames for every container featkit reads; ``False`` makes
+        ``"auto"`` route the containers it misreads (:data:`_PYAV_ONLY_SUFFIXES`) elsewhere.
+
+    """
+
+    name: str
+    reader: str
+    version: str
+    module: str
+    exact_containers: bool = True
+
+    def load(self, spec: str) -> Any:
+        module, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+#: The decoders, in the order ``"auto"`` tries them.
+REGISTRY: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("decord", "featkit.io.video:DecordReader", "featkit.io.video:decoder_version", "decord", False),
+        Backend("pyav", "featkit.io.pyav_reader:PyAVReader", "featkit.io.pyav_reader:pyav_version", "av"),
+    )
+}
 #: Concrete decoders.
-BACKENDS: tuple[str, ...] = ("decord", "pyav")
+BACKENDS: tuple[str, ...] = tuple(REGISTRY)
 #: What a user may ask for: a decoder, or ``"auto"`` (decord, falling back to PyAV).
 BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
@@ -46,7 +97,7 @@ def backends_for(choice: str, path: str | os.PathLike[str]) -> tuple[str, ...]:
     """
     if choice == "auto":
         if PurePath(os.fspath(path)).suffix.lower() in _PYAV_ONLY_SUFFIXES:
-            return ("pyav",)
+            return tuple(name for name, b in REGISTRY.items() if b.exact_containers)
         return BACKENDS
     if choice not in BACKENDS:
         raise ValueError(f"Unknown decoding backend {choice!r}; expected one of {list(BACKEND_CHOICES)}.")
@@ -77,15 +128,10 @@ def open_reader(backend: str, path: str | os.PathLike[str], size: int, *, num_th
         If the file cannot be opened or its first frame read.
 
     """
-    if backend == "decord":
-        from featkit.io.video import DecordReader
-
-        return DecordReader(path, size, num_threads=num_threads)
-    if backend == "pyav":
-        from featkit.io.pyav_reader import PyAVReader
-
-        return PyAVReader(path, size, num_threads=num_threads)
-    raise ValueError(f"Unknown decoding backend {backend!r}; expected one of {list(BACKENDS)}.")
+    if backend not in REGISTRY:
+        raise ValueError(f"Unknown decoding backend {backend!r}; expected one of {list(BACKENDS)}.")
+    entry = REGISTRY[backend]
+    return entry.load(entry.reader)(path, size, num_threads=num_threads)
 
 
 def open_video(
@@ -152,8 +198,5 @@ def backend_versions(choice: str) -> str:
         e.g. ``"decord 3.4.0; pyav 18.1.0 (libavcodec 62.28.102)"``.
 
     """
-    from featkit.io.pyav_reader import pyav_version
-    from featkit.io.video import decoder_version
-
     names = BACKENDS if choice == "auto" else (choice,)
-    return "; ".join(decoder_version() if name == "decord" else pyav_version() for name in names)
+    return "; ".join(REGISTRY[name].load(REGISTRY[name].version)() for name in names)

@@ -29,7 +29,7 @@ from featkit.exceptions import (
     WorkerCrashedError,
 )
 from featkit.files import file_kind, sha256_of
-from featkit.io.backends import open_reader
+from featkit.io.backends import REGISTRY, open_reader
 from featkit.io.sampling import plan_clips
 from featkit.workers.messages import DecodeTask
 
@@ -74,7 +74,7 @@ def serve(fd: int, parent_pid: int, backends: Sequence[str]) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     conn = Connection(fd)
     for name in backends[:1]:  # the first decoder now, so its start-up is not charged to a video; fallbacks lazily
-        __import__("decord" if name == "decord" else "av")
+        __import__(REGISTRY[name].module)
     try:
         _send(conn, ("ready", os.getpid()))
         while True:
