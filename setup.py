@@ -51,6 +51,8 @@ setup(
             "tensorflow-hub>=0.16",
             "tf-keras",
             "setuptools<82",
+            # tests/unit/test_packaging.py builds the wheel without build isolation.
+            "wheel>=0.40",
             "opencv-python-headless>=4.8",
         ],
         "hub": ["tensorflow-hub>=0.16", "tf-keras", "setuptools<82"],

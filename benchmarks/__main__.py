@@ -13,7 +13,7 @@ the reason while the others go on. The exit code is 1 if any benchmark
 failed. ``report`` regenerates ``REPORT.md``, its plots and the README's table
 from the JSON already in ``DIR``, without running anything.
 
-``--quick`` (what CI runs, through ``tests/test_benchmarks.py``) uses small
+``--quick`` (what CI runs, through ``tests/integration/test_benchmarks.py``) uses small
 generated data and no network, and writes ``bench_<name>_quick.json`` so it
 never replaces a full result; its numbers are not to be reported, so it does
 not touch the README unless ``--readme`` says so, and the README's table

@@ -3,7 +3,7 @@
     python benchmarks/bench_exact.py [--quick] [--corpus DIR] [--out DIR]
 
 For every cached corpus video (``benchmarks/fetch_corpus.py``; never downloads)
-and every file the test video factory writes for ``tests/test_backends.py``,
+and every file the test video factory writes for ``tests/integration/test_backends.py``,
 the frames :func:`featkit.extraction.decode_video` samples (default sampling,
 ``--backend auto``, the decoder it picks recorded) are compared with the same
 indices of a forward PyAV decode of every frame at the model's size (both
@@ -48,7 +48,7 @@ for p in sys.argv[2:]:
 
 def _factory_files(folder: Path) -> list[Path]:
     from tests import videofactory as vf
-    from tests.test_backends import MIXED, PYAV_ONLY, _write
+    from tests.integration.test_backends import MIXED, PYAV_ONLY, _write
 
     frames = vf.pattern_frames(26, 300, 400, seed=3)
     return [_write(folder, name, frames, fps=25) for name in sorted({**MIXED, **PYAV_ONLY})]

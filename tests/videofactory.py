@@ -11,7 +11,7 @@ Observed ``decord`` behaviour
 -----------------------------
 Measured with decord2 3.4.0 (``import decord``), PyAV 18.1 (FFmpeg 8 libs),
 ``vr = decord.VideoReader(path, num_threads=1)``; every row is asserted by
-``tests/test_videofactory.py`` (if a row starts failing after an upgrade,
+``tests/integration/test_videofactory.py`` (if a row starts failing after an upgrade,
 update this table). ``decord.DECORDError`` is *not* a subclass of
 ``RuntimeError``: catch both.
 

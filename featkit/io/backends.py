@@ -70,7 +70,7 @@ BACKENDS: tuple[str, ...] = tuple(REGISTRY)
 #: What a user may ask for: a decoder, or ``"auto"`` (decord, falling back to PyAV).
 BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
-# Containers decord 3.4 returns wrong frames for, silently (tests/test_backends.py):
+# Containers decord 3.4 returns wrong frames for, silently (tests/integration/test_backends.py):
 # MPEG transport and program streams (H.264 and MPEG-2 in .ts, MPEG-2 in .mpg give
 # frames 10-30 positions off) and ASF/WMV (after a seek it restarts from an
 # earlier keyframe: 8 of 20 sampled frames wrong). "auto" reads them with PyAV only.

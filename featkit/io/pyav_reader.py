@@ -10,7 +10,7 @@ as :class:`featkit.io.video.DecordReader` for the same indices:
 * pixels go through the same FFmpeg filter chain decord uses (display rotation,
   then ``scale`` to the shorter side, then ``format=rgb24``), then the same
   centre crop, so frames agree with decord's to the last bit on the files
-  tested (``tests/test_backends.py`` measures it).
+  tested (``tests/integration/test_backends.py`` measures it).
 
 Decoding is sequential, frame by frame, mapping each decoded frame to its
 index by its timestamp; when the next wanted frame lies past a keyframe the

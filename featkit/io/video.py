@@ -132,7 +132,7 @@ class DecordReader:
         if self.info.timestamp_source == "container_repaired":
             # Some frames without a time (AVI with packed B-frames, MPEG-4 Part 2): the times decord does
             # give are then off (measured 1.5x too far apart) and its seeks land on other frames, so "auto"
-            # reads such a file with PyAV, which gets both right (tests/test_backends.py).
+            # reads such a file with PyAV, which gets both right (tests/integration/test_backends.py).
             raise VideoDecodeError(
                 self.path, "decord has no timestamp for some frames, so its frame times and seeks are unreliable"
             )

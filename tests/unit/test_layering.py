@@ -40,3 +40,17 @@ def test_help_loads_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_unit_layer_imports_neither_pyav_nor_tensorflow():
+    """The root conftest and every unit test module load without PyAV, decord, TensorFlow or Keras."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    modules = ["tests.conftest", *(f"tests.unit.{p.stem}" for p in sorted(here.glob("test_*.py")))]
+    imports = "".join(f"import {m}\n" for m in modules)
+    code = f"import sys\n{imports}print([h for h in ('av', 'decord', 'tensorflow', 'keras') if h in sys.modules])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=here.parents[1]
+    ).stdout
+    assert out.strip() == "[]"

@@ -31,7 +31,7 @@ from featkit.store import open_feature_file, read_table
 from featkit.store.journal import read_journal_entry
 from tests import videofactory as vf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
 ARGS = ["--clip-len", "4", "-q"]
 N_VIDEOS = 36

@@ -30,9 +30,9 @@ from featkit.io.video import DecordReader
 from featkit.stats import clip_statistics
 from featkit.workers import FAULT_ENV, DecodePool, FramesDecoded, VideoDone, VideoFailed, VideoStarted, window_frames
 from tests import videofactory as vf
-from tests.conftest import features_of
+from tests.integration.conftest import features_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHORT = SamplingConfig(clip_len=4)
 
 

@@ -22,7 +22,7 @@ MIB = 2**20
 def quick_run(tmp_path_factory):
     """``python -m benchmarks --quick`` of the speed, jobs, memory and load benchmarks (generated data, no network).
 
-    The feature, variant and VAE benchmarks have their own quick tests (tests/test_bench_datasets.py, ...).
+    The feature, variant and VAE benchmarks have their own quick tests (tests/integration/test_bench_datasets.py, ...).
     """
     from benchmarks.__main__ import main
 
@@ -193,7 +193,7 @@ def test_runner_lists_benchmarks():
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     ).stdout
     assert "speed" in out
     assert "benchmarks.bench_features" in out

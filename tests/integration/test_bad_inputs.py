@@ -30,9 +30,9 @@ from featkit.discover import discover_videos
 from featkit.store import read_table
 from featkit.workers import FAULT_ENV
 from tests import videofactory as vf
-from tests.conftest import features_of
+from tests.integration.conftest import features_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OK = "ok"
 FAILED = {"open_failed", "decode_failed"}  # "the decoders reject it", whichever step notices first
 # The launcher: drop root's permission bypass, check it took, then become `python -m featkit`.

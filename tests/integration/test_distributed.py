@@ -15,7 +15,7 @@ from featkit.extraction import extract
 from featkit.store import open_feature_file, read_table
 from featkit.workers import FAULT_ENV
 from tests import videofactory as vf
-from tests.conftest import features_of
+from tests.integration.conftest import features_of
 
 distributed = pytest.importorskip("distributed")
 

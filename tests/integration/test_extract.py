@@ -21,9 +21,9 @@ from featkit.sklearn import load_features
 from featkit.stats import feature_names
 from featkit.store import FeatureStore
 from tests import videofactory as vf
-from tests.conftest import features_of
+from tests.integration.conftest import features_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):

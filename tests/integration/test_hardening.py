@@ -574,7 +574,7 @@ def test_mutated_feature_files_are_read_or_refused_never_crash(real_file, tmp_pa
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     done = [e for e in events if "done" in e]
@@ -650,7 +650,7 @@ def _dataset_from_graph_saved_model(folder: Path, marker: Path, source: str = "v
     """
     import tensorflow as tf
 
-    from tests.test_encoder_io import _tiny_encoder
+    from tests.integration.test_encoder_io import _tiny_encoder
 
     def write(x):
         with tf.control_dependencies([tf.io.write_file(str(marker), "written by a hidden graph")]):

@@ -24,7 +24,7 @@ from featkit import ConfigError, ExtractionConfig, SamplingConfig, StoreError, S
 from featkit.discover import Skipped, discover_videos, read_video_list
 from tests import videofactory as vf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 SHORT = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=8.0))
 
