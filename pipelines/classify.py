@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._validation import Options, validate_params
 from featkit.exceptions import ConfigError, InsufficientDataError, ModelError
 
 __all__ = [
@@ -69,6 +70,7 @@ def make_classifier(
 
     from featkit.transformers import LatentStatsSelector
 
+    validate_params("make_classifier", {"model": [Options(MODELS)]}, {"model": model})
     if model == "logreg":
         from sklearn.linear_model import LogisticRegression
 
@@ -77,14 +79,12 @@ def make_classifier(
         from sklearn.svm import LinearSVC
 
         clf = LinearSVC(class_weight="balanced", max_iter=20000, random_state=random_state)
-    elif model == "gbt":
+    else:  # "gbt"
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         clf = HistGradientBoostingClassifier(
             class_weight="balanced", min_samples_leaf=5, max_iter=50, max_depth=3, random_state=random_state
         )
-    else:
-        raise ConfigError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
     names = None if feature_names is None else [str(n) for n in feature_names]
     return Pipeline(
         [("select", LatentStatsSelector(stats, feature_names=names)), ("scale", StandardScaler()), ("clf", clf)]
@@ -192,8 +192,7 @@ def run_classification(
         Checked before anything is written.
 
     """
-    if model not in MODELS:
-        raise ConfigError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
+    validate_params("run_classification", {"model": [Options(MODELS)]}, {"model": model})
     X, y, groups, names, paths, n_unlabelled = _labelled(path)
     cv = make_cv(y, groups, folds, random_state)
     if stats is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._validation import Options, validate_params
 from featkit.exceptions import ConfigError, InsufficientDataError
 
 __all__ = ["METHODS", "make_clusterer", "run_clustering"]
@@ -41,6 +42,7 @@ def make_clusterer(
     estimator
 
     """
+    validate_params("make_clusterer", {"method": [Options(METHODS)]}, {"method": method})
     if method == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -53,11 +55,9 @@ def make_clusterer(
         from sklearn.cluster import AgglomerativeClustering
 
         return AgglomerativeClustering(n_clusters=n_clusters, linkage="ward")
-    if method == "hdbscan":
-        from sklearn.cluster import HDBSCAN
+    from sklearn.cluster import HDBSCAN  # the last of METHODS
 
-        return HDBSCAN(min_cluster_size=min_cluster_size, copy=True)
-    raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {method!r} instead.")
+    return HDBSCAN(min_cluster_size=min_cluster_size, copy=True)
 
 
 def _majority(labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +106,7 @@ def run_clustering(
 
     from featkit.sklearn import load_features, load_videos
 
-    if method not in METHODS:
-        raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {method!r} instead.")
+    validate_params("run_clustering", {"method": [Options(METHODS)]}, {"method": method})
     X, y, groups, _ = load_features(path, group_by="video")  # per-video rows name each stored path
     labelled = y is not None and len(set(y) - {""}) >= 2
     if n_clusters is None:

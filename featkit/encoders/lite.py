@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._validation import Options, validate_params
 from featkit.config import RUNTIMES
 from featkit.encoders.base import Encoder
 from featkit.exceptions import ConfigError, DependencyError, EncoderError
@@ -281,8 +282,7 @@ def resolve_runtime(spec: str, precision: str, runtime: str) -> str:
         If ``runtime`` is unknown, or ``"litert"`` is asked of an encoder that has no LiteRT model.
 
     """
-    if runtime not in RUNTIMES:
-        raise ConfigError(f"The 'runtime' parameter must be one of {list(RUNTIMES)}. Got {runtime!r} instead.")
+    validate_params("load_encoder", {"runtime": [Options(RUNTIMES)]}, {"runtime": runtime})
     if precision != "float32":
         return "litert"  # the float16 / int8 variants always run on the TensorFlow Lite interpreter
     if os.fspath(spec) != "default":

@@ -24,6 +24,7 @@ import os
 import zipfile
 from pathlib import Path
 
+from featkit._validation import Options, validate_params
 from featkit.config import PRECISIONS
 from featkit.encoders.base import Encoder
 from featkit.encoders.hub import load_hub_handle
@@ -39,7 +40,7 @@ from featkit.encoders.savedmodel import (
     tree_sha256,
 )
 from featkit.encoders.variants import make_variant
-from featkit.exceptions import ConfigError, EncoderError
+from featkit.exceptions import EncoderError
 
 __all__ = ["load_encoder", "resolve_encoder", "spec_kind"]
 # Kept importable from here, where they lived before the format modules existed.
@@ -169,8 +170,7 @@ def load_encoder(
         files always).
 
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"The 'precision' parameter must be one of {list(PRECISIONS)}. Got {precision!r} instead.")
+    validate_params("load_encoder", {"precision": [Options(PRECISIONS)]}, {"precision": precision})
     spec = os.fspath(spec)
     if resolve_runtime(spec, precision, runtime) == "litert" and precision == "float32":
         return load_default_litert(batch_size=batch_size)

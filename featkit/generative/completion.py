@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._validation import Interval, Options, validate_params
 from featkit.exceptions import ConfigError
 from featkit.generative.latent import interpolate
 from featkit.generative.media import VideoWriter, open_video, side_by_side, to_uint8, upscale
@@ -127,8 +128,7 @@ def complete_frames(
         The sequence with the missing frames filled.
 
     """
-    if method not in COMPLETION_METHODS:
-        raise ConfigError(f"The 'method' parameter must be one of {list(COMPLETION_METHODS)}. Got {method!r} instead.")
+    validate_params("complete_frames", {"method": [Options(COMPLETION_METHODS)]}, {"method": method})
     frames = np.asarray(frames, dtype=np.uint8)
     missing = np.unique(np.asarray(missing, dtype=np.int64))
     before, after, t = neighbours(frames.shape[0], missing)
@@ -200,8 +200,7 @@ def complete_video(
         the fill is from the damage.
 
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ConfigError(f"The 'scale' parameter must be an int >= 1. Got {scale!r} instead.")
+    validate_params("complete_video", {"scale": [Interval(int, 1, None)]}, {"scale": scale})
     missing_idx = parse_frame_list(missing) if isinstance(missing, str) else np.asarray(missing, dtype=np.int64)
     if method != "pixel" or encoder is None:  # pixel filling needs only the model's input size
         encoder = require_decoder(encoder, "complete frames")

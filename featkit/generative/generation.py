@@ -6,13 +6,14 @@ Everything is seeded: the same seed, model and machine give the same pixels
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from featkit.exceptions import ConfigError
+from featkit._validation import Interval, validate_params
 from featkit.generative.latent import interpolate
 from featkit.generative.media import contact_sheet, load_frames, to_uint8, upscale, write_png
 from featkit.generative.model import require_decoder
@@ -20,9 +21,8 @@ from featkit.generative.model import require_decoder
 __all__ = ["latent_walk", "prior_sheet", "sample_prior", "walk_sheet"]
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"The '{name}' parameter must be an int >= {minimum}. Got {value!r} instead.")
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
+    validate_params(owner, {name: [Interval(int, minimum, None)]}, {name: value})
 
 
 def sample_prior(n: int = 64, *, encoder: Any = None, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
@@ -44,9 +44,10 @@ def sample_prior(n: int = 64, *, encoder: Any = None, seed: int = 0, temperature
     ndarray of shape (n, S, S, 3), uint8
 
     """
-    _check_int("n", n, 1)
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ConfigError(f"The 'temperature' parameter must be a positive number. Got {temperature!r} instead.")
+    _check_int("sample_prior", "n", n, 1)
+    validate_params(
+        "sample_prior", {"temperature": [Interval(float, 0, math.inf, closed="neither")]}, {"temperature": temperature}
+    )
     encoder = require_decoder(encoder, "sample from the prior")
     z = np.random.default_rng(seed).standard_normal((n, encoder.latent_dim)) * temperature
     return to_uint8(encoder.decode(z.astype(np.float32)))
@@ -72,7 +73,7 @@ def latent_walk(
     ndarray of shape (k, steps, S, S, 3), uint8
 
     """
-    _check_int("steps", steps, 2)
+    _check_int("latent_walk", "steps", steps, 2)
     if start.shape != end.shape:
         raise ValueError(f"start and end must have the same shape. Received: {start.shape} and {end.shape}")
     encoder = require_decoder(encoder, "walk in latent space")
@@ -95,7 +96,7 @@ def prior_sheet(
     scale: int = 2,
 ) -> Path:
     """Write a contact sheet of ``n`` prior samples (see :func:`sample_prior`) as PNG; return its path."""
-    _check_int("scale", scale, 1)
+    _check_int("prior_sheet", "scale", scale, 1)
     frames = sample_prior(n, encoder=encoder, seed=seed, temperature=temperature)
     return write_png(output, contact_sheet(upscale(frames, scale), ncols=ncols))
 
@@ -147,8 +148,8 @@ def walk_sheet(
     pathlib.Path
 
     """
-    _check_int("rows", rows, 1)
-    _check_int("scale", scale, 1)
+    _check_int("walk_sheet", "rows", rows, 1)
+    _check_int("walk_sheet", "scale", scale, 1)
     encoder = require_decoder(encoder, "walk in latent space")
     fa = _pick(load_frames(a, encoder.input_size, fps=fps), rows)
     fb = _pick(load_frames(b, encoder.input_size, fps=fps), rows)

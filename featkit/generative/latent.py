@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from featkit.exceptions import ConfigError
+from featkit._validation import Options, validate_params
 
 __all__ = ["INTERPOLATIONS", "interpolate"]
 
@@ -38,8 +38,7 @@ def interpolate(
     ndarray of shape (m, d), (m, n, d), or (n, d) when ``pairwise``, float64
 
     """
-    if method not in INTERPOLATIONS:
-        raise ConfigError(f"The 'method' parameter must be one of {list(INTERPOLATIONS)}. Got {method!r} instead.")
+    validate_params("interpolate", {"method": [Options(INTERPOLATIONS)]}, {"method": method})
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim not in (1, 2):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from featkit._validation import Interval, validate_params
 from featkit.exceptions import ConfigError, DependencyError, VideoDecodeError, VideoOpenError
 
 __all__ = [
@@ -108,10 +109,11 @@ def open_video(
     from featkit.io.backends import open_video as open_with_fallback
     from featkit.io.sampling import sample_frame_indices
 
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise ConfigError(f"The 'fps' parameter must be a positive number or None. Got {fps!r} instead.")
-    if max_frames is not None and max_frames < 1:
-        raise ConfigError(f"The 'max_frames' parameter must be an int >= 1 or None. Got {max_frames!r} instead.")
+    validate_params(
+        "open_video",
+        {"fps": [Interval(float, 0, math.inf, closed="neither"), None], "max_frames": [Interval(int, 1, None), None]},
+        {"fps": fps, "max_frames": max_frames},
+    )
     if not os.path.isfile(path):
         raise VideoOpenError(os.fspath(path), "no such file")
     reader, _ = open_with_fallback(path, size)

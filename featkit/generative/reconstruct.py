@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from featkit.exceptions import ConfigError, EncoderError
+from featkit._validation import Interval, Options, validate_params
+from featkit.exceptions import EncoderError
 from featkit.generative.media import VideoWriter, open_video, side_by_side, to_uint8, upscale
 from featkit.generative.model import require_decoder
 from featkit.metrics import psnr, ssim
@@ -30,11 +31,8 @@ __all__ = ["LATENT_DTYPES", "decode_latents", "rate", "reconstruct", "reconstruc
 LATENT_DTYPES = ("float16", "float32")
 
 
-def _check_dtype(latent_dtype: str) -> None:
-    if latent_dtype not in LATENT_DTYPES:
-        raise ConfigError(
-            f"The 'latent_dtype' parameter must be one of {list(LATENT_DTYPES)}. Got {latent_dtype!r} instead."
-        )
+def _check_dtype(owner: str, latent_dtype: str) -> None:
+    validate_params(owner, {"latent_dtype": [Options(LATENT_DTYPES)]}, {"latent_dtype": latent_dtype})
 
 
 def reconstruct(encoder: Any, frames: np.ndarray, *, latent_dtype: str = "float16") -> tuple[np.ndarray, np.ndarray]:
@@ -56,15 +54,14 @@ def reconstruct(encoder: Any, frames: np.ndarray, *, latent_dtype: str = "float1
         What is stored.
 
     """
-    _check_dtype(latent_dtype)
+    _check_dtype("reconstruct", latent_dtype)
     mu, _ = encoder.encode(frames)
     latents = mu.astype(latent_dtype)
     return to_uint8(encoder.decode(latents.astype(np.float32))), latents
 
 
-def _check_scale(scale: int) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ConfigError(f"The 'scale' parameter must be an int >= 1. Got {scale!r} instead.")
+def _check_scale(owner: str, scale: int) -> None:
+    validate_params(owner, {"scale": [Interval(int, 1, None)]}, {"scale": scale})
 
 
 def rate(input_size: int, latent_dim: int, latent_dtype: str = "float16") -> dict[str, float]:
@@ -77,7 +74,7 @@ def rate(input_size: int, latent_dim: int, latent_dtype: str = "float16") -> dic
         ``compression_ratio`` (raw / latent).
 
     """
-    _check_dtype(latent_dtype)
+    _check_dtype("rate", latent_dtype)
     latent_bytes = latent_dim * np.dtype(latent_dtype).itemsize
     raw = 3 * input_size * input_size
     return {
@@ -148,8 +145,8 @@ def reconstruct_video(
         they do not include the H.264 loss of the preview.
 
     """
-    _check_dtype(latent_dtype)
-    _check_scale(scale)
+    _check_dtype("reconstruct_video", latent_dtype)
+    _check_scale("reconstruct_video", scale)
     t0 = time.monotonic()
     encoder = require_decoder(encoder, "reconstruct frames")
     src = open_video(video, encoder.input_size, fps=fps, max_frames=max_frames)
@@ -240,7 +237,7 @@ def decode_latents(
         garbage) or the encoder has no decoder.
 
     """
-    _check_scale(scale)
+    _check_scale("decode_latents", scale)
     encoder = require_decoder(encoder, "decode latents")
     with np.load(latents, allow_pickle=False) as data:
         mu = data["mu"]

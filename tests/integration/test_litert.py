@@ -113,7 +113,7 @@ def test_features_match_the_keras_runtime_closely_and_files_do_not_mix(tree, tmp
 def test_refused_runtime_requests(tmp_path):
     with pytest.raises(ConfigError, match="'runtime' parameter of ExtractionConfig"):
         ExtractionConfig(runtime="onnx")
-    with pytest.raises(ConfigError, match="'runtime' parameter must be one of"):
+    with pytest.raises(ConfigError, match="'runtime' parameter of load_encoder must be one of"):
         load_encoder("default", runtime="tflite")
     model = tmp_path / "m.keras"
     model.write_bytes(b"not a model")
