@@ -28,28 +28,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Backend:
-    """One decoder: where its reader and version live, and what it can be trusted with.
+    """One decoder: where its reader and version live, and what it can be trusted with (fields documented inline)."""
 
-    Attributes
-    ----------
-    name : str
-        What users pass (``--backend``) and what the videos table records.
-    reader : str
-        ``"module:Class"`` of its reader (imported on first open, so the registry stays light).
-    version : str
-        ``"module:function"`` returning its version string, for the output's provenance.
-    module : str
-        The library a worker imports at start-up, so its import is not charged to a video.
-    exact_containers : bool
-        Whether it returns the right frames for every container featkit reads; ``False`` makes
-        ``"auto"`` route the containers it misreads (:data:`_PYAV_ONLY_SUFFIXES`) elsewhere.
-
-    """
-
+    #: What users pass (``--backend``) and what the videos table records.
     name: str
+    #: ``"module:Class"`` of its reader (imported on first open, so the registry stays light).
     reader: str
+    #: ``"module:function"`` returning its version string, for the output's provenance.
     version: str
+    #: The library a worker imports at start-up, so its import is not charged to a video.
     module: str
+    #: Whether it returns the right frames for every container featkit reads; ``False`` makes ``"auto"``
+    #: route the containers it misreads (:data:`_PYAV_ONLY_SUFFIXES`) elsewhere.
     exact_containers: bool = True
 
     def load(self, spec: str) -> Any:
