@@ -118,11 +118,12 @@ def motion_jacobian(
         Finite differences per unit of :data:`MOTION_STEPS`.
 
     """
-    mu = np.asarray(encode_mu(frames), dtype=np.float64)
-    moved = camera_moves(frames)
-    jac = [
-        (np.asarray(encode_mu(m), dtype=np.float64) - mu) / step for m, step in zip(moved, MOTION_STEPS, strict=True)
-    ]
+    mu = np.asarray(encode_mu(frames) if mu is None else mu, dtype=np.float64)
+    n = len(frames)
+    # One call for all probes: encoders are batch-independent, so this equals one call per probe
+    # bit for bit, and a single call keeps the encoder's batches full.
+    moved_mu = np.asarray(encode_mu(np.concatenate(camera_moves(frames))), dtype=np.float64)
+    jac = [(moved_mu[k * n : (k + 1) * n] - mu) / step for k, step in enumerate(MOTION_STEPS)]
     return np.stack(jac, axis=-1).astype(np.float32)
 
 
