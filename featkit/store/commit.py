@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from featkit.store.precheck import MATCHED_ATTRS
 from featkit.store.records import FailureRecord, VideoResult, now_iso
 from featkit.store.validate import validate_file
 
-__all__ = ["append_video", "copy_videos", "init_layout", "remove_stale_temp_files", "temp_path", "write_new_file"]
+__all__ = ["append_videos", "copy_videos", "init_layout", "remove_stale_temp_files", "temp_path", "write_new_file"]
 
 
 def write_new_file(
@@ -84,9 +84,8 @@ def write_new_file(
             migrate(f, "videos")
             f.attrs["updated"] = now_iso()
             write_roots(f, roots)
-            for result in pending:
-                fh.check()  # stop at the first failed write rather than compress the rest for nothing
-                append_video(f, result)
+            fh.check()  # stop at a failed write rather than compress the videos for nothing
+            append_videos(f, pending)
             del f["failures"]
             create_table(f, "failures", FAILURE_FIELDS)
             records = sorted(failures, key=lambda r: r.path)
@@ -133,28 +132,40 @@ def init_layout(f: h5py.File, meta: dict[str, Any]) -> None:
     create_table(f, "failures", FAILURE_FIELDS)
 
 
-def append_video(f: h5py.File, result: VideoResult) -> None:
-    """Append one video: its clips' features and rows, its row of ``/videos``, its frames if any."""
-    feats = np.asarray(result.features, dtype=np.float32)
-    if feats.ndim != 2 or feats.shape[1] != f["features"].shape[1]:
-        raise StoreError(
-            f"Features of {result.video['path']} have shape {feats.shape}; the file stores "
-            f"{f['features'].shape[1]} features per clip."
-        )
+def append_videos(f: h5py.File, results: Sequence[VideoResult]) -> None:
+    """Append videos: their clips' features and rows, their rows of ``/videos``, their frames if any.
+
+    Each column grows once for all of them (a resize and a write per column cost about as much for one
+    video as for a hundred, so a commit of many short clips would otherwise pay them per clip).
+    """
+    if not results:
+        return
+    width = f["features"].shape[1]
+    for result in results:
+        shape = np.shape(result.features)
+        if len(shape) != 2 or shape[1] != width:
+            raise StoreError(
+                f"Features of {result.video['path']} have shape {shape}; the file stores {width} features per clip."
+            )
     offset = f["features"].shape[0]
-    video_id = f["videos/path"].shape[0]
-    append(f["features"], feats)
-    n = feats.shape[0]
+    first_id = f["videos/path"].shape[0]
+    counts = [len(r.features) for r in results]
+    append(f["features"], np.concatenate([np.asarray(r.features, dtype=np.float32) for r in results]))
+    ids = np.repeat(np.arange(first_id, first_id + len(results)), counts)
     for name, dtype in CLIP_FIELDS.items():
-        values = (
-            np.full(n, video_id, dtype=dtype) if name == "video_id" else np.asarray(result.clips[name], dtype=dtype)
-        )
-        append(f["clips"][name], values)
-    row = {**migrated_defaults("videos"), **result.video, "clip_offset": offset, "clip_count": n}
+        values = ids if name == "video_id" else np.concatenate([np.asarray(r.clips[name]) for r in results])
+        append(f["clips"][name], values.astype(dtype))
+    defaults = migrated_defaults("videos")
+    offsets = offset + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows = [
+        {**defaults, **r.video, "clip_offset": int(o), "clip_count": n}
+        for r, o, n in zip(results, offsets, counts, strict=True)
+    ]
     for name, dtype in VIDEO_FIELDS.items():
-        append(f["videos"][name], np.array([row[name]], dtype=object if dtype is STR else dtype))
-    if result.frames is not None:
-        append_frames(f, video_id, result.frames)
+        append(f["videos"][name], np.array([row[name] for row in rows], dtype=object if dtype is STR else dtype))
+    with_frames = [(first_id + i, r.frames) for i, r in enumerate(results) if r.frames is not None]
+    if with_frames:
+        append_frames(f, with_frames)
 
 
 def require_frames(f: h5py.File, latent_dim: int) -> h5py.Group:
@@ -171,15 +182,16 @@ def require_frames(f: h5py.File, latent_dim: int) -> h5py.Group:
     return g
 
 
-def append_frames(f: h5py.File, video_id: int, frames: dict[str, np.ndarray]) -> None:
-    """Append one video's per-frame latents (rows stay grouped by video, in commit order)."""
-    mu = np.asarray(frames["mu"], dtype=np.float32)
-    g = require_frames(f, mu.shape[1])
-    append(g["video_id"], np.full(len(mu), video_id, dtype=np.int64))
-    append(g["frame_index"], np.asarray(frames["frame_index"], dtype=np.int64))
-    append(g["time"], np.asarray(frames["time"], dtype=np.float64))
-    append(g["mu"], mu)
-    append(g["logvar"], np.asarray(frames["logvar"], dtype=np.float32))
+def append_frames(f: h5py.File, videos: Sequence[tuple[int, dict[str, np.ndarray]]]) -> None:
+    """Append videos' per-frame latents, ``(video_id, frames)`` each (rows stay grouped by video, in commit order)."""
+    mus = [np.asarray(fr["mu"], dtype=np.float32) for _, fr in videos]
+    g = require_frames(f, mus[0].shape[1])
+    ids = [np.full(len(m), vid, dtype=np.int64) for (vid, _), m in zip(videos, mus, strict=True)]
+    append(g["video_id"], np.concatenate(ids))
+    append(g["frame_index"], np.concatenate([np.asarray(fr["frame_index"], dtype=np.int64) for _, fr in videos]))
+    append(g["time"], np.concatenate([np.asarray(fr["time"], dtype=np.float64) for _, fr in videos]))
+    append(g["mu"], np.concatenate(mus))
+    append(g["logvar"], np.concatenate([np.asarray(fr["logvar"], dtype=np.float32) for _, fr in videos]))
 
 
 def copy_frames(old: h5py.File, new: h5py.File, kept: np.ndarray, new_id: np.ndarray) -> None:
