@@ -178,6 +178,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
 
 # -- path-based extraction -------------------------------------------------------------
 
+
 def _get_encoder(spec: str, batch_size: int) -> Any:
     from featkit.encoders import shared_encoder
 

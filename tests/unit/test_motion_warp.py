@@ -44,7 +44,8 @@ def test_moves_equal_the_reference_warp_bit_for_bit(shape):
     got = camera_moves(frames)
     assert len(got) == len(MOTION_STEPS)
     for g, want in zip(got, _reference_moves(frames), strict=True):
-        assert g.dtype == np.uint8 and g.shape == frames.shape
+        assert g.dtype == np.uint8
+        assert g.shape == frames.shape
         np.testing.assert_array_equal(g, want)
 
 
