@@ -131,7 +131,14 @@ class ClipReducer:
         self._mu: np.ndarray | None = None
         self._logvar: np.ndarray | None = None
         self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
-        self._jac: np.ndarray | None = None  # per-frame responses to camera moves, only for `motion`
+        # Responses to camera moves (only for `motion`): measured on the probed frames, interpolated between.
+        self._motion = needs_motion(self.stats)
+        self._needed, lower, upper, self._weight = plan.probe_plan()
+        self._lower, self._upper = self._needed[lower], self._needed[upper]  # frame ids of the two probes
+        # A clip is reduced once the probe after its last frame is in too.
+        self._ready_at = self._upper[np.searchsorted(self._needed, last)] if n and self._motion else last
+        self._probe_ids = np.zeros(0, dtype=np.int64)
+        self._probe_jac: np.ndarray | None = None
 
     @property
     def n_done(self) -> int:
@@ -147,38 +154,67 @@ class ClipReducer:
         """Encode a window of frames (ids increasing, after those of earlier windows) and reduce finished clips."""
         if len(frame_ids) == 0:
             return
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
-        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames, mu) if needs_motion(self.stats) else None
+        if self._motion:
+            self._add_probes(frame_ids, frames, mu)
         if self._frames is not None:
-            self._frames.append((np.asarray(frame_ids, dtype=np.int64), mu, logvar))
+            self._frames.append((frame_ids, mu, logvar))
         if self._mu is None:
-            self._ids, self._mu, self._logvar = np.asarray(frame_ids, dtype=np.int64), mu, logvar
-            self._scores, self._jac = scores, jac
+            self._ids, self._mu, self._logvar, self._scores = frame_ids, mu, logvar, scores
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
             self._logvar = np.concatenate([self._logvar, logvar])
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
-            self._jac = None if jac is None else np.concatenate([self._jac, jac])
         newest = int(frame_ids[-1])
         plan = self.plan
-        while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
+        while self.n_done < plan.n_clips and self._ready_at[self.n_done] <= newest:
             fids = plan.frame_indices[plan.clip_samples(self.n_done)]
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
-            jacobian = None if self._jac is None else self._jac[pos]
+            jacobian = self._jacobian(fids) if self._motion else None
             # Microseconds: decoders report the same timestamp with different float rounding (decord and
             # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
             times = np.round(self._starts[fids], 6)
             self._rows.append(
                 clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
             )
-        keep = self._ids >= self._first[self.n_done] if self.n_done < plan.n_clips else np.zeros(len(self._ids), bool)
+        self._forget_reduced()
+
+    def _add_probes(self, frame_ids: np.ndarray, frames: np.ndarray, mu: np.ndarray) -> None:
+        """Measure the camera-move responses of the window's probed frames."""
+        probed = np.isin(frame_ids, self._lower) | np.isin(frame_ids, self._upper)
+        if not probed.any():
+            return
+        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames[probed], mu[probed])
+        self._probe_ids = np.concatenate([self._probe_ids, frame_ids[probed]])
+        self._probe_jac = jac if self._probe_jac is None else np.concatenate([self._probe_jac, jac])
+
+    def _jacobian(self, fids: np.ndarray) -> np.ndarray:
+        """Responses of frames ``fids``: a probed frame's own, else the interpolation of its two probes."""
+        assert self._probe_jac is not None  # a clip is reduced only after its probes arrived
+        k = np.searchsorted(self._needed, fids)
+        lo = self._probe_jac[np.searchsorted(self._probe_ids, self._lower[k])].astype(np.float64)
+        hi = self._probe_jac[np.searchsorted(self._probe_ids, self._upper[k])].astype(np.float64)
+        w = self._weight[k][:, None, None]
+        return ((1.0 - w) * lo + w * hi).astype(np.float32)
+
+    def _forget_reduced(self) -> None:
+        """Drop the latents and probes no clip still to be reduced uses."""
+        if self.n_done < self.plan.n_clips:
+            first = self._first[self.n_done]
+            keep = self._ids >= first
+            oldest_probe = self._lower[np.searchsorted(self._needed, first)] if self._motion else first
+        else:
+            keep = np.zeros(len(self._ids), bool)
+            oldest_probe = np.iinfo(np.int64).max
         self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
         if self._scores is not None:
             self._scores = self._scores[keep]
-        if self._jac is not None:
-            self._jac = self._jac[keep]
+        if self._probe_jac is not None:
+            kept = self._probe_ids >= oldest_probe
+            self._probe_ids, self._probe_jac = self._probe_ids[kept], self._probe_jac[kept]
 
     def result(self) -> VideoResult:
         """The finished video.

@@ -41,6 +41,9 @@ def setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
         # Absent keys: the model as loaded, run by Keras (files written before variants and LiteRT).
         absent = {"precision": "float32", "runtime": "keras"}
         stored, wanted = {**absent, **stored}, {**absent, **wanted}
+    if key == "sampling" and isinstance(stored, dict) and isinstance(wanted, dict):
+        # Files written before motion probing was spaced probed every frame.
+        stored, wanted = {"probe_every": 1, **stored}, {"probe_every": 1, **wanted}
     if isinstance(stored, dict) and isinstance(wanted, dict):
         out = []
         for k in sorted(set(stored) | set(wanted), key=str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -137,3 +139,84 @@ def test_jacobian_of_the_real_encoder_is_batch_independent(encoder):
     full = motion_jacobian(lambda f: encoder.encode(f)[0], frames)
     part = motion_jacobian(lambda f: encoder.encode(f)[0], frames[2:])
     np.testing.assert_array_equal(full[2:], part)
+
+
+def _reduce(path, encoder, sampling, window):
+    from featkit.io.sampling import plan_clips
+    from featkit.io.video import DecordReader
+    from featkit.reduce import ClipReducer
+
+    reader = DecordReader(path, encoder.input_size)
+    plan = plan_clips(reader.info.starts, reader.info.end, sampling)
+    reducer = ClipReducer({"path": path.name}, plan, reader.info.starts, reader.info.end, encoder, DEFAULT_MOTION)
+    ids = plan.needed_frames()
+    for lo in range(0, len(ids), window):
+        reducer.add(ids[lo : lo + window], reader.read(ids[lo : lo + window]))
+    return reducer.result().features, plan, reader
+
+
+DEFAULT_MOTION = ("mu_mean", "motion", "motion_speed")
+
+
+@pytest.fixture(scope="module")
+def pan_video(tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe")
+    return vf.write_clip(root, "pan", natural_frames(60, 80, 80, seed=4, pan=(2, 1)), fps=16)
+
+
+def test_probing_every_frame_equals_the_dense_formula(pan_video, encoder):
+    from featkit import SamplingConfig
+
+    sampling = SamplingConfig(clip_len=8, stride=5, probe_every=1)
+    got, plan, reader = _reduce(pan_video, encoder, sampling, window=7)
+    ids = plan.needed_frames()
+    frames = reader.read(ids)
+    mu, logvar = encoder.encode(frames)
+    jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu)
+    rows = []
+    for i in range(plan.n_clips):
+        fids = plan.frame_indices[plan.clip_samples(i)]
+        pos = np.searchsorted(ids, fids)
+        times = np.round(reader.info.starts[fids], 6)
+        rows.append(clip_statistics(mu[pos], logvar[pos], DEFAULT_MOTION, times=times, jacobian=jac[pos]))
+    np.testing.assert_array_equal(got, np.stack(rows))
+
+
+@pytest.mark.parametrize("probe_every", [2, 3])
+def test_spaced_probes_do_not_depend_on_windows_and_keep_the_direction(pan_video, encoder, probe_every):
+    from featkit import SamplingConfig
+
+    sampling = SamplingConfig(clip_len=8, stride=5, probe_every=probe_every)
+    runs = [_reduce(pan_video, encoder, sampling, window)[0] for window in (1, 4, 11, 1000)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0], other)
+    dense = _reduce(pan_video, encoder, SamplingConfig(clip_len=8, stride=5, probe_every=1), 1000)[0]
+    names = feature_names(DEFAULT_MOTION, encoder.latent_dim)
+    motion = [names.index(c) for c in MOTION_COLUMNS + SPEED_COLUMNS]
+    assert not np.array_equal(runs[0][:, motion], dense[:, motion])  # fewer probes really were used
+    np.testing.assert_array_equal(runs[0][:, : encoder.latent_dim], dense[:, : encoder.latent_dim])
+    # The content moves left and up (the window pans right and down) in every clip, as with dense probes.
+    x, y = names.index("motion_x"), names.index("motion_y")
+    assert np.all(runs[0][:, x] < 0)
+    assert np.all(runs[0][:, y] < 0)
+    assert np.all(np.sign(runs[0][:, x]) == np.sign(dense[:, x]))
+
+
+def test_a_file_from_before_probe_spacing_resumes_only_with_every_frame_probed(tmp_path, encoder):
+    import h5py
+
+    from featkit import ExtractionConfig, SamplingConfig, StoreMismatchError, extract
+
+    root = tmp_path / "v"
+    vf.write_clip(root, "a", natural_frames(20, 64, 64, seed=1, pan=(1, 0)), fps=8)
+    out = tmp_path / "old.h5"
+    dense = ExtractionConfig(sampling=SamplingConfig(probe_every=1))
+    assert extract(root, out, dense, progress=False, encoder=encoder).ok
+    with h5py.File(out, "r+") as f:  # what a file written before `probe_every` existed holds
+        sampling = json.loads(f.attrs["sampling"])
+        del sampling["probe_every"]
+        f.attrs["sampling"] = json.dumps(sampling)
+    vf.write_clip(root, "b", natural_frames(20, 64, 64, seed=2, pan=(0, 1)), fps=8)
+    with pytest.raises(StoreMismatchError, match=r"sampling\.probe_every: file 1, this run 2"):
+        extract(root, out, ExtractionConfig(), progress=False, encoder=encoder)
+    assert extract(root, out, dense, progress=False, encoder=encoder).ok
