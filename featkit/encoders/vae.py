@@ -28,6 +28,7 @@ __all__ = [
     "VAE",
     "Architecture",
     "GaussianSampler",
+    "LatentSlice",
     "LogVarClip",
     "UnitClip",
     "build_decoder",
@@ -107,6 +108,13 @@ class Architecture:
         be ``latent_grid``), flattened row-major to d = ``latent_dim``. Each
         code describes its own region, so the position of moving content
         survives in μ and per-clip statistics of it see local motion.
+    latent_global : int, default=0
+        With ``latent_grid``: the last ``latent_global`` entries of z form a
+        global code (Dense heads on the flattened feature map) beside the grid,
+        which then has ``(latent_dim - latent_global) / latent_grid**2``
+        channels. The decoder adds the global code's projection to every cell,
+        so it can carry what belongs to the whole frame (its kind of scene)
+        while the grid keeps the layout.
 
     Raises
     ------
@@ -121,6 +129,7 @@ class Architecture:
     linear_path: bool = False
     train_linear_path: bool = True
     latent_grid: int = 0
+    latent_global: int = 0
 
     def __post_init__(self) -> None:
         widths, input_size, latent_grid = tuple(int(w) for w in self.widths), self.input_size, self.latent_grid
@@ -129,13 +138,18 @@ class Architecture:
             raise ValueError(
                 f"input_size must be divisible by 2**len(widths)={2 ** len(widths)}. Received: input_size={input_size}"
             )
+        if self.latent_global and not (latent_grid and 0 < self.latent_global < self.latent_dim):
+            raise ValueError(
+                "latent_global needs a spatial latent (latent_grid > 0) and must be less than latent_dim. "
+                f"Received: latent_global={self.latent_global}, latent_grid={latent_grid}, latent_dim={self.latent_dim}"
+            )
         if latent_grid:
             side = input_size // 2 ** len(widths)
-            if latent_grid != side or self.latent_dim % latent_grid**2:
+            if latent_grid != side or (self.latent_dim - self.latent_global) % latent_grid**2:
                 raise ValueError(
                     f"latent_grid must equal the last feature map's side input_size / 2**len(widths) = {side}, and "
-                    f"latent_dim must be a multiple of latent_grid**2. Received: latent_grid={latent_grid}, "
-                    f"latent_dim={self.latent_dim}"
+                    f"latent_dim - latent_global must be a multiple of latent_grid**2. Received: "
+                    f"latent_grid={latent_grid}, latent_dim={self.latent_dim}, latent_global={self.latent_global}"
                 )
             if self.linear_path:
                 raise ValueError("linear_path is only available with a global code (latent_grid=0).")
@@ -167,6 +181,30 @@ class UnitClip(layers.Layer):
 
     def call(self, x: Any, training: bool = False) -> Any:
         return x if training else ops.clip(x, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="featkit")
+class LatentSlice(layers.Layer):
+    """Columns ``start:stop`` of z (the grid part or the global part of a hybrid latent).
+
+    Parameters
+    ----------
+    start, stop : int
+
+    """
+
+    def __init__(self, start: int, stop: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, z: Any) -> Any:
+        return z[:, self.start : self.stop]
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, int]:
+        return (input_shape[0], self.stop - self.start)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
 @keras.saving.register_keras_serializable(package="featkit")
@@ -222,9 +260,19 @@ def build_encoder(*args: Any, **kwargs: Any) -> keras.Model:
     for i, w in enumerate(widths):
         h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
     if latent_grid:
-        channels = latent_dim // latent_grid**2
+        g = arch.latent_global
+        channels = (latent_dim - g) // latent_grid**2
         mu = layers.Conv2D(channels, 3, padding="same", name="mu_grid")(h)
         logvar = layers.Conv2D(channels, 3, padding="same", name="logvar_grid")(h)
+        if g:
+            flat = layers.Flatten(name="flatten")(h)
+            mu = layers.Concatenate(name="mu")(
+                [layers.Flatten(name="mu_grid_flat")(mu), layers.Dense(g, name="mu_global")(flat)]
+            )
+            logvar = layers.Concatenate(name="logvar")(
+                [layers.Flatten(name="logvar_grid_flat")(logvar), layers.Dense(g, name="logvar_global")(flat)]
+            )
+            return keras.Model(x_in, [mu, LogVarClip(name="logvar_clip")(logvar)], name="encoder")
         mu = layers.Flatten(name="mu")(mu)
         logvar = LogVarClip(name="logvar_clip")(layers.Flatten(name="logvar")(logvar))
         return keras.Model(x_in, [mu, logvar], name="encoder")
@@ -259,7 +307,17 @@ def build_decoder(*args: Any, **kwargs: Any) -> keras.Model:
     input_size, latent_dim, widths, latent_grid = arch.input_size, arch.latent_dim, arch.widths, arch.latent_grid
     base = input_size // 2 ** len(widths)
     z_in = keras.Input((latent_dim,), name="z")
-    if latent_grid:
+    if latent_grid and arch.latent_global:
+        cut = latent_dim - arch.latent_global
+        h = LatentSlice(0, cut, name="z_grid")(z_in)
+        h = layers.Reshape((base, base, cut // base**2), name="unflatten")(h)
+        h = layers.Conv2D(widths[-1], 3, padding="same", name="project")(h)
+        glob = layers.Dense(base * base * widths[-1], name="project_global")(
+            LatentSlice(cut, latent_dim, name="z_global")(z_in)
+        )
+        glob = layers.Reshape((base, base, widths[-1]), name="unflatten_global")(glob)
+        h = layers.ReLU(name="project_relu")(layers.Add(name="project_sum")([h, glob]))
+    elif latent_grid:
         h = layers.Reshape((base, base, latent_dim // base**2), name="unflatten")(z_in)
         h = layers.Conv2D(widths[-1], 3, padding="same", activation="relu", name="project")(h)
     else:
@@ -373,13 +431,15 @@ def build_vae(
     linear_path: bool = False,
     train_linear_path: bool = True,
     latent_grid: int = 0,
+    latent_global: int = 0,
 ) -> VAE:
     """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config).
 
     ``latent_grid`` > 0 gives the spatial latent of :func:`build_encoder`; 0
-    (the default) the global code of ``featkit-default-v2``.
+    (the default) the global code of ``featkit-default-v2``. ``latent_global``
+    adds a global code to the grid (see :class:`Architecture`).
     """
-    arch = Architecture(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid)
+    arch = Architecture(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid, latent_global)
     vae = VAE(
         build_encoder(arch),
         build_decoder(arch),

@@ -37,8 +37,9 @@ def _new_model_defaults() -> dict[str, Any]:
 def _card_architecture(arch: dict[str, Any]) -> dict[str, Any]:
     """The build settings a model card names (``latent_grid`` only for a spatial latent)."""
     out = {k: arch[k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
-    if arch.get("latent_grid"):
-        out["latent_grid"] = int(arch["latent_grid"])
+    for key in ("latent_grid", "latent_global"):
+        if arch.get(key):
+            out[key] = int(arch[key])
     return out
 
 
@@ -79,8 +80,13 @@ def resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray] 
         # A new model follows the default's spatial design (one code per cell of the last feature map)
         # when its latent_dim fills that grid, and has one global code otherwise; the report's
         # architecture says which. A fine-tuned model keeps its own (its shape keys cannot change).
+        # A global part beside the grid (latent_global) is kept while the rest still fills the grid.
         side = arch["input_size"] // 2 ** len(arch["widths"])
-        if arch["latent_dim"] % side**2:
+        d, g = arch["latent_dim"], arch.get("latent_global", 0)
+        if g and not (d > g and (d - g) % side**2 == 0):
+            del arch["latent_global"]
+            g = 0
+        if (d - g) % side**2:
             del arch["latent_grid"]
         else:
             arch["latent_grid"] = side
@@ -122,6 +128,9 @@ def architecture_of(vae: Any) -> dict[str, Any]:
         }
         if grid:
             arch["latent_grid"] = int(grid[0].output.shape[1])
+        glob = [layer for layer in enc.layers if layer.name == "mu_global"]
+        if glob:
+            arch["latent_global"] = int(glob[0].units)
     except (AttributeError, ValueError, IndexError, TypeError) as exc:
         raise EncoderError(
             "The model is not a featkit VAE (an encoder with conv0.., mu and logvar layers, and a decoder). "

@@ -256,3 +256,60 @@ def test_architecture_of_a_spatial_vae_rebuilds_it():
     rebuilt = build_vae(**arch)
     assert [w.shape for w in rebuilt.get_weights()] == [w.shape for w in vae.get_weights()]
     assert "latent_grid" not in architecture_of(build_vae(input_size=32, latent_dim=8, widths=(8, 16)))
+
+
+# -- hybrid latent: a grid plus a global code ------------------------------------------------------
+
+
+def _hybrid(**kw):
+    return _spatial(latent_dim=96, latent_global=32, **kw)  # 8 x 8 x 1 grid + 32 global
+
+
+def test_hybrid_latent_puts_the_global_code_last_and_round_trips_in_safe_mode(tmp_path):
+    vae = _hybrid()
+    x = np.random.default_rng(6).random((3, 32, 32, 3)).astype("float32")
+    x_hat, mu, logvar = vae(x, training=False)
+    assert mu.shape == logvar.shape == (3, 96)
+    path = tmp_path / "hybrid.keras"
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    for got, want in zip(loaded(x, training=False), (x_hat, mu, logvar), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_hybrid_global_code_sees_the_whole_frame_and_decodes_everywhere():
+    rng = np.random.default_rng(7)
+    vae = _hybrid()
+    x = rng.random((1, 32, 32, 3)).astype("float32")
+    y = x.copy()
+    y[:, 24:, 24:] = rng.random((1, 8, 8, 3))
+    a, b = (np.asarray(vae.encoder(v)[0])[0] for v in (x, y))
+    np.testing.assert_array_equal(a[:64].reshape(8, 8)[:4, :4], b[:64].reshape(8, 8)[:4, :4])  # grid stays local
+    assert not np.allclose(a[64:], b[64:])  # the global code sees the far corner
+    z = rng.normal(size=(1, 96)).astype("float32")
+    w = z.copy()
+    w[0, 64:] += 3.0
+    da = np.abs(np.asarray(vae.decoder(z)) - np.asarray(vae.decoder(w)))[0].max(axis=-1)
+    assert (da[:8, :8] > 0).any()
+    assert (da[24:, 24:] > 0).any()
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"latent_global": 16}, "latent_dim - latent_global must be a multiple"),
+        ({"latent_global": 128}, "must be less than latent_dim"),
+        ({"latent_grid": 0, "latent_global": 16}, "needs a spatial latent"),
+    ],
+)
+def test_hybrid_settings_that_cannot_form_a_model_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _spatial(**kw)
+
+
+def test_architecture_of_a_hybrid_vae_rebuilds_it():
+    from featkit.training.init_model import architecture_of
+
+    arch = architecture_of(_hybrid())
+    assert (arch["latent_dim"], arch["latent_grid"], arch["latent_global"]) == (96, 8, 32)
+    assert [w.shape for w in build_vae(**arch).get_weights()] == [w.shape for w in _hybrid().get_weights()]
