@@ -45,6 +45,13 @@ class VAETrainer:
     init_weights : str, path-like or list of ndarray, optional
         A weights file to load, or the values of ``vae.get_weights()`` of a
         model with the same architecture (fine-tuning).
+    teacher_targets : ndarray of shape (n, 2, m), optional
+        A frozen teacher's (whitened) features of every training frame, as
+        seen (``[:, 0]``) and mirrored (``[:, 1]``, what a flipped batch
+        shows). With them the model trained is
+        :func:`~featkit.training.distill.build_distillation_vae`.
+    teacher_weight : float, default=0.0
+        Weight of its teacher term.
 
     Attributes
     ----------
@@ -67,6 +74,8 @@ class VAETrainer:
         seed: int = 0,
         flip: bool = True,
         init_weights: str | os.PathLike[str] | list[np.ndarray] | None = None,
+        teacher_targets: np.ndarray | None = None,
+        teacher_weight: float = 0.0,
     ) -> None:
         import keras
 
@@ -89,13 +98,25 @@ class VAETrainer:
             self.vae.load_weights(init_weights)
         elif init_weights is not None:
             self.vae.set_weights(list(init_weights))
+        if teacher_targets is not None and (teacher_targets.ndim != 3 or teacher_targets.shape[:2] != (len(train), 2)):
+            raise ValueError(
+                f"teacher_targets must have shape (n, 2, m) with n = {len(train)} training frames. "
+                f"Received: shape={teacher_targets.shape}"
+            )
+        self.teacher_targets = None if teacher_targets is None else teacher_targets.astype(np.float32)
+        # The model the optimizer steps: the VAE itself, or the VAE with a teacher head (same layers).
+        self.model = self.vae
+        if self.teacher_targets is not None:
+            from featkit.training.distill import build_distillation_vae
+
+            self.model = build_distillation_vae(self.vae, self.teacher_targets.shape[-1], teacher_weight)
         self.steps_per_epoch = int(np.ceil(len(train) / self.batch_size))
         schedule = keras.optimizers.schedules.CosineDecay(
             learning_rate, decay_steps=self.steps_per_epoch * self.epochs, alpha=0.05
         )
-        self.vae.compile(optimizer=keras.optimizers.Adam(schedule))
+        self.model.compile(optimizer=keras.optimizers.Adam(schedule))
         # Create the moments now, so a saved state can be restored before the first step.
-        self.vae.optimizer.build(self.vae.trainable_variables)
+        self.model.optimizer.build(self.model.trainable_variables)
         self.epoch = 0
 
     @classmethod
@@ -140,23 +161,29 @@ class VAETrainer:
         ----------
         on_batch : callable, optional
             Called as ``on_batch(step, logs)`` after each batch; ``logs`` holds the
-            epoch's running means of ``loss``, ``recon`` and ``kl``.
+            epoch's running means of ``loss``, ``recon`` and ``kl`` (and ``teacher``).
 
         Returns
         -------
         dict of str to float
-            ``loss``, ``recon`` and ``kl`` of the epoch (nats per frame).
+            ``loss``, ``recon`` and ``kl`` of the epoch (nats per frame), and
+            ``teacher`` when training with teacher targets.
 
         """
         order, flips = self.epoch_plan(self.epoch)
-        self.vae.reset_metrics()
+        self.model.reset_metrics()
         logs: dict[str, float] = {}
+        keys = ("loss", "recon", "kl") if self.teacher_targets is None else ("loss", "recon", "kl", "teacher")
         for step, lo in enumerate(range(0, len(order), self.batch_size)):
-            x = self.train[order[lo : lo + self.batch_size]].astype(np.float32) / np.float32(255.0)
+            idx = order[lo : lo + self.batch_size]
+            x = self.train[idx].astype(np.float32) / np.float32(255.0)
             f = flips[lo : lo + self.batch_size]
             x[f] = x[f, :, ::-1]
-            out = self.vae.train_on_batch(x, return_dict=True)
-            logs = {k: float(out[k]) for k in ("loss", "recon", "kl")}
+            if self.teacher_targets is None:
+                out = self.model.train_on_batch(x, return_dict=True)
+            else:
+                out = self.model.train_on_batch(x, self.teacher_targets[idx, f.astype(np.intp)], return_dict=True)
+            logs = {k: float(out[k]) for k in keys}
             if on_batch is not None:
                 on_batch(step, logs)
         self.epoch += 1
@@ -164,7 +191,7 @@ class VAETrainer:
 
     def _state_variables(self) -> list[Any]:
         # Model variables include the sampler's seed state; optimizer ones the step counter.
-        return [*self.vae.variables, *self.vae.optimizer.variables]
+        return [*self.model.variables, *self.model.optimizer.variables]
 
     def get_state(self) -> dict[str, Any]:
         """Everything training changes: ``epoch`` and ``variables`` (a list of arrays, in a fixed order)."""
