@@ -58,7 +58,7 @@ def test_litert_is_batch_and_thread_independent(encoder):
     ref = encoder.encode(frames)
     for batch_size, threads in ((1, 1), (8, 2), (16, 2), (32, 1), (256, 1)):
         other = lite.LiteRTEncoder(
-            data, name="x", input_size=64, latent_dim=32, batch_size=batch_size, num_threads=threads
+            data, name="x", input_size=64, latent_dim=encoder.latent_dim, batch_size=batch_size, num_threads=threads
         )
         for got, want in zip(other.encode(frames), ref, strict=True):
             np.testing.assert_array_equal(got, want)

@@ -23,6 +23,7 @@ import pytest
 from featkit import ConfigError, ExtractionConfig, SamplingConfig, StoreError, StoreMismatchError
 from featkit.discover import Skipped, discover_videos, read_video_list
 from tests import videofactory as vf
+from tests.shipped import default_latent_dim
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -447,8 +448,8 @@ def test_per_frame_latents_are_stored_beside_the_clips_and_survive_a_redo(tmp_pa
     extract(root, out, config, progress=False, encoder=encoder)
     frames = load_frames(out)
     assert list(frames) == ["a.mp4", "b.mp4"]
-    assert frames["a.mp4"].mu.shape == (16, 32)
-    assert frames["b.mp4"].logvar.shape == (24, 32)
+    assert frames["a.mp4"].mu.shape == (16, default_latent_dim())
+    assert frames["b.mp4"].logvar.shape == (24, default_latent_dim())
     assert np.allclose(np.diff(frames["b.mp4"].time), 1 / 8)
     # The clip statistic mu_mean is the mean of the stored per-frame mu over the clip's frames.
     X, _, groups, _names = load_features(out, features=["mu_mean"])
@@ -458,7 +459,7 @@ def test_per_frame_latents_are_stored_beside_the_clips_and_survive_a_redo(tmp_pa
     extract(root, out, config, progress=False, encoder=encoder)
     again = load_frames(out)
     assert np.array_equal(again["b.mp4"].mu, frames["b.mp4"].mu)
-    assert again["a.mp4"].mu.shape == (8, 32)
+    assert again["a.mp4"].mu.shape == (8, default_latent_dim())
     with pytest.raises(StoreMismatchError, match="per_frame"):
         extract(root, out, SHORT, progress=False, encoder=encoder)
 

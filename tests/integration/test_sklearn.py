@@ -21,8 +21,10 @@ import featkit
 from featkit.aggregate import aggregate_by_video, average_by_video, predict_by_video
 from featkit.exceptions import ConfigError, LayoutError, VideoOpenError
 from featkit.sklearn import load_features, load_videos
+from featkit.stats import feature_names
 from featkit.transformers import PATH_INPUT_NOT_APPLICABLE, LatentStatsSelector, VideoFeatureExtractor
 from tests import videofactory as vf
+from tests.shipped import default_latent_dim
 
 # -- load_features ------------------------------------------------------------------------
 
@@ -30,16 +32,17 @@ from tests import videofactory as vf
 def test_load_features_filters_match_the_full_read(class_features):
     X, y, groups, names = load_features(class_features)
     videos = load_videos(class_features)
-    assert X.shape == (48, 6 * 32 + 8)  # the default statistics: 6 per latent, 8 of camera motion
+    assert X.shape == (48, 6 * default_latent_dim() + 8)  # the default statistics: 6 per latent, 8 of camera motion
     assert X.dtype == np.float32
     assert list(np.unique(y)) == ["bar", "square", "stripes"]
     assert np.array_equal(np.bincount(groups), np.full(12, 4))
     assert all(videos["label"][groups] == y)
 
-    sub = load_features(class_features, labels=["square", "bar"], features=["mu_mean", "sigma_mean_03"])
+    one = feature_names(("sigma_mean",), default_latent_dim())[3]  # one column by name: sigma_mean_03 / _003
+    sub = load_features(class_features, labels=["square", "bar"], features=["mu_mean", one])
     rows = np.isin(y, ["square", "bar"])
-    cols = [i for i, n in enumerate(names) if n.startswith("mu_mean_") or n == "sigma_mean_03"]
-    assert len(cols) == 33
+    cols = [i for i, n in enumerate(names) if n.startswith("mu_mean_") or n == one]
+    assert len(cols) == default_latent_dim() + 1
     assert np.array_equal(sub.X, X[rows][:, cols])
     assert np.array_equal(sub.groups, groups[rows])
     assert list(sub.feature_names) == [names[i] for i in cols]
@@ -107,7 +110,7 @@ def test_selector_picks_statistic_groups_by_name(class_features):
     out = sel.transform(X)
     expected = [n for n in names if n.startswith(("mu_mean_", "sigma_mean_"))]
     assert list(sel.get_feature_names_out()) == expected
-    assert out.shape == (48, 64)
+    assert out.shape == (48, 2 * default_latent_dim())
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-5)
     with pytest.raises(ValueError, match="must name statistic groups"):
         LatentStatsSelector(["mu_median"], feature_names=names).fit(X)
@@ -189,7 +192,7 @@ def test_video_extractor_in_grid_search_decodes_each_video_once(class_videos, cl
 def test_video_extractor_errors(tmp_path, class_videos):
     broken = vf.write_zero_bytes(tmp_path / "empty.mp4")
     ext = VideoFeatureExtractor(clip_len=4, aggregate="mean_std").fit([str(broken)])
-    assert len(ext.get_feature_names_out()) == 2 * (6 * 32 + 8)
+    assert len(ext.get_feature_names_out()) == 2 * (6 * default_latent_dim() + 8)
     assert ext.get_feature_names_out()[-1] == "motion_speed_rotate_std"
     with pytest.raises(VideoOpenError, match=r"empty\.mp4"):
         ext.transform([str(broken)])

@@ -175,14 +175,20 @@ def test_default_encoder_ships_a_trained_model_card(encoder):
     held = {v["id"] for v in card["training"]["held_out_videos"]}
     assert held
     assert not held & {v["id"] for v in card["training"]["train_videos"]}
-    # The shipped model's report: it reconstructs held-out frames better than PCA with as many
-    # components, in PSNR and in SSIM, and the paired bootstrap interval of the gain excludes 0.
+    # The shipped model's report: held-out reconstruction against PCA at the same stored bytes, with a
+    # paired bootstrap interval of the difference that holds the point estimate (the README states
+    # the sign: v3 trades reconstruction for features, below PCA by about 0.9 dB).
     h = card["held_out"]
-    assert h["psnr_db"] > h["pca_psnr_db"]
-    assert h["psnr_gain_db_ci95"][0] > 0
-    assert h["ssim"] > h["pca_ssim"]
-    assert h["ssim_gain_ci95"][0] > 0
+    for metric, gain in (("psnr_db", "psnr_gain_db_ci95"), ("ssim", "ssim_gain_ci95")):
+        lo, hi = h[gain]
+        assert lo <= h[metric] - h[f"pca_{metric}"] <= hi
+        assert hi - lo < 0.5 if metric == "psnr_db" else hi - lo < 0.05
+    assert h["bytes_matched"]["vae_int8"]["bytes"] == card["stored_bytes_per_frame"]["int8"] <= 128
     assert card["history"]["held_out_per_epoch"][-1]["psnr_db"] == pytest.approx(h["psnr_db"], abs=1e-3)
+    if "teacher" in card:  # the teacher term is part of the objective, and needed only in training
+        assert "teacher" in card["objective"]
+        assert len(card["teacher"]["weights_sha256"]) == 64
+        assert card["history"]["teacher"][-1] < card["history"]["teacher"][0]
 
 
 # -- spatial latent (featkit-default-v3's design) ---------------------------------------------
