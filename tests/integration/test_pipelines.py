@@ -140,11 +140,11 @@ def test_cluster_methods(class_features, tmp_path, method):
     assert [int(r["cluster"]) for r in clips] == report["clip_clusters"].tolist()
     assert (tmp_path / "c" / "clusters.png").read_bytes().startswith(PNG)
     assert {"nmi", "ari"} <= set(report["clip"])
-    if method in ("kmeans", "agglomerative"):
-        assert report["clip"]["nmi"] >= 0.9  # three visually distinct classes
-        assert report["video"]["ari"] >= 0.9
-    else:
-        assert report["clip"]["nmi"] >= 0.5
+    # Three visually distinct synthetic classes. featkit-default-v2 separated them (NMI >= 0.9); v3 merges two
+    # of them on every method (NMI 0.54-0.66, ARI 0.29-0.46: its global code follows an ImageNet network, which
+    # tells real scenes apart far better but moving squares from bars less; README "The default encoder").
+    # Asserted: well above chance (NMI ~0 for unrelated clusters).
+    assert report["clip"]["nmi"] >= 0.5
     assert json.loads((tmp_path / "c" / "report.json").read_text())["method"] == method
 
 
