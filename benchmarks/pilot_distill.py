@@ -185,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-source", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", default=None, help="folder: keep each fine-tuned model's weights there")
+    ap.add_argument(
+        "--evaluate",
+        nargs="*",
+        default=None,
+        metavar="DIR",
+        help="instead of training: measure trained models (folders with default.weights.h5 + default.json; "
+        "'default' for the shipped one) on the same probes, without the baselines",
+    )
     ap.add_argument("--out", default=str(RESULTS / "pilot_distill.json"))
     args = ap.parse_args(argv)
 
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     flat01 = lambda f: f.reshape(len(f), -1).astype(np.float32) / 255.0  # noqa: E731
-    for d in (32, 128):
+    for d in () if args.evaluate else (32, 128):
         result["baselines"][f"pca{d}"] = {
             "wallpaper": frame_probe(pca[d].transform(flat01(views)), wall_labels),
             "digits": frame_probe(pca[d].transform(flat01(digits)), digit_labels),
@@ -248,17 +256,18 @@ def main(argv: list[str] | None = None) -> int:
             "digits": frame_probe(pixel_mu_logvar(digits, d)[0], digit_labels),
             "motion": motion(pixel_mu_logvar(flat, d)[0]),
         }
-    result["baselines"]["colour_hist64"] = {
-        "wallpaper": frame_probe(np.stack([colour_histogram(v[None]) for v in views]), wall_labels)
-    }
-    t_views = teacher(views)
-    result["baselines"]["teacher1280"] = {
-        "wallpaper": frame_probe(t_views, wall_labels),
-        "wallpaper_whitened": frame_probe(whiten.transform(t_views), wall_labels),
-        "digits": frame_probe(teacher(digits), digit_labels),
-        "motion": motion(whiten.transform(teacher(flat))),
-    }
-    print(json.dumps(result["baselines"]), flush=True)
+    if not args.evaluate:
+        result["baselines"]["colour_hist64"] = {
+            "wallpaper": frame_probe(np.stack([colour_histogram(v[None]) for v in views]), wall_labels)
+        }
+        t_views = teacher(views)
+        result["baselines"]["teacher1280"] = {
+            "wallpaper": frame_probe(t_views, wall_labels),
+            "wallpaper_whitened": frame_probe(whiten.transform(t_views), wall_labels),
+            "digits": frame_probe(teacher(digits), digit_labels),
+            "motion": motion(whiten.transform(teacher(flat))),
+        }
+        print(json.dumps(result["baselines"]), flush=True)
 
     def measure(vae: Any) -> dict[str, Any]:
         rows = td.bytes_matched(vae, corpus, held, pca, data["held_video"])
@@ -268,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
             "digits": frame_probe(td.encode(vae, digits), digit_labels),
             "motion": motion(td.encode(vae, flat)),
         }
+
+    if args.evaluate:
+        for folder in args.evaluate:
+            vae, card = p3._load_card_model(folder)
+            result["models"][card["name"]] = {"folder": folder, **measure(vae)}
+            print(card["name"], json.dumps(result["models"][card["name"]]), flush=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return 0
 
     initial: dict[str, Any] = {}
     for name in args.candidates.split(","):
