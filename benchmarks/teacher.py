@@ -131,9 +131,12 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
                 raise TeacherFileError(f"{path}: storage {key!r} has no tensor")
             storage = storages[str(key)]
             dtype = np.dtype(_STORAGE_DTYPES[storage[0]]).newbyteorder("<")
-            (numel,) = np.frombuffer(f.read(8), "<i8")
-            raw = f.read(int(numel) * dtype.itemsize)
-            if numel != storage[1] or len(raw) != int(numel) * dtype.itemsize:
+            count = f.read(8)
+            numel = int(np.frombuffer(count, "<i8")[0]) if len(count) == 8 else -1
+            if numel != storage[1] or numel < 0:
+                raise TeacherFileError(f"{path}: storage {key!r} is short or has the wrong size")
+            raw = f.read(numel * dtype.itemsize)
+            if len(raw) != numel * dtype.itemsize:
                 raise TeacherFileError(f"{path}: storage {key!r} is short or has the wrong size")
             storage[2] = np.frombuffer(raw, dtype)
     out: dict[str, np.ndarray] = {}
@@ -141,6 +144,8 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
         if not (isinstance(value, tuple) and value[0] == "tensor"):
             raise TeacherFileError(f"{path}: {name!r} is not a tensor")
         _, key, offset, size, stride = value
+        if min((*size, *stride, offset, 0)) < 0 or len(size) != len(stride):
+            raise TeacherFileError(f"{path}: {name!r} has a negative or mismatched shape, stride or offset")
         buf = storages[key][2]
         span = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1 if size else offset + 1
         if buf is None or span > len(buf):

@@ -117,6 +117,11 @@ def test_refuses_short_storages_and_out_of_range_views(tmp_path, fake_torch):
         load_state_dict(_write(tmp_path / "short.pt", {"w": _Tensor(a, (6,), (1,))}, [a], truncate=4))
     with pytest.raises(TeacherFileError, match="outside its storage"):
         load_state_dict(_write(tmp_path / "far.pt", {"w": _Tensor(a, (4,), (2,))}, [a]))
+    with pytest.raises(TeacherFileError, match="negative or mismatched"):
+        load_state_dict(_write(tmp_path / "neg.pt", {"w": _Tensor(a, (3,), (-1,), offset=2)}, [a]))
+    # Cut inside the element count of the only storage.
+    with pytest.raises(TeacherFileError, match="short"):
+        load_state_dict(_write(tmp_path / "count.pt", {"w": _Tensor(a, (6,), (1,))}, [a], truncate=24 + 4))
 
 
 def test_refuses_zip_checkpoints_and_other_files(tmp_path):
