@@ -969,6 +969,16 @@ def _fmt(x: float | None, ci: float | None = None, pct: bool = True) -> str:
     return s
 
 
+def _baseline_cells(ev: dict[str, Any], baseline: str, budgets: Sequence[str]) -> list[str]:
+    """A baseline's accuracy and the VAE's margin over it, at each label budget: the cells of its table row."""
+    cells = []
+    for b in budgets:
+        a = ev["classification"][baseline][b]["accuracy"]
+        dlt = ev.get(f"delta_vae_vs_{baseline}", {}).get(b, {})
+        cells += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
+    return cells
+
+
 def markdown_summary(results: dict[str, Any]) -> str:
     """Render the feature benchmark's JSON as the body of a Markdown section (tables, targets, plots, notes).
 
@@ -1024,12 +1034,7 @@ def markdown_summary(results: dict[str, Any]) -> str:
         lines += ["| task | " + " | ".join(f"hist @{b} | Δ VAE−hist @{b}" for b in show) + " |"]
         lines.append("|---|" + "---|---|" * len(show))
         for name, ev in hist.items():
-            row = [name]
-            for b in show:
-                a = ev["classification"]["colour_hist"][b]["accuracy"]
-                dlt = ev.get("delta_vae_vs_colour_hist", {}).get(b, {})
-                row += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
-            lines.append("| " + " | ".join(row) + " |")
+            lines.append("| " + " | ".join([name, *_baseline_cells(ev, "colour_hist", show)]) + " |")
         lines.append("")
     ref = {n: ev for n, ev in results["evaluations"].items() if "imagenet" in ev["classification"]}
     if ref:
@@ -1042,11 +1047,7 @@ def markdown_summary(results: dict[str, Any]) -> str:
         lines += ["| task | " + " | ".join(f"ImageNet @{b} | Δ VAE−ImageNet @{b}" for b in show) + " | ms/frame |"]
         lines.append("|---|" + "---|---|" * len(show) + "---|")
         for name, ev in ref.items():
-            row = [name]
-            for b in show:
-                a = ev["classification"]["imagenet"][b]["accuracy"]
-                dlt = ev.get("delta_vae_vs_imagenet", {}).get(b, {})
-                row += [_fmt(a["mean"], a["ci95"]), _fmt(dlt.get("mean"), dlt.get("ci95"))]
+            row = [name, *_baseline_cells(ev, "imagenet", show)]
             t = results["timing"].get(ev["task"], {})
             ms = t.get("imagenet_ms_per_frame")
             row.append("?" if ms is None else f"{ms:.1f} (VAE {t['vae_extract_ms_per_frame']:.1f})")

