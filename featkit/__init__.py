@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from featkit.extraction import ExtractionReport, extract, extract_list
     from featkit.store.reader import Features, FrameLatents, load_features, load_frames, load_videos
     from featkit.training import TrainConfig, TrainResult, train_vae_on_videos
-    from featkit.transformers import LatentStatsSelector, VideoFeatureExtractor
+    from featkit.transformers import LatentStatsSelector, StatisticGroupScaler, VideoFeatureExtractor
 
 __all__ = [
     "DEFAULT_STATS",
@@ -55,6 +55,7 @@ __all__ = [
     "LayoutError",
     "ModelError",
     "SamplingConfig",
+    "StatisticGroupScaler",
     "StoreError",
     "StoreLockedError",
     "StoreMismatchError",
@@ -91,6 +92,7 @@ _LAZY = {
     "extract_list": "featkit.extraction",
     "export_features": "featkit.export_table",
     "LatentStatsSelector": "featkit.transformers",
+    "StatisticGroupScaler": "featkit.transformers",
     "VideoFeatureExtractor": "featkit.transformers",
     "aggregate_by_video": "featkit.aggregate",
     "predict_by_video": "featkit.aggregate",

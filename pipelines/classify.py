@@ -6,6 +6,11 @@ of one video never fall in both the training and the test part of a fold
 least ``folds`` videos, else :class:`~sklearn.model_selection.GroupKFold`).
 Classes are weighted ``"balanced"``; the report gives balanced accuracy and
 macro-F1 per clip and per video (clip probabilities averaged per video).
+
+Each fold's classifier is tuned on that fold's training videos alone
+(:func:`fit_classifier`): how much each statistic group weighs (a camera-motion
+task needs its 8 motion columns heard beside 768 content columns, a content task
+does not) and the penalty C, by an inner cross-validation that never splits a video.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from featkit.exceptions import ConfigError, InsufficientDataError, ModelError
 __all__ = [
     "MODELS",
     "TRUSTED_TYPES",
+    "TUNING_GRID",
+    "can_tune",
+    "fit_classifier",
     "load_model",
     "make_classifier",
     "make_cv",
@@ -41,34 +49,63 @@ MODEL_FORMAT_VERSION = 1
 TRUSTED_TYPES = [
     "featkit.detection.ClipAnomalyDetector",
     "featkit.transformers.LatentStatsSelector",
+    "featkit.transformers.StatisticGroupScaler",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 
 
+#: The grid of the tuned recipe (:func:`make_classifier` with ``tune=True``): the statistic-group balance of
+#: :class:`featkit.transformers.StatisticGroupScaler` (0 = plain standardisation, 1 = every statistic group
+#: weighs alike, 2 = narrow groups such as the 4 ``motion`` columns weigh more) and the inverse penalty C.
+TUNING_GRID: dict[str, list[float]] = {"scale__balance": [0.0, 0.5, 1.0, 2.0], "clf__C": [0.1, 1.0]}
+#: Folds of the inner cross-validation by video that chooses within :data:`TUNING_GRID`.
+INNER_FOLDS = 3
+
+
 def make_classifier(
-    model: str = "logreg", *, feature_names: Any = None, stats: list[str] | None = None, random_state: int = 0
+    model: str = "logreg",
+    *,
+    feature_names: Any = None,
+    stats: list[str] | None = None,
+    random_state: int = 0,
+    tune: bool = False,
+    inner_folds: int = INNER_FOLDS,
 ) -> Any:
-    """Build the classification pipeline: statistic selection, standard scaling, a balanced classifier.
+    """Build the classification pipeline: statistic selection, group-balanced scaling, a balanced classifier.
+
+    A default feature row holds 6 statistics of 128 columns each beside 8 camera-motion
+    columns; with plain standardisation the wide groups drown the narrow ones when few
+    videos are labelled. The scaling step (:class:`featkit.transformers.StatisticGroupScaler`)
+    weights the groups; with ``tune=True`` the weighting and the penalty are chosen on the
+    training videos alone by a cross-validation that never splits a video, so a content
+    task keeps plain scaling and a motion task lets the motion columns speak.
 
     Parameters
     ----------
     model : {"logreg", "svm", "gbt"}, default="logreg"
         Logistic regression, linear SVM, or histogram gradient boosting.
     feature_names : array-like of str, optional
-        Column names (from :func:`featkit.load_features`); needed with ``stats``.
+        Column names (from :func:`featkit.load_features`); needed with ``stats``, and for
+        the group weighting (without names every column is its own group).
     stats : list of str, optional
         Statistic groups to use (all when ``None``).
     random_state : int, default=0
+    tune : bool, default=False
+        Return a :class:`~sklearn.model_selection.GridSearchCV` over :data:`TUNING_GRID`
+        with :class:`~sklearn.model_selection.GroupKFold` (``inner_folds``), scored by
+        balanced accuracy; fit it with ``groups=`` (video ids). Trees ignore scaling and C,
+        so ``model="gbt"`` is never tuned.
+    inner_folds : int, default=3
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    sklearn.pipeline.Pipeline or sklearn.model_selection.GridSearchCV
+        Untuned, the pipeline scales with ``balance=0`` (plain standardisation).
 
     """
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    from featkit.transformers import LatentStatsSelector
+    from featkit.transformers import LatentStatsSelector, StatisticGroupScaler, statistic_of
 
     validate_params("make_classifier", {"model": [Options(MODELS)]}, {"model": model})
     if model == "logreg":
@@ -86,9 +123,93 @@ def make_classifier(
             class_weight="balanced", min_samples_leaf=5, max_iter=50, max_depth=3, random_state=random_state
         )
     names = None if feature_names is None else [str(n) for n in feature_names]
-    return Pipeline(
-        [("select", LatentStatsSelector(stats, feature_names=names)), ("scale", StandardScaler()), ("clf", clf)]
+    kept = names
+    if names is not None and stats is not None:
+        wanted = {stats} if isinstance(stats, str) else set(stats)
+        kept = [n for n in names if statistic_of(n) in wanted]  # the selector keeps the input's order
+    pipe = Pipeline(
+        [
+            ("select", LatentStatsSelector(stats, feature_names=names)),
+            ("scale", StatisticGroupScaler(balance=0.0, feature_names=kept)),
+            ("clf", clf),
+        ]
     )
+    if not tune or model == "gbt":
+        return pipe
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    grid = dict(TUNING_GRID)
+    if kept is None or len({statistic_of(n) for n in kept}) < 2:
+        grid["scale__balance"] = [0.0]  # one group (or no names): the balance changes nothing, so spare the fits
+    return GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=GroupKFold(inner_folds), refit=True)
+
+
+def can_tune(y: Any, groups: Any, inner_folds: int = INNER_FOLDS) -> bool:
+    """Whether the inner cross-validation of the tuned recipe can work on these labelled clips.
+
+    It needs at least ``inner_folds`` videos, and two videos of every class, so that each
+    inner training part still sees most classes.
+
+    Parameters
+    ----------
+    y, groups : array-like of shape (n_clips,)
+        Labels and video ids.
+    inner_folds : int, default=3
+
+    Returns
+    -------
+    bool
+
+    """
+    y, groups = np.asarray(y), np.asarray(groups)
+    if len(np.unique(groups)) < inner_folds:
+        return False
+    return all(len(np.unique(groups[y == c])) >= 2 for c in np.unique(y))
+
+
+def fit_classifier(
+    X: Any,
+    y: Any,
+    groups: Any,
+    model: str = "logreg",
+    *,
+    feature_names: Any = None,
+    stats: list[str] | None = None,
+    random_state: int = 0,
+    tune: bool = True,
+) -> tuple[Any, dict[str, Any] | None]:
+    """Fit featkit's classification recipe on labelled clips, tuned by video when the labels allow it.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_clips, n_features)
+    y, groups : array-like of shape (n_clips,)
+        Labels and video ids (clips of one video never fall on both sides of an inner split).
+    model : {"logreg", "svm", "gbt"}, default="logreg"
+    feature_names, stats, random_state
+        As for :func:`make_classifier`.
+    tune : bool, default=True
+        Choose within :data:`TUNING_GRID` where :func:`can_tune` allows; else the untuned pipeline.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted on all of ``X`` (with the chosen parameters when tuned).
+    chosen : dict or None
+        The chosen grid parameters, or None when not tuned.
+
+    """
+    kwargs = {"feature_names": feature_names, "stats": stats, "random_state": random_state}
+    if tune and model != "gbt" and can_tune(y, groups):
+        import warnings
+
+        search = make_classifier(model, tune=True, **kwargs)
+        with warnings.catch_warnings():
+            # An inner validation part may miss a class; its balanced accuracy is still a fair vote.
+            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            search.fit(X, y, groups=groups)
+        return search.best_estimator_, {k: float(v) for k, v in search.best_params_.items()}
+    return make_classifier(model, **kwargs).fit(X, y), None
 
 
 def make_cv(y: Any, groups: Any, n_splits: int = 5, random_state: int = 0) -> Any:
@@ -161,6 +282,7 @@ def run_classification(
     save: str | os.PathLike[str] | None = None,
     random_state: int = 0,
     stats: list[str] | None = None,
+    tune: bool = True,
 ) -> dict[str, Any]:
     """Cross-validate a classifier on a feature file by video; write a report, a figure and optionally a model.
 
@@ -178,11 +300,16 @@ def run_classification(
     stats : list of str, optional
         Classify on these statistic groups only (``["motion", "motion_speed"]``); the selection is the
         pipeline's first step, so a saved model takes the whole feature row. ``None``: every column.
+    tune : bool, default=True
+        In every fold, choose the statistic-group balance and C on that fold's training videos
+        (:func:`fit_classifier`; a fold whose videos are too few is left untuned).
 
     Returns
     -------
     dict
-        The report: settings, ``cv`` (splitter and each fold's test videos), ``clip`` and
+        The report: settings, ``tuning`` (the grid, or None), ``chosen`` (the final model's
+        parameters when saved), ``cv`` (splitter and each fold's test videos and chosen
+        parameters), ``clip`` and
         ``video`` metrics (accuracy, balanced accuracy, macro-F1, per-class report,
         confusion matrix), and the files written.
 
@@ -205,10 +332,15 @@ def run_classification(
                 f"The 'stats' parameter must name statistic groups of {os.fspath(path)} ({', '.join(known)}). "
                 f"Got {unknown or stats} instead."
             )
-    pipe = make_classifier(model, feature_names=names, stats=stats, random_state=random_state)
+    import functools
 
+    fit = functools.partial(
+        fit_classifier, model=model, feature_names=names, stats=stats, random_state=random_state, tune=tune
+    )
     with _openmp_guard():
-        return _cross_validate(path, outdir, model, folds, save, X, y, groups, names, paths, n_unlabelled, cv, pipe)
+        return _cross_validate(
+            path, outdir, model, folds, save, X, y, groups, names, paths, n_unlabelled, cv, fit, stats, tune
+        )
 
 
 def _openmp_guard() -> Any:
@@ -239,9 +371,10 @@ def _cross_validate(
     paths: np.ndarray,
     n_unlabelled: int,
     cv: Any,
-    pipe: Any,
+    fit: Any,
+    stats: list[str] | None,
+    tune: bool,
 ) -> dict[str, Any]:
-    from sklearn.base import clone
     from sklearn.metrics import (
         accuracy_score,
         balanced_accuracy_score,
@@ -259,13 +392,20 @@ def _cross_validate(
         train_v, test_v = set(groups[train].tolist()), set(groups[test].tolist())
         if train_v & test_v:  # cannot happen with group splitters; checked because it is the point
             raise RuntimeError(f"fold {k} shares videos between training and test: {sorted(train_v & test_v)}")
-        est = clone(pipe).fit(X[train], y[train])
+        est, chosen = fit(X[train], y[train], groups[train])
         clip_pred[test] = est.predict(X[test])
         ids, labels, _ = predict_by_video(est, X[test], groups[test])
         first = {g: y[test][np.flatnonzero(groups[test] == g)[0]] for g in ids}
         vid_true += [first[g] for g in ids]
         vid_pred += list(labels)
-        fold_report.append({"fold": k, "test_videos": sorted(str(paths[g]) for g in ids), "n_test_clips": len(test)})
+        fold_report.append(
+            {
+                "fold": k,
+                "test_videos": sorted(str(paths[g]) for g in ids),
+                "n_test_clips": len(test),
+                "chosen": chosen,
+            }
+        )
 
     def metrics(t: Any, p: Any) -> dict[str, Any]:
         return {
@@ -280,7 +420,12 @@ def _cross_validate(
     report: dict[str, Any] = {
         "features": os.fspath(path),
         "model": model,
-        "statistics": getattr(pipe.named_steps.get("select"), "stats", None) or "all",
+        "statistics": stats or "all",
+        "tuning": (
+            {"grid": TUNING_GRID, "inner_cv": f"GroupKFold({INNER_FOLDS}) by video", "scoring": "balanced_accuracy"}
+            if tune and model != "gbt"
+            else None
+        ),
         "classes": [str(c) for c in classes],
         "n_clips": len(y),
         "n_videos": len(np.unique(groups)),
@@ -293,7 +438,7 @@ def _cross_validate(
     payload: dict[str, bytes] = {}
     model_bytes = None
     if save is not None:
-        final = clone(pipe).fit(X, y)
+        final, report["chosen"] = fit(X, y, groups)
         model_bytes = dump_model_bytes(
             final, names, classes, source=os.fspath(path), estimator=model, training_sha256=_training_digests(path)
         )

@@ -46,6 +46,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         save=args.save,
         random_state=args.seed,
         stats=use,
+        tune=not args.no_tune,
     )
     print(
         f"{args.model}, {r['cv']['n_splits']}-fold {r['cv']['splitter']} on {r['n_clips']} clips of "
@@ -114,6 +115,12 @@ def _add_classify(p: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help="classify on these statistic groups only, comma-separated (e.g. motion,motion_speed for camera "
         "motion); the saved model keeps the selection, so predict takes the whole file (default: every column)",
+    )
+    p.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="do not choose the statistic-group balance and C by inner cross-validation on each fold's "
+        "training videos (plain standardisation, C=1)",
     )
 
 

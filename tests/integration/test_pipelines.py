@@ -15,6 +15,9 @@ from sklearn.base import clone
 from featkit.cli import main
 from featkit.exceptions import InsufficientDataError, LayoutError, ModelError
 from featkit.pipelines.classify import (
+    TUNING_GRID,
+    can_tune,
+    fit_classifier,
     load_model,
     make_classifier,
     make_cv,
@@ -250,3 +253,76 @@ def test_cli_classify_on_selected_statistics(pan_features, tmp_path, capsys):
     capsys.readouterr()
     assert main([*argv, "--use-stats", "motion,speed"]) == 2
     assert "statistic groups" in capsys.readouterr().err
+
+
+# -- the tuned recipe: statistic-group balance and C chosen on the training videos ------------------
+
+
+def _two_signal_features(label: str, seed: int, per_class: int = 12) -> tuple[np.ndarray, ...]:
+    """128 content columns and 4 motion columns, 2 clips per video; the class lives in one of the two groups.
+
+    Each video has its own content (so content varies a lot within a class); ``label="motion"`` puts the
+    class in the sign and axis of the motion columns, ``label="content"`` in a class offset of the content.
+    """
+    rng = np.random.default_rng(seed)
+    names = np.array(
+        [f"mu_mean_{j:03d}" for j in range(128)] + ["motion_x", "motion_y", "motion_zoom", "motion_rotate"]
+    )
+    offsets = 0.35 * rng.normal(size=(4, 128))
+    rows, y, groups = [], [], []
+    for video, c in enumerate(np.repeat(np.arange(4), per_class)):
+        own = rng.normal(size=128)
+        move = c if label == "motion" else rng.integers(4)
+        motion = np.zeros(4)
+        motion[move % 2] = 1.0 if move < 2 else -1.0
+        for _ in range(2):
+            content = own + (offsets[c] if label == "content" else 0.0) + 0.1 * rng.normal(size=128)
+            rows.append(np.concatenate([content, motion + 0.5 * rng.normal(size=4)]))
+            y.append(f"c{c}")
+            groups.append(video)
+    return np.array(rows), np.array(y), np.array(groups), names
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tuning_lets_narrow_groups_speak_only_where_the_labels_say_so(seed):
+    X, y, g, names = _two_signal_features("motion", seed)
+    tuned, chosen = fit_classifier(X, y, g, feature_names=names)
+    assert chosen["scale__balance"] >= 1.0, chosen  # the 4 motion columns carry the class
+    plain = make_classifier("logreg", feature_names=names).fit(X, y)
+    Xt, yt, _, _ = _two_signal_features("motion", seed + 100)
+    assert np.mean(tuned.predict(Xt) == yt) >= np.mean(plain.predict(Xt) == yt)
+    assert np.mean(tuned.predict(Xt) == yt) >= 0.8
+
+    X, y, g, names = _two_signal_features("content", seed)
+    _, chosen = fit_classifier(X, y, g, feature_names=names)
+    assert chosen["scale__balance"] == 0.0, chosen  # the wide group carries it: plain standardisation
+    assert set(chosen) == set(TUNING_GRID)
+
+
+def test_tuning_is_skipped_where_the_labels_are_too_few():
+    X, y, g, names = _two_signal_features("motion", 0, per_class=1)
+    assert not can_tune(y, g)
+    model, chosen = fit_classifier(X, y, g, feature_names=names)
+    assert chosen is None
+    assert model.named_steps["scale"].balance == 0.0
+    assert fit_classifier(X, y, g, "gbt", feature_names=names)[1] is None  # trees ignore scaling and C
+    with pytest.raises(ValueError, match="groups"):
+        make_classifier("logreg", feature_names=names, tune=True).fit(X, y)  # the inner split needs video ids
+
+
+def test_cli_classify_reports_the_tuning_and_saves_the_tuned_model(pan_features, tmp_path, capsys):
+    """On pan direction with every column, each fold tunes on its own training videos; the model file loads."""
+    out, model = tmp_path / "cls", tmp_path / "model.skops"
+    argv = ["classify", str(pan_features), "-o", str(out), "--folds", "3"]
+    assert main([*argv, "--save", str(model)]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["tuning"]["grid"] == TUNING_GRID
+    assert all(set(f["chosen"]) == set(TUNING_GRID) for f in report["cv"]["folds"])
+    assert set(report["chosen"]) == set(TUNING_GRID)
+    bundle = load_model(model)
+    assert bundle["model"].named_steps["scale"].balance == report["chosen"]["scale__balance"]
+    assert report["video"]["balanced_accuracy"] >= 0.9
+    assert main([*argv, "-o", str(tmp_path / "plain"), "--no-tune"]) == 0
+    plain = json.loads((tmp_path / "plain" / "report.json").read_text())
+    assert plain["tuning"] is None
+    assert all(f["chosen"] is None for f in plain["cv"]["folds"])

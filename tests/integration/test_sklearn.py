@@ -22,7 +22,13 @@ from featkit.aggregate import aggregate_by_video, average_by_video, predict_by_v
 from featkit.exceptions import ConfigError, LayoutError, VideoOpenError
 from featkit.sklearn import load_features, load_videos
 from featkit.stats import feature_names
-from featkit.transformers import PATH_INPUT_NOT_APPLICABLE, LatentStatsSelector, VideoFeatureExtractor
+from featkit.transformers import (
+    PATH_INPUT_NOT_APPLICABLE,
+    LatentStatsSelector,
+    StatisticGroupScaler,
+    VideoFeatureExtractor,
+    statistic_of,
+)
 from tests import videofactory as vf
 from tests.shipped import default_latent_dim
 
@@ -123,6 +129,38 @@ def test_selector_set_output_pandas(class_features):
     X, _, _, names = load_features(class_features)
     out = LatentStatsSelector(["mu_absdiff"], feature_names=names).set_output(transform="pandas").fit_transform(X)
     assert list(out.columns) == [n for n in names if n.startswith("mu_absdiff_")]
+
+
+# -- StatisticGroupScaler ---------------------------------------------------------------------
+
+
+@parametrize_with_checks([StatisticGroupScaler(), StatisticGroupScaler(balance=2.0)])
+def test_statistic_group_scaler_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("balance", [0.0, 0.5, 1.0, 2.0])
+def test_group_scaler_weights_each_statistic_group_by_its_width(class_features, balance):
+    from sklearn.preprocessing import StandardScaler
+
+    X, _, _, names = load_features(class_features)
+    X = X.astype(np.float64)
+    out = StatisticGroupScaler(balance, feature_names=names).fit_transform(X)
+    groups = np.array([statistic_of(n) for n in names])
+    plain = StandardScaler().fit_transform(X)
+    equal_variance = 0
+    for g in np.unique(groups):
+        cols = groups == g
+        np.testing.assert_allclose(out[:, cols], plain[:, cols] * cols.sum() ** (-balance / 2), rtol=1e-9, atol=1e-9)
+        varying = cols & (X.std(axis=0) > 1e-6)
+        if balance == 1.0 and varying.sum() == cols.sum():
+            # Every fully varying group then carries the same total variance, whatever its width.
+            assert out[:, cols].var(axis=0).sum() == pytest.approx(1.0, rel=1e-6)
+            equal_variance += 1
+    assert balance != 1.0 or equal_variance >= 3
+    assert list(StatisticGroupScaler(feature_names=names).fit(X).get_feature_names_out()) == list(names)
+    with pytest.raises(ValueError, match="must name the"):
+        StatisticGroupScaler(feature_names=names[:3]).fit(X)
 
 
 # -- VideoFeatureExtractor -------------------------------------------------------------------
