@@ -52,6 +52,7 @@ BENCHMARKS: dict[str, str] = {
     "vae": "benchmarks.bench_vae",
     "features": "benchmarks.bench_features",
     "anomaly": "benchmarks.bench_anomaly",
+    "adapted": "benchmarks.bench_adapted",
 }
 
 README = REPO / "README.md"

@@ -326,3 +326,26 @@ def test_cli_classify_reports_the_tuning_and_saves_the_tuned_model(pan_features,
     plain = json.loads((tmp_path / "plain" / "report.json").read_text())
     assert plain["tuning"] is None
     assert all(f["chosen"] is None for f in plain["cv"]["folds"])
+
+
+def test_the_refit_rule_takes_the_simplest_point_within_one_standard_error():
+    from featkit.pipelines.classify import _simplest_within_noise
+
+    def results(means, stds):
+        grid = [(c, b) for c in (0.1, 1.0) for b in (0.0, 0.5, 1.0, 2.0)]
+        return {
+            "mean_test_score": np.array(means),
+            "std_test_score": np.array(stds),
+            "param_clf__C": np.array([c for c, _ in grid], dtype=object),
+            "param_scale__balance": np.array([b for _, b in grid], dtype=object),
+            **{f"split{k}_test_score": np.zeros(8) for k in range(3)},
+        }
+
+    # Best at (C=1, balance 2) = 0.80 with std 0.0866 (SE 0.05): balance 0 at C=1 scores 0.76, within it.
+    means = [0.70, 0.72, 0.74, 0.75, 0.76, 0.74, 0.78, 0.80]
+    assert _simplest_within_noise(results(means, [0.0866] * 8)) == 4
+    # With no noise the best point wins outright.
+    assert _simplest_within_noise(results(means, [0.0] * 8)) == 7
+    # Failed fits (NaN) never win; all failed: the first point.
+    assert _simplest_within_noise(results([np.nan] * 7 + [0.5], [0.0] * 8)) == 7
+    assert _simplest_within_noise(results([np.nan] * 8, [np.nan] * 8)) == 0
