@@ -50,6 +50,21 @@ def _column_names(estimator: BaseEstimator, n_features: int) -> np.ndarray | Non
     return names
 
 
+def _mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations, a constant column's scale set to 1 (so it stays 0, not NaN)."""
+    scale = X.std(axis=0)
+    return X.mean(axis=0), np.where(scale > np.finfo(X.dtype).eps * 10, scale, 1.0).astype(X.dtype)
+
+
+def _names_out(estimator: BaseEstimator, input_features: Any) -> np.ndarray:
+    """Input column names of a fitted estimator: as given, else those it saw, else its parameter, else x0, x1."""
+    check_is_fitted(estimator)
+    own = estimator.feature_names  # type: ignore[attr-defined]
+    if input_features is None and not hasattr(estimator, "feature_names_in_") and own is not None:
+        return np.asarray(own, dtype=object)
+    return np.asarray(_check_feature_names_in(estimator, input_features), dtype=object)
+
+
 class LatentStatsSelector(TransformerMixin, BaseEstimator):
     """Select statistic groups of clip features by name, optionally standardising them.
 
@@ -130,10 +145,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
             cols = np.flatnonzero(np.isin(groups, wanted))
         self.columns_ = cols.astype(np.int64)
         if self.standardize:
-            sub = X[:, self.columns_]
-            self.mean_ = sub.mean(axis=0)
-            scale = sub.std(axis=0)
-            self.scale_ = np.where(scale > np.finfo(scale.dtype).eps * 10, scale, 1.0).astype(sub.dtype)
+            self.mean_, self.scale_ = _mean_and_scale(X[:, self.columns_])
         else:
             self.mean_ = self.scale_ = None
         return self
@@ -171,12 +183,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
         ndarray of shape (n_features_out,), object
 
         """
-        check_is_fitted(self)
-        if input_features is None and not hasattr(self, "feature_names_in_") and self.feature_names is not None:
-            names = np.asarray(self.feature_names, dtype=object)
-        else:
-            names = _check_feature_names_in(self, input_features)
-        return np.asarray(names, dtype=object)[self.columns_]
+        return _names_out(self, input_features)[self.columns_]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -253,9 +260,7 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         names = _column_names(self, X.shape[1])
-        self.mean_ = X.mean(axis=0)
-        scale = X.std(axis=0)
-        self.scale_ = np.where(scale > np.finfo(X.dtype).eps * 10, scale, 1.0).astype(X.dtype)
+        self.mean_, self.scale_ = _mean_and_scale(X)
         if names is None:
             self.weights_ = np.ones(X.shape[1], dtype=X.dtype)
         else:
@@ -292,10 +297,7 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         ndarray of shape (n_features_in_,), object
 
         """
-        check_is_fitted(self)
-        if input_features is None and not hasattr(self, "feature_names_in_") and self.feature_names is not None:
-            return np.asarray(self.feature_names, dtype=object)
-        return np.asarray(_check_feature_names_in(self, input_features), dtype=object)
+        return _names_out(self, input_features)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
