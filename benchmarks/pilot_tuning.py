@@ -29,7 +29,10 @@ logistic regression) and the grid :data:`featkit.pipelines.classify.TUNING_GRID`
 * ``untuned``: balance 0, C = 1 (plain standardisation, the recipe before the grid);
 * ``best``: the grid point with the best inner balanced accuracy (GridSearchCV's default);
 * ``simplest_within_noise``: the smallest balance within one standard error of the best,
-  then the best C there (the rule the recipe uses).
+  then the best C there;
+* ``+exclude``: either rule with the grid's second branch, which may also leave out the direction
+  statistics (:data:`featkit.pipelines.classify.DIRECTION_GROUPS`); fewer groups count as simpler
+  (the recipe uses ``simplest_within_noise+exclude``).
 
 The rule chosen is the one with the best mean over the seven scores.
 """
@@ -124,7 +127,9 @@ def _fit(rule: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: lis
     if rule == "untuned":
         return make_classifier("logreg", feature_names=names).set_params(scale__balance=0.0).fit(X, y)
     search = make_classifier("logreg", feature_names=names, tune=True)
-    if rule == "best":
+    if not rule.endswith("+exclude") and isinstance(search.param_grid, list):
+        search.set_params(param_grid=search.param_grid[0])  # without the branch that leaves groups out
+    if rule.startswith("best"):
         search.set_params(refit=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
@@ -137,7 +142,7 @@ def _draws(y: np.ndarray, pool: np.ndarray, k: int | str, rng: np.random.Generat
     return np.sort(np.concatenate([rng.permutation(pool[y[pool] == c])[: int(k)] for c in np.unique(y)]))
 
 
-RULES = ("untuned", "best", "simplest_within_noise")
+RULES = ("untuned", "best", "simplest_within_noise", "best+exclude", "simplest_within_noise+exclude")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -204,6 +204,9 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
     * ``balance=1``: every group has the same total variance, whatever its width;
     * ``balance=2``: narrow groups weigh more than wide ones.
 
+    Groups named in ``exclude`` get weight 0: their columns become 0, so a linear
+    model ignores them (the columns stay, so a pipeline keeps one input layout).
+
     Which balance suits a task is for the labels to say; the classification
     recipe (:func:`featkit.pipelines.make_classifier`) chooses it by grouped
     inner cross-validation.
@@ -216,6 +219,8 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         Names of the input columns when ``X`` is a NumPy array (the fourth item
         of :func:`featkit.load_features`); ignored when ``X`` is a DataFrame.
         Without names every column is its own group, so ``balance`` has no effect.
+    exclude : tuple of str, default=()
+        Statistic groups to leave out (weight 0); names absent from the input are ignored.
 
     Attributes
     ----------
@@ -237,11 +242,13 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "balance": [Interval(Real, 0, None, closed="left")],
         "feature_names": ["array-like", None],
+        "exclude": [tuple, list],
     }
 
-    def __init__(self, balance: float = 1.0, *, feature_names: Any = None) -> None:
+    def __init__(self, balance: float = 1.0, *, feature_names: Any = None, exclude: tuple[str, ...] = ()) -> None:
         self.balance = balance
         self.feature_names = feature_names
+        self.exclude = exclude
 
     def fit(self, X: Any, y: Any = None) -> StatisticGroupScaler:
         """Learn each column's mean and scale, and each group's weight.
@@ -266,7 +273,9 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         else:
             group = np.array([statistic_of(n) for n in names], dtype=object)
             _, inverse, width = np.unique(group, return_inverse=True, return_counts=True)
-            self.weights_ = (width[inverse].astype(np.float64) ** (-0.5 * float(self.balance))).astype(X.dtype)
+            weights = width[inverse].astype(np.float64) ** (-0.5 * float(self.balance))
+            weights[np.isin(group, [str(g) for g in self.exclude])] = 0.0
+            self.weights_ = weights.astype(X.dtype)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

@@ -27,6 +27,7 @@ from featkit._validation import Options, validate_params
 from featkit.exceptions import ConfigError, InsufficientDataError, ModelError
 
 __all__ = [
+    "DIRECTION_GROUPS",
     "MODELS",
     "TRUSTED_TYPES",
     "TUNING_GRID",
@@ -58,6 +59,10 @@ TRUSTED_TYPES = [
 #: :class:`featkit.transformers.StatisticGroupScaler` (0 = plain standardisation, 1 = every statistic group
 #: weighs alike, 2 = narrow groups such as the 4 ``motion`` columns weigh more) and the inverse penalty C.
 TUNING_GRID: dict[str, list[float]] = {"scale__balance": [0.0, 0.5, 1.0, 2.0], "clf__C": [0.1, 1.0]}
+#: Statistic groups the tuned recipe may also leave out as a whole: those that describe how the picture
+#: moves (signed in time, or the camera's speed). On a content task they are noise beside the content
+#: statistics; the inner cross-validation decides per task (:func:`make_classifier`).
+DIRECTION_GROUPS: tuple[str, ...] = ("mu_slope", "mu_delta", "motion", "motion_speed")
 #: Folds of the inner cross-validation by video that chooses within :data:`TUNING_GRID`.
 INNER_FOLDS = 3
 
@@ -139,10 +144,16 @@ def make_classifier(
         return pipe
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
-    grid = dict(TUNING_GRID)
-    if kept is None or len({statistic_of(n) for n in kept}) < 2:
+    groups = set() if kept is None else {statistic_of(n) for n in kept}
+    grid: Any = {**TUNING_GRID, "scale__exclude": [()]}
+    if len(groups) < 2:
         grid["scale__balance"] = [0.0]  # one group (or no names): the balance changes nothing, so spare the fits
-    return GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=GroupKFold(inner_folds), refit=_simplest_within_noise)
+    left = groups - set(DIRECTION_GROUPS)
+    if left and left != groups:
+        # Without the direction groups the others (all d wide) weigh alike whatever the balance: C only.
+        grid = [grid, {"clf__C": TUNING_GRID["clf__C"], "scale__balance": [0.0], "scale__exclude": [DIRECTION_GROUPS]}]
+    refit = _simplest_within_noise
+    return GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=GroupKFold(inner_folds), refit=refit)
 
 
 def _simplest_within_noise(cv_results: dict[str, Any]) -> int:
@@ -163,7 +174,9 @@ def _simplest_within_noise(cv_results: dict[str, Any]) -> int:
     floor = mean[best] - std[best] / np.sqrt(max(n_splits, 1))
     near = np.flatnonzero(np.nan_to_num(mean, nan=-np.inf) >= floor - 1e-12)
     balance = np.asarray(cv_results["param_scale__balance"], dtype=np.float64)
-    return int(near[np.lexsort((-mean[near], balance[near]))[0]])
+    # Fewer groups is simpler: at the same balance, a point leaving groups out goes first.
+    kept_groups = -np.array([len(e) for e in cv_results.get("param_scale__exclude", [()] * len(mean))], dtype=float)
+    return int(near[np.lexsort((-mean[near], kept_groups[near], balance[near]))[0]])
 
 
 def can_tune(y: Any, groups: Any, inner_folds: int = INNER_FOLDS) -> bool:
@@ -230,7 +243,8 @@ def fit_classifier(
             # An inner validation part may miss a class; its balanced accuracy is still a fair vote.
             warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
             search.fit(X, y, groups=groups)
-        return search.best_estimator_, {k: float(v) for k, v in search.best_params_.items()}
+        chosen = {k: [str(g) for g in v] if isinstance(v, tuple) else float(v) for k, v in search.best_params_.items()}
+        return search.best_estimator_, chosen
     return make_classifier(model, **kwargs).fit(X, y), None
 
 
