@@ -15,6 +15,7 @@ from sklearn.base import clone
 from featkit.cli import main
 from featkit.exceptions import InsufficientDataError, LayoutError, ModelError
 from featkit.pipelines.classify import (
+    DIRECTION_GROUPS,
     TUNING_GRID,
     can_tune,
     fit_classifier,
@@ -259,25 +260,30 @@ def test_cli_classify_on_selected_statistics(pan_features, tmp_path, capsys):
 
 
 def _two_signal_features(label: str, seed: int, per_class: int = 12) -> tuple[np.ndarray, ...]:
-    """128 content columns and 4 motion columns, 2 clips per video; the class lives in one of the two groups.
+    """128 content columns, 128 signed ones and 4 motion columns, 2 clips per video; one group holds the class.
 
-    Each video has its own content (so content varies a lot within a class); ``label="motion"`` puts the
-    class in the sign and axis of the motion columns, ``label="content"`` in a class offset of the content.
+    Each video has its own content (so content varies a lot within a class) and its own drift (the
+    128 ``mu_slope`` columns, noise for either label); ``label="motion"`` puts the class in the sign
+    and axis of the motion columns, ``label="content"`` in a class offset of the content.
     """
     rng = np.random.default_rng(seed)
     names = np.array(
-        [f"mu_mean_{j:03d}" for j in range(128)] + ["motion_x", "motion_y", "motion_zoom", "motion_rotate"]
+        [f"mu_mean_{j:03d}" for j in range(128)]
+        + [f"mu_slope_{j:03d}" for j in range(128)]
+        + ["motion_x", "motion_y", "motion_zoom", "motion_rotate"]
     )
     offsets = 0.35 * rng.normal(size=(4, 128))
     rows, y, groups = [], [], []
     for video, c in enumerate(np.repeat(np.arange(4), per_class)):
-        own = rng.normal(size=128)
+        own, drift = rng.normal(size=128), rng.normal(size=128)
         move = c if label == "motion" else rng.integers(4)
         motion = np.zeros(4)
         motion[move % 2] = 1.0 if move < 2 else -1.0
         for _ in range(2):
             content = own + (offsets[c] if label == "content" else 0.0) + 0.1 * rng.normal(size=128)
-            rows.append(np.concatenate([content, motion + 0.5 * rng.normal(size=4)]))
+            rows.append(
+                np.concatenate([content, drift + 0.1 * rng.normal(size=128), motion + 0.5 * rng.normal(size=4)])
+            )
             y.append(f"c{c}")
             groups.append(video)
     return np.array(rows), np.array(y), np.array(groups), names
@@ -288,14 +294,17 @@ def test_tuning_lets_narrow_groups_speak_only_where_the_labels_say_so(seed):
     X, y, g, names = _two_signal_features("motion", seed)
     tuned, chosen = fit_classifier(X, y, g, feature_names=names)
     assert chosen["scale__balance"] >= 1.0, chosen  # the 4 motion columns carry the class
+    assert chosen["scale__exclude"] == [], chosen  # so they are not left out
     plain = make_classifier("logreg", feature_names=names).fit(X, y)
     Xt, yt, _, _ = _two_signal_features("motion", seed + 100)
-    assert np.mean(tuned.predict(Xt) == yt) >= np.mean(plain.predict(Xt) == yt)
-    assert np.mean(tuned.predict(Xt) == yt) >= 0.8
+    # Measured on fresh draws: tuned 0.74-0.90, plain standardisation 0.30-0.35 (chance 0.25).
+    assert np.mean(tuned.predict(Xt) == yt) >= np.mean(plain.predict(Xt) == yt) + 0.3
+    assert np.mean(tuned.predict(Xt) == yt) >= 0.7
 
     X, y, g, names = _two_signal_features("content", seed)
     _, chosen = fit_classifier(X, y, g, feature_names=names)
     assert chosen["scale__balance"] == 0.0, chosen  # the wide group carries it: plain standardisation
+    assert chosen["scale__exclude"] == list(DIRECTION_GROUPS), chosen  # and the noise columns are left out
     assert set(TUNING_GRID) <= set(chosen)
 
 

@@ -159,6 +159,9 @@ def test_group_scaler_weights_each_statistic_group_by_its_width(class_features, 
             equal_variance += 1
     assert balance != 1.0 or equal_variance >= 3
     assert list(StatisticGroupScaler(feature_names=names).fit(X).get_feature_names_out()) == list(names)
+    left_out = StatisticGroupScaler(balance, feature_names=names, exclude=("mu_slope", "no_such")).fit_transform(X)
+    assert np.all(left_out[:, groups == "mu_slope"] == 0)
+    np.testing.assert_array_equal(left_out[:, groups != "mu_slope"], out[:, groups != "mu_slope"])
     with pytest.raises(ValueError, match="must name the"):
         StatisticGroupScaler(feature_names=names[:3]).fit(X)
 
