@@ -69,6 +69,10 @@ _BROKEN_WIDTHS = frozenset({2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 96, 144})
 
 #: Most frames one forward decoder call covers (~12 MB at 64 px): bounds memory at sparse sampling.
 _MAX_SPAN = 1024
+#: Above this worst-case look-ahead (:attr:`DecordReader.lookahead_bytes`; 128 MiB is about 10,000
+#: frames at 64x64, 5.5 minutes at 30 fps) ``"auto"`` reads the video with PyAV instead, which decodes
+#: only when asked, so a worker's memory does not grow with the video's length.
+MAX_LOOKAHEAD_BYTES = 128 * 2**20
 
 
 def _resize_target(width: int, height: int, size: int) -> tuple[int, int]:
@@ -142,6 +146,9 @@ class DecordReader:
         except errors as exc:
             raise VideoOpenError(self.path, f"{type(exc).__name__}: {_first_line(exc)}") from exc
         self._crop = ((th - self.size) // 2, (tw - self.size) // 2)
+        #: What decord may hold decoding ahead: its decoder thread does not wait for the reader
+        #: (dmlc/decord#157), so while the caller is slower it queues frames, up to the whole video.
+        self.lookahead_bytes = int(self.info.n_frames) * tw * th * 3
         # Frames are always decoded forward, never by seeking: decord's get_batch of sparse indices
         # returned the frame of an earlier seek point for a third of the frames sampled from a long
         # H.264 MP4 (bbb_full.mp4: 1,589 of 4,768; benchmarks/bench_exact.py) and other frames from run

@@ -31,6 +31,7 @@ from featkit.exceptions import (
 from featkit.files import file_kind, sha256_of
 from featkit.io.backends import REGISTRY, open_reader
 from featkit.io.sampling import plan_clips
+from featkit.io.video import MAX_LOOKAHEAD_BYTES
 from featkit.workers.messages import DecodeTask
 
 #: Environment variable read by workers to simulate hangs and crashes (tests only).
@@ -163,6 +164,12 @@ def _decode_with(
     try:
         reader = open_reader(backend, task.source, task.size, num_threads=task.decode_threads)
         info = reader.info
+        ahead = getattr(reader, "lookahead_bytes", 0)
+        if ahead > MAX_LOOKAHEAD_BYTES and attempt + 1 < len(task.backends):
+            return VideoDecodeError.reason, (
+                f"{info.n_frames} frames: {backend} would queue up to {ahead / 2**20:.0f} MiB decoding ahead of a "
+                f"slower encoder (over {MAX_LOOKAHEAD_BYTES / 2**20:.0f} MiB); read with the next backend"
+            )
         check_plausible(task.path, info, signature[0], task.sampling)
         plan = plan_clips(info.starts, info.end, task.sampling)
         needed = plan.needed_frames()
