@@ -626,7 +626,37 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{os.fspath(path)} holds a tree model whose arrays are inconsistent ({problem}); predicting with it "
             "would read outside its arrays, so it was refused. The file is damaged or crafted."
         )
+    problem = _layout_problem(bundle)
+    if problem:
+        raise ModelError(
+            f"{os.fspath(path)} holds a model that cannot predict on its own feature layout ({problem}). "
+            "The file is damaged or crafted."
+        )
     return bundle
+
+
+def _layout_problem(bundle: dict[str, Any]) -> str | None:
+    """Why the model fails on one row of its recorded feature columns, or None.
+
+    Its arrays (a scaler's weights, a selector's columns) may disagree with the layout in a damaged
+    or crafted file; this shows it at load time, as a ModelError, not as a crash in ``predict``. Tree
+    arrays are checked first (:func:`_tree_problem`), so the trial row cannot read outside them.
+    """
+    import warnings
+
+    import numpy as np
+
+    names = bundle.get("feature_names")
+    model = bundle.get("model")
+    if not isinstance(names, list | tuple) or not hasattr(model, "predict"):
+        return "no feature names or no predict method"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict(np.zeros((1, len(names)), dtype=np.float32))
+    except Exception as exc:  # noqa: BLE001  whatever the arrays make predict raise, the file is at fault
+        return f"predict on one row of {len(names)} columns: {type(exc).__name__}: {str(exc)[:200]}"
+    return None
 
 
 def _tree_problem(obj: Any, depth: int = 0) -> str | None:

@@ -731,3 +731,23 @@ def test_the_dataset_graph_scan_names_the_hidden_op(tmp_path):
 
     folder = _dataset_from_graph_saved_model(tmp_path / "model", tmp_path / "marker", source="constant")
     assert any(p.startswith("WriteFile in a graph serialised inside") for p in scan_saved_model(folder))
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "value"),
+    [("scale", "weights_", np.ones(3)), ("scale", "mean_", np.zeros(7)), ("select", "columns_", np.array([0, 99]))],
+)
+def test_a_model_whose_arrays_disagree_with_its_layout_is_refused_at_load(step, field, value, tmp_path):
+    """A crafted or damaged model file fails with a ModelError naming the problem, not a crash in predict."""
+    from featkit.exceptions import ModelError
+    from featkit.pipelines.classify import load_model, make_classifier, save_model
+
+    rng = np.random.default_rng(0)
+    names = [f"mu_mean_{j:02d}" for j in range(12)] + ["motion_x", "motion_y", "motion_zoom", "motion_rotate"]
+    X, y = rng.normal(size=(40, len(names))), np.repeat(["a", "b"], 20)
+    model = make_classifier("logreg", feature_names=names).fit(X, y)
+    assert load_model(save_model(model, tmp_path / "ok.skops", names, model.classes_))["model"] is not None
+    setattr(model.named_steps[step], field, value)
+    save_model(model, tmp_path / "bad.skops", names, model.classes_)
+    with pytest.raises(ModelError, match="cannot predict on its own feature layout"):
+        load_model(tmp_path / "bad.skops")
