@@ -67,19 +67,8 @@ def _link_videos(task: ds.TaskData, rows: np.ndarray, folder: Path) -> Path:
     return folder
 
 
-def _per_video(path: Path, task: ds.TaskData) -> np.ndarray:
-    from featkit import load_features, load_videos
-    from featkit.aggregate import average_by_video
-
-    X, _, groups, _ = load_features(path)
-    vpaths = load_videos(path)["path"]
-    ids, per_video = average_by_video(X, groups)
-    by_path = {str(vpaths[i]): per_video[k] for k, i in enumerate(ids)}
-    return np.stack([by_path[str(p)] for p in task.column("path")]).astype(np.float64)
-
-
 def _extract(task: ds.TaskData, encoder: Any, out: Path, *, reuse: bool) -> tuple[np.ndarray, list[str], float]:
-    from featkit import ExtractionConfig, extract, load_features
+    from featkit import ExtractionConfig, extract
 
     t0 = time.perf_counter()
     # With reuse, extract resumes the file: videos already in it are skipped (same encoder and settings, or refused).
@@ -88,8 +77,8 @@ def _extract(task: ds.TaskData, encoder: Any, out: Path, *, reuse: bool) -> tupl
     )
     if report.failures:
         raise RuntimeError(f"{task.name}: extraction failed on {[f.path for f in report.failures][:3]}")
-    names = [str(n) for n in load_features(out)[3]]
-    return _per_video(out, task), names, time.perf_counter() - t0
+    X, names = bf.per_video_features(out, task.column("path"))
+    return X, [str(n) for n in names], time.perf_counter() - t0
 
 
 def _score(

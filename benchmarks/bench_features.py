@@ -87,6 +87,7 @@ __all__ = [
     "evaluate",
     "main",
     "markdown_summary",
+    "per_video_features",
     "pixel_mu_logvar",
     "prepare_tasks",
     "run",
@@ -306,6 +307,18 @@ def _small(frames: np.ndarray) -> np.ndarray:
     return np.round(tiny).astype(np.uint8).reshape(len(frames), -1)
 
 
+def per_video_features(path: Path, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video features of a featkit file: clips averaged, one float64 row per entry of ``paths``; and the names."""
+    from featkit import load_features, load_videos
+    from featkit.aggregate import average_by_video
+
+    X, _, groups, names = load_features(path)
+    vpaths = load_videos(path)["path"]
+    ids, per_video = average_by_video(X, groups)
+    by_path = {str(vpaths[i]): per_video[k] for k, i in enumerate(ids)}
+    return np.stack([by_path[str(p)] for p in paths]).astype(np.float64), names
+
+
 def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any = None) -> TaskFeatures:
     """Run ``featkit extract`` on the task's videos and the pixel baselines on the same sampled frames.
 
@@ -324,7 +337,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     TaskFeatures
 
     """
-    from featkit import ExtractionConfig, extract, load_features, load_videos
+    from featkit import ExtractionConfig, extract
     from featkit.aggregate import average_by_video
     from featkit.discover import VideoFile
     from featkit.exceptions import FeatkitError
@@ -339,12 +352,8 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     t_vae = time.perf_counter() - t0
     if report.failures:
         raise FeatkitError(f"{task.name}: featkit extract failed on {[f.path for f in report.failures][:5]}")
-    X, _, groups, names = load_features(out)
-    vpaths = load_videos(out)["path"]
-    ids, per_video = average_by_video(X, groups)
-    by_path = {str(vpaths[i]): per_video[k] for k, i in enumerate(ids)}
     paths = task.column("path")
-    vae = np.stack([by_path[str(p)] for p in paths]).astype(np.float64)
+    vae, names = per_video_features(out, paths)
 
     size, dim, sampling = encoder.input_size, encoder.latent_dim, config.sampling
     t_decode = t_pix = t_ref = 0.0

@@ -125,7 +125,7 @@ def _fit(rule: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: lis
     from featkit.pipelines.classify import make_classifier
 
     if rule == "untuned":
-        return make_classifier("logreg", feature_names=names).set_params(scale__balance=0.0).fit(X, y)
+        return make_classifier("logreg", feature_names=names).fit(X, y)  # balance 0, C = 1
     search = make_classifier("logreg", feature_names=names, tune=True)
     if not rule.endswith("+exclude") and isinstance(search.param_grid, list):
         search.set_params(param_grid=search.param_grid[0])  # without the branch that leaves groups out

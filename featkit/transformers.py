@@ -26,6 +26,7 @@ __all__ = [
     "LatentStatsSelector",
     "StatisticGroupScaler",
     "VideoFeatureExtractor",
+    "statistic_groups",
     "statistic_of",
 ]
 
@@ -48,6 +49,18 @@ def _column_names(estimator: BaseEstimator, n_features: int) -> np.ndarray | Non
             f"Got {names.shape[0] if names.ndim else 0} names instead."
         )
     return names
+
+
+def _fit_input(estimator: BaseEstimator, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate the parameters and ``X`` of a fit; return ``X`` and its column names (or None)."""
+    estimator._validate_params()  # type: ignore[attr-defined]
+    X = validate_data(estimator, X, dtype=[np.float64, np.float32])
+    return X, _column_names(estimator, X.shape[1])
+
+
+def statistic_groups(names: Any) -> np.ndarray:
+    """The statistic group of every feature name (:func:`statistic_of` of each), as an object array."""
+    return np.array([statistic_of(n) for n in names], dtype=object)
 
 
 def _mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +136,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
         self
 
         """
-        self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        names = _column_names(self, X.shape[1])
+        X, names = _fit_input(self, X)
         if self.stats is None:
             cols = np.arange(X.shape[1])
         else:
@@ -134,7 +145,7 @@ class LatentStatsSelector(TransformerMixin, BaseEstimator):
                     "LatentStatsSelector(stats=...) selects columns by name: pass a DataFrame or "
                     "feature_names=<the names from featkit.load_features>."
                 )
-            groups = np.array([statistic_of(n) for n in names], dtype=object)
+            groups = statistic_groups(names)
             wanted = [self.stats] if isinstance(self.stats, str) else list(self.stats)
             unknown = sorted(set(wanted) - set(groups))
             if unknown:
@@ -264,14 +275,12 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         self
 
         """
-        self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        names = _column_names(self, X.shape[1])
+        X, names = _fit_input(self, X)
         self.mean_, self.scale_ = _mean_and_scale(X)
         if names is None:
             self.weights_ = np.ones(X.shape[1], dtype=X.dtype)
         else:
-            group = np.array([statistic_of(n) for n in names], dtype=object)
+            group = statistic_groups(names)
             _, inverse, width = np.unique(group, return_inverse=True, return_counts=True)
             weights = width[inverse].astype(np.float64) ** (-0.5 * float(self.balance))
             weights[np.isin(group, [str(g) for g in self.exclude])] = 0.0

@@ -111,7 +111,7 @@ def make_classifier(
     """
     from sklearn.pipeline import Pipeline
 
-    from featkit.transformers import LatentStatsSelector, StatisticGroupScaler, statistic_of
+    from featkit.transformers import LatentStatsSelector, StatisticGroupScaler, statistic_groups
 
     validate_params("make_classifier", {"model": [Options(MODELS)]}, {"model": model})
     if model == "logreg":
@@ -130,9 +130,9 @@ def make_classifier(
         )
     names = None if feature_names is None else [str(n) for n in feature_names]
     kept = names
-    if names is not None and stats is not None:
-        wanted = {stats} if isinstance(stats, str) else set(stats)
-        kept = [n for n in names if statistic_of(n) in wanted]  # the selector keeps the input's order
+    if names is not None and stats is not None:  # the names the selector passes on, in the input's order
+        wanted = [stats] if isinstance(stats, str) else list(stats)
+        kept = [names[i] for i in np.flatnonzero(np.isin(statistic_groups(names), wanted))]
     pipe = Pipeline(
         [
             ("select", LatentStatsSelector(stats, feature_names=names)),
@@ -144,7 +144,7 @@ def make_classifier(
         return pipe
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
-    groups = set() if kept is None else {statistic_of(n) for n in kept}
+    groups = set() if kept is None else set(statistic_groups(kept))
     grid: Any = {**TUNING_GRID, "scale__exclude": [()]}
     if len(groups) < 2:
         grid["scale__balance"] = [0.0]  # one group (or no names): the balance changes nothing, so spare the fits

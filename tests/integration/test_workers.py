@@ -370,36 +370,18 @@ def test_timeout_and_backend_settings(tmp_path):
     assert (args.timeout, args.backend) == (600.0, "auto")
 
 
-def _wide_video(path: Path, n_frames: int, width: int = 1280, height: int = 64) -> Path:
-    """A real H.264 file of ``n_frames`` wide frames, written frame by frame (no big array in the test)."""
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, (height, width + n_frames, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        for t in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, t : t + width]), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
-
-
 def test_auto_reads_a_video_decord_would_buffer_in_full_with_pyav(tmp_path, encoder):
     """decord decodes ahead of a slower reader without bound (dmlc/decord#157): 590 MiB of worker memory
     on a 60-minute 320x240 video. Past MAX_LOOKAHEAD_BYTES of frames "auto" reads with PyAV; asked for by
     name, decord still reads it."""
+    from benchmarks.synth import write_synthetic_video
     from featkit.io.video import MAX_LOOKAHEAD_BYTES
 
     # 1280x64 frames stay 1280x64 at size 64: 240 KiB each, so 600 frames pass the 128 MiB limit.
-    long_one = _wide_video(tmp_path / "v" / "wide.mp4", 600)
+    wide = {"fps": 25, "width": 1280, "height": 64}
+    long_one = write_synthetic_video(tmp_path / "v" / "wide.mp4", 24.0, **wide)
     assert DecordReader(long_one, 64).lookahead_bytes > MAX_LOOKAHEAD_BYTES
-    short_one = _wide_video(tmp_path / "v" / "short.mp4", 100)
+    short_one = write_synthetic_video(tmp_path / "v" / "short.mp4", 4.0, **wide)
     assert DecordReader(short_one, 64).lookahead_bytes < MAX_LOOKAHEAD_BYTES
     config = ExtractionConfig(sampling=SamplingConfig(clip_len=8, fps=4.0))
     report = extract(tmp_path / "v", tmp_path / "auto.h5", config, progress=False, encoder=encoder)
