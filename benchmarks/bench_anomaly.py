@@ -241,30 +241,64 @@ def build_anomaly_task(
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (X_train_clean, X_test) -> score, higher = more normal
 
 
-def candidates(default_columns: np.ndarray, nelbo_column: int | None) -> dict[str, Scorer]:
-    """Every scorer compared: detector settings on the default features, and the VAE's own terms.
+ABLATION_PREFIX = "ablate: without "
 
-    ``default_columns`` selects the default statistics from the extracted matrix; ``nelbo_column`` is
-    the ``anomaly_nelbo`` column (scored as minus the negative ELBO).
-    """
+
+def _columns_scorer(columns: np.ndarray, **kw: Any) -> Scorer:
     from featkit.detection import ClipAnomalyDetector
 
-    def detector(**kw: Any) -> Scorer:
+    def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        det = ClipAnomalyDetector(statistics=None, random_state=0, threshold_folds=None, **kw).fit(train[:, columns])
+        return det.score_samples(test[:, columns])
+
+    return score
+
+
+def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column: int | None) -> dict[str, Scorer]:
+    """Every scorer compared: the detector on the quality columns, on the other default statistics, the ELBO.
+
+    Also the ablation of the default scorer: the quality columns less one each.
+
+    ``names`` are the extracted matrix's column names; ``posterior_columns`` selects the default
+    statistics that describe the picture (all but ``quality``); ``nelbo_column`` is the
+    ``anomaly_nelbo`` column (scored as minus the negative ELBO).
+    """
+    from featkit.detection import ClipAnomalyDetector
+    from featkit.transformers import statistic_of
+
+    names = [str(n) for n in names]
+
+    def quality(**kw: Any) -> Scorer:
         def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-            det = ClipAnomalyDetector(random_state=0, **kw).fit(train[:, default_columns])
-            return det.score_samples(test[:, default_columns])
+            # AUC needs scores only: no out-of-fold threshold.
+            det = ClipAnomalyDetector(feature_names=names, random_state=0, threshold_folds=None, **kw).fit(train)
+            return det.score_samples(test)
 
         return score
 
+    def posterior(**kw: Any) -> Scorer:
+        return _columns_scorer(posterior_columns, **kw)
+
     out: dict[str, Scorer] = {}
+    for log_positive in (False, True):
+        tag = "log" if log_positive else "raw"
+        out[f"quality_mahalanobis_{tag}"] = quality(method="mahalanobis", log_positive=log_positive)
+        for k in (5, 20):
+            out[f"quality_knn{k}_{tag}"] = quality(method="knn", n_neighbors=k, log_positive=log_positive)
+        out[f"quality_gmm4_{tag}"] = quality(method="gmm", n_components=4, log_positive=log_positive)
+        out[f"quality_iforest_{tag}"] = quality(method="isolation_forest", log_positive=log_positive)
+    out["quality_knn5_raw_whiten"] = quality(method="knn", n_neighbors=5, whiten=True)
+    # Ablation of the default: the quality columns less one, same scorer (never chosen as a default).
+    quality_columns = [i for i, n in enumerate(names) if statistic_of(n) == "quality"]
+    for drop in quality_columns:
+        kept = np.array([i for i in quality_columns if i != drop])
+        out[f"{ABLATION_PREFIX}{names[drop]}"] = _columns_scorer(kept, method="mahalanobis")
     for log_positive in (True, False):
         tag = "log" if log_positive else "raw"
-        for k in (1, 5, 20):
-            out[f"knn{k}_{tag}"] = detector(method="knn", n_neighbors=k, log_positive=log_positive)
-        out[f"knn5_{tag}_whiten"] = detector(method="knn", n_neighbors=5, log_positive=log_positive, whiten=True)
-        out[f"mahalanobis_{tag}"] = detector(method="mahalanobis", log_positive=log_positive)
-        out[f"gmm4_{tag}"] = detector(method="gmm", n_components=4, log_positive=log_positive)
-        out[f"iforest_{tag}"] = detector(method="isolation_forest", log_positive=log_positive)
+        for k in (5, 20):
+            out[f"posterior_knn{k}_{tag}"] = posterior(method="knn", n_neighbors=k, log_positive=log_positive)
+        out[f"posterior_mahalanobis_{tag}"] = posterior(method="mahalanobis", log_positive=log_positive)
+        out[f"posterior_gmm4_{tag}"] = posterior(method="gmm", n_components=4, log_positive=log_positive)
     if nelbo_column is not None:
         out["anomaly_nelbo"] = lambda train, test: -test[:, nelbo_column]
     return out
@@ -361,9 +395,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = np.array([r["label"] for r in rows])
     groups = np.array([r["group"] for r in rows])
     sets = np.array([r["set"] for r in rows])
-    default_columns = np.flatnonzero([statistic_of(n) in DEFAULT_STATS for n in names])
+    posterior_columns = np.flatnonzero([statistic_of(n) in set(DEFAULT_STATS) - {"quality"} for n in names])
     nelbo = [i for i, n in enumerate(names) if n == "anomaly_nelbo"]
-    scorers = candidates(default_columns, nelbo[0] if nelbo else None)
+    scorers = candidates(names, posterior_columns, nelbo[0] if nelbo else None)
     seeds = tuple(range(2 if quick else args.seeds))
     results: dict[str, Any] = {}
     for set_name in ("photos", "corpus"):
@@ -375,11 +409,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             X[keep], kinds[keep], groups[keep], scorers, seeds=seeds, n_splits=3 if quick else args.folds
         )
     selection = results.get("photos", {})
-    chosen = max((k for k in selection if not k.startswith("_")), key=lambda k: selection[k]["all"]["mean"])
+    eligible = [k for k in selection if not k.startswith(("_", ABLATION_PREFIX))]
+    chosen = max(eligible, key=lambda k: selection[k]["all"]["mean"])
     return {
         "config": {
             "stats": list(config.stats),
-            "detector_features": "the default statistics only (anomaly_nelbo is scored on its own)",
+            "detector_features": "quality_*: the quality columns of the default statistics; posterior_*: the other "
+            "default statistics (anomaly_nelbo is scored on its own)",
             "per_source": task.spec["per_source"],
             "seeds": list(seeds),
             "corruptions": list(CORRUPTIONS),

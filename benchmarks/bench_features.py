@@ -99,8 +99,8 @@ SCHEMA = 1
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 REPRESENTATIONS = ("vae", "vae_mu", "vae_symmetric", "vae_motion", "pixels", "pca")
 #: featkit's default clip statistics, named explicitly so the comparison does not move with the defaults.
-STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed")
-MU_STATS = ("mu_mean", "mu_std", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed")
+STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed", "quality")
+MU_STATS = ("mu_mean", "mu_std", "mu_absdiff", "mu_slope", "mu_delta", "motion", "motion_speed", "quality")
 #: The earlier default: statistics that do not change when a clip runs backwards (the ablation row).
 SYMMETRIC_STATS = ("mu_mean", "mu_std", "sigma_mean", "mu_absdiff")
 #: The camera-motion columns alone (8 values): what they carry before 192 content columns join them.
@@ -232,6 +232,7 @@ class TaskFeatures:
     small_moved: np.ndarray  # (4, n_frames, PCA_SIDE**2 * 3) uint8: `small` of each probing camera move
     clip_video: np.ndarray  # (n_clips,) video row of each clip
     clip_len: np.ndarray  # (n_clips,)
+    frame_quality: np.ndarray  # (n_frames, 4) featkit.quality.frame_quality of every clip's frames, clip by clip
     timing: dict[str, float]
     dim: int
     colour_hist: np.ndarray | None = None  # (n_videos, 64): colour_histogram of the same sampled frames
@@ -291,9 +292,18 @@ class TaskFeatures:
         jac = np.stack([(m - z) / step for m, step in zip(moved, MOTION_STEPS, strict=True)], axis=-1)
         # Each clip's frames are contiguous rows of `small`, in clip order.
         cuts = np.cumsum(self.clip_len)[:-1]
+        # The quality columns of the frames, with the KL of PCA's own code (unit variance, as logvar = 0).
+        quality = self.frame_quality.copy()
+        quality[:, 2] = np.log(0.5 * (z.astype(np.float64) ** 2).sum(axis=1) + 1e-8)
         rows = [
-            clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, jacobian=jc)
-            for zc, tc, jc in zip(np.split(z, cuts), np.split(self.frame_time, cuts), np.split(jac, cuts), strict=True)
+            clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, jacobian=jc, quality=qc)
+            for zc, tc, jc, qc in zip(
+                np.split(z, cuts),
+                np.split(self.frame_time, cuts),
+                np.split(jac, cuts),
+                np.split(quality, cuts),
+                strict=True,
+            )
         ]
         _, per_video = average_by_video(np.stack(rows), self.clip_video)
         self.pca_seconds.append(time.perf_counter() - t0)
@@ -343,6 +353,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     from featkit.exceptions import FeatkitError
     from featkit.extraction import DecodedVideo, decode_video
     from featkit.motion import MOTION_STEPS, camera_moves, motion_jacobian
+    from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
     config = ExtractionConfig(stats=STATS)
@@ -359,6 +370,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     t_decode = t_pix = t_ref = 0.0
     ref_rows: list[np.ndarray] = []
     pix_rows, hist_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], [], []
+    frame_q: list[np.ndarray] = []
     small_moved: list[list[np.ndarray]] = [[] for _ in MOTION_STEPS]
     for v, row in enumerate(task.rows):
         t0 = time.perf_counter()
@@ -374,7 +386,9 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
             mu, logvar = pixel_mu_logvar(frames, dim)
             # The pixel baseline gets the same `motion` statistic: its own response to the same camera moves.
             jac = motion_jacobian(lambda f: pixel_mu_logvar(f, dim)[0], frames, mu)
-            pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac))
+            quality = frame_quality(frames, mu, logvar, None)
+            pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac, quality=quality))
+            frame_q.append(quality)
             hist_rows.append(colour_histogram(frames))
             if reference is not None:
                 t1 = time.perf_counter()
@@ -405,6 +419,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
         small_moved=np.stack([np.concatenate(m) for m in small_moved]),
         clip_video=clip_video_a,
         clip_len=np.array(clip_len),
+        frame_quality=np.concatenate(frame_q),
         timing=timing,
         dim=dim,
         colour_hist=hists,

@@ -71,7 +71,8 @@ def naive_opencv_features(
     import cv2
 
     from featkit.motion import motion_jacobian
-    from featkit.stats import clip_statistics, needs_motion
+    from featkit.quality import frame_quality
+    from featkit.stats import clip_statistics, needs_motion, needs_quality
 
     keep = {int(i) for i in wanted}
     mu_by_frame: dict[int, np.ndarray] = {}
@@ -124,13 +125,18 @@ def naive_opencv_features(
         present = [int(f) for f in fids if int(f) in mu_by_frame]
         if not present:
             raise ValueError(f"OpenCV returned {i} frames of {path}; a clip needs frames {fids[0]}..{fids[-1]}")
+        mu, logvar = np.stack([mu_by_frame[f] for f in present]), np.stack([lv_by_frame[f] for f in present])
+        quality = None
+        if needs_quality(stats):
+            quality = frame_quality(np.stack([rgb_by_frame[f] for f in present]), mu, logvar, None)
         rows.append(
             clip_statistics(
-                np.stack([mu_by_frame[f] for f in present]),
-                np.stack([lv_by_frame[f] for f in present]),
+                mu,
+                logvar,
                 stats,
                 times=np.array(present, dtype=np.float64) / fps,  # index / fps: what a naive user does
                 jacobian=np.stack([jac_by_frame[f] for f in present]) if jac_by_frame else None,
+                quality=quality,
             )
         )
     return np.stack(rows), {"read_s": read_s, "encode_s": encode_s, "frames_read": i}

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
     from featkit.motion import latent_motion, latent_speed, motion_jacobian
+    from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
     t0 = time.perf_counter()
@@ -101,7 +102,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows["motion"].append(latent_motion(mu, jac, times))
         rows["weighted"].append(_weighted_motion(mu, logvar, jac, times))
         rows["speed"].append(latent_speed(mu, jac, times))
-        rows["default"].append(clip_statistics(mu, logvar, DEFAULT_STATS, times=times, jacobian=jac))
+        rows["default"].append(
+            clip_statistics(
+                mu, logvar, DEFAULT_STATS, times=times, jacobian=jac, quality=frame_quality(clip, mu, logvar, None)
+            )
+        )
     m, w, s, d = (np.stack(rows[k]) for k in ("motion", "weighted", "speed", "default"))
     y, g = np.array(labels), np.array(groups)
     seeds = range(2 if args.quick else 5)

@@ -73,6 +73,7 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
     from featkit.motion import motion_jacobian
+    from featkit.quality import frame_quality
     from featkit.stats import clip_statistics, feature_names
 
     encoder = load_encoder("default")
@@ -86,7 +87,16 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
                 frames = ds.camera_motion_frames(footage, m, rng, size=64)
                 mu, logvar = (np.asarray(a, dtype=np.float64) for a in encoder.encode(frames))
                 jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu).astype(np.float64)
-                rows.append(clip_statistics(mu, logvar, DEFAULT_STATS, times=times, jacobian=jac))
+                rows.append(
+                    clip_statistics(
+                        mu,
+                        logvar,
+                        DEFAULT_STATS,
+                        times=times,
+                        jacobian=jac,
+                        quality=frame_quality(frames, mu, logvar, None),
+                    )
+                )
                 motion.append(m)
                 wall.append(name)
                 clip.append(len(clip))
@@ -99,6 +109,7 @@ def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
     from featkit.motion import motion_jacobian
+    from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
     encoder = load_encoder("default")
@@ -113,7 +124,11 @@ def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray
         frames = ds.moving_image_frames(images[i], d, rng, n_frames=N_FRAMES, size=64)
         mu, logvar = (np.asarray(a, dtype=np.float64) for a in encoder.encode(frames))
         jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu).astype(np.float64)
-        rows.append(clip_statistics(mu, logvar, DEFAULT_STATS, times=times, jacobian=jac))
+        rows.append(
+            clip_statistics(
+                mu, logvar, DEFAULT_STATS, times=times, jacobian=jac, quality=frame_quality(frames, mu, logvar, None)
+            )
+        )
         digit.append(str(labels[i]))
         way.append(d)
     return np.stack(rows), {"digit": np.array(digit), "direction": np.array(way), "glyph": pick.astype(str)}

@@ -36,6 +36,7 @@ DEFAULT_STATS: tuple[str, ...] = (
     "mu_delta",
     "motion",
     "motion_speed",
+    "quality",
 )
 
 #: What runs the float32 default encoder: LiteRT (its shipped TensorFlow Lite model), Keras, or auto (LiteRT).

@@ -14,7 +14,15 @@ import numpy as np
 from featkit.exceptions import EncoderError, VideoDecodeError
 from featkit.io.sampling import ClipPlan
 from featkit.motion import motion_jacobian
-from featkit.stats import SCORE_STATISTICS, clip_statistics, feature_names, needs_motion, needs_scores
+from featkit.quality import frame_quality
+from featkit.stats import (
+    SCORE_STATISTICS,
+    clip_statistics,
+    feature_names,
+    needs_motion,
+    needs_quality,
+    needs_scores,
+)
 from featkit.store import VideoResult
 
 __all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video"]
@@ -131,6 +139,10 @@ class ClipReducer:
         self._mu: np.ndarray | None = None
         self._logvar: np.ndarray | None = None
         self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
+        # Per-frame quality (only for `quality`); its frame-change column needs the window's previous frame.
+        self._needs_quality = needs_quality(self.stats)
+        self._quality: np.ndarray | None = None
+        self._previous_frame: np.ndarray | None = None
         # Responses to camera moves (only for `motion`): measured on the probed frames, interpolated between.
         self._motion = needs_motion(self.stats)
         self._needed, lower, upper, self._weight = plan.probe_plan()
@@ -156,17 +168,23 @@ class ClipReducer:
             return
         frame_ids = np.asarray(frame_ids, dtype=np.int64)
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
+        quality = None
+        if self._needs_quality:
+            quality = frame_quality(frames, mu, logvar, self._previous_frame)
+            self._previous_frame = np.array(frames[-1])
         if self._motion:
             self._add_probes(frame_ids, frames, mu)
         if self._frames is not None:
             self._frames.append((frame_ids, mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar, self._scores = frame_ids, mu, logvar, scores
+            self._quality = quality
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
             self._logvar = np.concatenate([self._logvar, logvar])
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
+            self._quality = None if quality is None else np.concatenate([self._quality, quality])
         newest = int(frame_ids[-1])
         plan = self.plan
         while self.n_done < plan.n_clips and self._ready_at[self.n_done] <= newest:
@@ -174,11 +192,20 @@ class ClipReducer:
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
             jacobian = self._jacobian(fids) if self._motion else None
+            quality = None if self._quality is None else self._quality[pos]
             # Microseconds: decoders report the same timestamp with different float rounding (decord and
             # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
             times = np.round(self._starts[fids], 6)
             self._rows.append(
-                clip_statistics(self._mu[pos], self._logvar[pos], self.stats, scores, times=times, jacobian=jacobian)
+                clip_statistics(
+                    self._mu[pos],
+                    self._logvar[pos],
+                    self.stats,
+                    scores,
+                    times=times,
+                    jacobian=jacobian,
+                    quality=quality,
+                )
             )
         self._forget_reduced()
 
@@ -212,6 +239,8 @@ class ClipReducer:
         self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
         if self._scores is not None:
             self._scores = self._scores[keep]
+        if self._quality is not None:
+            self._quality = self._quality[keep]
         if self._probe_jac is not None:
             kept = self._probe_ids >= oldest_probe
             self._probe_ids, self._probe_jac = self._probe_ids[kept], self._probe_jac[kept]

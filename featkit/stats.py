@@ -17,6 +17,11 @@ frame (:mod:`featkit.motion`), so their meaning does not depend on the picture.
 (path length per second), unsigned, so a camera turning either way is told
 from a still one.
 
+``quality`` (:mod:`featkit.quality`) describes the signal rather than the
+picture: eight columns of detail, block-grid steps, posterior size, the
+whiteness of frame changes and the shape of μ's path, each a ratio or a log,
+which :class:`featkit.ClipAnomalyDetector` scores by default.
+
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
 name (``anomaly_nelbo``); it needs an encoder with a decoder.
@@ -29,17 +34,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_speed
+from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
 
 __all__ = [
     "FIXED_COLUMNS",
     "LOGVAR_RANGE",
     "MOTION_STATISTICS",
+    "QUALITY_STATISTICS",
     "SCORE_STATISTICS",
     "STATISTICS",
     "TIME_STATISTICS",
     "clip_statistics",
     "feature_names",
     "needs_motion",
+    "needs_quality",
     "needs_scores",
 ]
 
@@ -76,57 +84,67 @@ def _delta(mu: np.ndarray) -> np.ndarray:
     return mu[-half:].mean(axis=0) - mu[:half].mean(axis=0)
 
 
-_Reduce = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None], np.ndarray]
+_Optional = np.ndarray | None
+_Reduce = Callable[[np.ndarray, np.ndarray, _Optional, _Optional, _Optional, _Optional], np.ndarray]
 
-#: name -> (description, function of (mu, logvar, scores, times, jacobian) in float64 returning shape (d,),
-#: or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``jacobian`` are
-#: None unless a statistic needing them is asked for).
+#: name -> (description, function of (mu, logvar, scores, times, jacobian, quality) in float64 returning shape
+#: (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``jacobian`` /
+#: ``quality`` are None unless a statistic needing them is asked for).
 STATISTICS: dict[str, tuple[str, _Reduce]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, j: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, j: mu.std(axis=0)),
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, j, q: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, j, q: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc, t, j: _sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t, j, q: _sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv, sc, t, j: _absdiff(mu),
+        lambda mu, lv, sc, t, j, q: _absdiff(mu),
     ),
     "mu_slope": (
         "least-squares slope of the posterior mean against the frames' presentation times, per second "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j: _slope(mu, t),
+        lambda mu, lv, sc, t, j, q: _slope(mu, t),
     ),
     "mu_delta": (
         "net change of the posterior mean over the clip: mean of its second half minus its first half "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j: _delta(mu),
+        lambda mu, lv, sc, t, j, q: _delta(mu),
     ),
     "motion": (
         "camera motion fitted to the latent trajectory (featkit.motion): content velocity x and y in px/s "
         "of the 64-px frame, zoom in log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j: latent_motion(mu, j, t),
+        lambda mu, lv, sc, t, j, q: latent_motion(mu, j, t),
     ),
     "motion_speed": (
         "camera speed along the same four moves: mean absolute per-step velocity (path length per second), "
         "same units as motion (unsigned: unchanged when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j: latent_speed(mu, j, t),
+        lambda mu, lv, sc, t, j, q: latent_speed(mu, j, t),
+    ),
+    "quality": (
+        "signal quality, free of the scene (featkit.quality): log detail, log block-grid gradient ratio, log KL "
+        "of the posterior and log whiteness of frame changes, averaged over the frames; log kurtosis and log "
+        "peak-to-median of the latent path's step lengths, its share of still steps, and the log of its length per "
+        "second (latent units/s)",
+        lambda mu, lv, sc, t, j, q: clip_quality(q, mu, t),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc, t, j: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t, j, q: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
         "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
-        lambda mu, lv, sc, t, j: np.array([sc.mean()]),
+        lambda mu, lv, sc, t, j, q: np.array([sc.mean()]),
     ),
 }
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
-TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed"})
+TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed", "quality"})
 #: Statistics that need the encoder's response to camera moves (``jacobian=`` of :func:`clip_statistics`).
 MOTION_STATISTICS: frozenset[str] = frozenset({"motion", "motion_speed"})
+#: Statistics that need per-frame quality measurements (``quality=`` of :func:`clip_statistics`).
+QUALITY_STATISTICS: frozenset[str] = frozenset({"quality"})
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
@@ -135,6 +153,7 @@ FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     **{name: (column,) for name, column in SCORE_STATISTICS.items()},
     "motion": MOTION_COLUMNS,
     "motion_speed": SPEED_COLUMNS,
+    "quality": QUALITY_COLUMNS,
 }
 
 
@@ -146,6 +165,11 @@ def needs_scores(stats: Sequence[str]) -> bool:
 def needs_motion(stats: Sequence[str]) -> bool:
     """Whether any of ``stats`` needs :func:`featkit.motion.motion_jacobian` of the frames."""
     return any(s in MOTION_STATISTICS for s in stats)
+
+
+def needs_quality(stats: Sequence[str]) -> bool:
+    """Whether any of ``stats`` needs :func:`featkit.quality.frame_quality` of the frames."""
+    return any(s in QUALITY_STATISTICS for s in stats)
 
 
 def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
@@ -182,6 +206,7 @@ def clip_statistics(
     scores: np.ndarray | None = None,
     times: np.ndarray | None = None,
     jacobian: np.ndarray | None = None,
+    quality: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
@@ -201,6 +226,9 @@ def clip_statistics(
     jacobian : ndarray of shape (T, d, 4), optional
         :func:`featkit.motion.motion_jacobian` of the frames; required when
         ``stats`` holds a statistic of :data:`MOTION_STATISTICS`.
+    quality : ndarray of shape (T, 4), optional
+        :func:`featkit.quality.frame_quality` of the frames; required when
+        ``stats`` holds a statistic of :data:`QUALITY_STATISTICS`.
 
     Returns
     -------
@@ -251,5 +279,17 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in MOTION_STATISTICS]} need the encoder's response to camera "
             "moves (featkit.motion.motion_jacobian); pass jacobian=... . Received: jacobian=None"
         )
-    rows = [STATISTICS[s][1](mu, logvar, scores, times, jacobian) for s in stats]
+    if quality is not None:
+        quality = np.asarray(quality, dtype=np.float64)
+        if quality.shape != (mu.shape[0], len(FRAME_QUALITY)):
+            raise ValueError(
+                f"quality must have shape (T, {len(FRAME_QUALITY)}) = {(mu.shape[0], len(FRAME_QUALITY))}. "
+                f"Received: quality.shape={quality.shape}"
+            )
+    elif needs_quality(stats):
+        raise ValueError(
+            f"The statistics {[s for s in stats if s in QUALITY_STATISTICS]} need per-frame quality measurements "
+            "(featkit.quality.frame_quality); pass quality=... . Received: quality=None"
+        )
+    rows = [STATISTICS[s][1](mu, logvar, scores, times, jacobian, quality) for s in stats]
     return np.concatenate(rows).astype(np.float32)

@@ -42,7 +42,7 @@ def fit_detector(
     Returns
     -------
     dict
-        ``n_clips``, ``n_videos``, ``offset``, ``params`` and ``output``.
+        ``n_clips``, ``n_videos``, ``offset``, ``params``, the scored ``columns`` and ``output``.
 
     """
     from featkit.detection import ClipAnomalyDetector
@@ -50,7 +50,8 @@ def fit_detector(
     from featkit.sklearn import load_features
 
     X, _, groups, names = load_features(features_path)
-    det = ClipAnomalyDetector(**params).fit(X)
+    # The detector finds its columns (the quality statistics by default) by name.
+    det = ClipAnomalyDetector(**{"feature_names": [str(n) for n in names], **params}).fit(X, groups=groups)
     data = dump_model_bytes(
         det, names, [], kind=DETECTOR_KIND, trained_on=os.path.abspath(features_path), n_clips=len(X)
     )
@@ -59,7 +60,8 @@ def fit_detector(
         "n_clips": len(X),
         "n_videos": len(np.unique(groups)),
         "offset": det.offset_,
-        "params": det.get_params(),
+        "params": {k: v for k, v in det.get_params().items() if k != "feature_names"},
+        "columns": [str(names[i]) for i in det.columns_],
         "output": os.fspath(path),
     }
 

@@ -88,10 +88,19 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
     from featkit.pipelines.anomaly import fit_detector, score_file
 
     if args.anomaly_command == "fit":
+        statistics = None if args.statistics == "all" else tuple(s for s in args.statistics.split(",") if s)
         r = fit_detector(
-            args.path, args.output, method=args.method, n_neighbors=args.n_neighbors, contamination=args.contamination
+            args.path,
+            args.output,
+            method=args.method,
+            n_neighbors=args.n_neighbors,
+            contamination=args.contamination,
+            statistics=statistics,
         )
-        print(f"{args.method} detector fitted on {r['n_clips']} clips of {r['n_videos']} videos; wrote {r['output']}")
+        print(
+            f"{args.method} detector fitted on {len(r['columns'])} columns of {r['n_clips']} clips of "
+            f"{r['n_videos']} videos; wrote {r['output']}"
+        )
         return 0
     r = score_file(args.model, args.path, args.output)
     print(
@@ -151,7 +160,14 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
     fit.add_argument("path", metavar="NORMAL.h5", help="HDF5 file written by featkit extract, of normal videos")
     fit.add_argument("-o", "--output", required=True, help=".skops file to write (detector.skops)")
     scorers = ("knn", "mahalanobis", "gmm", "isolation_forest")
-    fit.add_argument("--method", choices=scorers, default="knn", help="scorer (knn)")
+    fit.add_argument("--method", choices=scorers, default="gmm", help="scorer (gmm)")
+    fit.add_argument(
+        "--statistics",
+        default="quality",
+        metavar="STATS",
+        help="comma-separated statistic groups to score, or 'all' for every column (quality: the columns "
+        "that do not describe the scene)",
+    )
     fit.add_argument("--n-neighbors", type=int, default=5, help="neighbours for knn (5)")
     fit.add_argument(
         "--contamination",
