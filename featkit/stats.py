@@ -112,7 +112,8 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
         lambda mu, lv, sc, t, j, q: _delta(mu),
     ),
     "motion": (
-        "camera motion fitted to the latent trajectory (featkit.motion): content velocity x and y in px/s "
+        "camera motion read from the latent trajectory (featkit.motion: median of the steps' least-squares "
+        "velocities): content velocity x and y in px/s "
         "of the 64-px frame, zoom in log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
         lambda mu, lv, sc, t, j, q: latent_motion(mu, j, t),
     ),
