@@ -36,7 +36,7 @@ from featkit.files import sha256_of
 from featkit.io.backends import backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
 from featkit.reduce import ClipReducer, check_scoring, encode_video
-from featkit.stats import feature_names
+from featkit.stats import definition_versions, feature_names
 from featkit.store import (
     FailureRecord,
     FeatureStore,
@@ -56,6 +56,7 @@ __all__ = [
     "encode_video",
     "extract",
     "extract_list",
+    "store_metadata",
 ]
 
 
@@ -472,6 +473,20 @@ def _make_executor(config: ExtractionConfig, scheduler: Any = None) -> Executor:
     return DaskExecutor(config, scheduler)
 
 
+def store_metadata(config: ExtractionConfig, encoder: Any, root_name: str | None = None) -> dict[str, Any]:
+    """What a feature file records of a run, and a resumed run must match: encoder, sampling, statistics."""
+    return {
+        "encoder": encoder.identity(),
+        "sampling": config.sampling.to_dict(),
+        "stats": list(config.stats),
+        "stat_versions": definition_versions(config.stats),
+        "extraction": config.to_dict(),
+        "feature_names": feature_names(config.stats, encoder.latent_dim),
+        "decoder": backend_versions(config.backend),
+        "root": root_name,
+    }
+
+
 def _extract(
     root_path: Path,
     output: str | os.PathLike[str],
@@ -497,15 +512,7 @@ def _extract(
         )
     deliver_held_signals()
     check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
-    meta = {
-        "encoder": encoder.identity(),
-        "sampling": config.sampling.to_dict(),
-        "stats": list(config.stats),
-        "extraction": config.to_dict(),
-        "feature_names": feature_names(config.stats, encoder.latent_dim),
-        "decoder": backend_versions(config.backend),
-        "root": root_name,
-    }
+    meta = store_metadata(config, encoder, root_name)
     with FeatureStore.open(output, meta, overwrite=overwrite, add_root=add) as store:
         hidden = _record_unreadable_folders(store, unreadable, report)
         if config.prune:  # videos deleted since an earlier run leave the file; those in unlistable folders stay

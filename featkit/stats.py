@@ -37,6 +37,7 @@ from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_
 from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
 
 __all__ = [
+    "DEFINITION_VERSIONS",
     "FIXED_COLUMNS",
     "LOGVAR_RANGE",
     "MOTION_STATISTICS",
@@ -45,6 +46,7 @@ __all__ = [
     "STATISTICS",
     "TIME_STATISTICS",
     "clip_statistics",
+    "definition_versions",
     "feature_names",
     "needs_motion",
     "needs_quality",
@@ -140,6 +142,11 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
     ),
 }
 
+#: Statistics whose definition changed since feature files first held them: name -> version (the others are
+#: version 1). A file records the versions of its statistics, so resuming it never mixes two definitions in
+#: one column. motion 2: the median of the steps' velocities (1 was one least-squares fit of all steps).
+DEFINITION_VERSIONS: dict[str, int] = {"motion": 2}
+
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
 TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed", "quality"})
 #: Statistics that need the encoder's response to camera moves (``jacobian=`` of :func:`clip_statistics`).
@@ -156,6 +163,11 @@ FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     "motion_speed": SPEED_COLUMNS,
     "quality": QUALITY_COLUMNS,
 }
+
+
+def definition_versions(stats: Sequence[str]) -> dict[str, int]:
+    """The :data:`DEFINITION_VERSIONS` of those of ``stats`` past version 1 (what a feature file records)."""
+    return {s: DEFINITION_VERSIONS[s] for s in stats if s in DEFINITION_VERSIONS}
 
 
 def needs_scores(stats: Sequence[str]) -> bool:

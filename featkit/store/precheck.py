@@ -21,7 +21,7 @@ from featkit.store.validate import check_regular, open_feature_file
 __all__ = ["MATCHED_ATTRS", "check_settings", "precheck_output", "resumed_roots", "setting_diffs"]
 
 # Run settings that must match for a file to be resumed.
-MATCHED_ATTRS = ("encoder", "sampling", "stats")
+MATCHED_ATTRS = ("encoder", "sampling", "stats", "stat_versions")
 
 
 def _encoder_label(meta: dict[str, Any]) -> str:
@@ -41,6 +41,11 @@ def setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
         # Absent keys: the model as loaded, run by Keras (files written before variants and LiteRT).
         absent = {"precision": "float32", "runtime": "keras"}
         stored, wanted = {**absent, **stored}, {**absent, **wanted}
+    if key == "stat_versions":
+        # Files written before definitions were versioned hold version 1 of every statistic.
+        stored, wanted = stored or {}, wanted or {}
+        stored = {**dict.fromkeys(wanted, 1), **stored}
+        wanted = {**dict.fromkeys(stored, 1), **wanted}
     if key == "sampling" and isinstance(stored, dict) and isinstance(wanted, dict):
         # Files written before motion probing was spaced probed every frame.
         stored, wanted = {"probe_every": 1, **stored}, {"probe_every": 1, **wanted}
@@ -128,7 +133,7 @@ def check_settings(path: Path, f: h5py.File, meta: dict[str, Any]) -> None:
     diffs = []
     for key in MATCHED_ATTRS:
         stored = json.loads(f.attrs.get(key, "null"))
-        diffs += setting_diffs(key, stored, json.loads(json.dumps(meta[key])))
+        diffs += setting_diffs(key, stored, json.loads(json.dumps(meta.get(key))))
     if diffs:
         raise StoreMismatchError(
             f"{path} was made with other settings, so this run cannot resume it: "

@@ -179,6 +179,7 @@ def _validate(f: h5py.File, path: str | os.PathLike[str]) -> None:
         "encoder": (dict, type(None)),
         "sampling": (dict, type(None)),
         "stats": (list, type(None)),
+        "stat_versions": (dict, type(None)),
         "extraction": (dict, type(None)),
         "roots": (list, type(None)),
     }

@@ -235,11 +235,33 @@ def test_file_of_the_old_default_loads_and_refuses_a_resume_with_the_new_one(enc
     np.testing.assert_array_equal(load_features(out).X, X)  # refused before anything was written
 
 
+def test_a_file_of_an_earlier_motion_definition_is_not_resumed(encoder, labelled_tree, tmp_path):
+    """Files written before `motion` became the median of its steps record no definition versions: resuming one
+    with `motion` is refused naming it (the column would mix two definitions); without `motion` it resumes."""
+    root = tmp_path / "v"
+    shutil.copytree(labelled_tree[0] / "square", root / "square")
+    stats = ("mu_mean", "motion")
+    for name, wanted in (("with_motion.h5", stats), ("without.h5", ("mu_mean",))):
+        out = tmp_path / name
+        assert extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder).ok
+        with h5py.File(out, "r+") as f:
+            assert json.loads(f.attrs["stat_versions"]) == ({"motion": 2} if "motion" in wanted else {})
+            del f.attrs["stat_versions"]  # as an earlier featkit wrote it
+        (root / "square" / "new.mp4").unlink(missing_ok=True)
+        shutil.copy(next((root / "square").glob("*.mp4")), root / "square" / "new.mp4")
+        if "motion" in wanted:
+            with pytest.raises(StoreMismatchError, match=r"stat_versions\.motion: file 1, this run 2"):
+                extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder)
+        else:
+            assert extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder).n_extracted == 1
+        (root / "square" / "new.mp4").unlink()
+
+
 def test_second_writer_is_refused(extracted, labelled_tree, tmp_path):
     out = tmp_path / "locked.h5"
     shutil.copy(extracted[0], out)
     with h5py.File(out, "r") as f:
-        meta = {k: json.loads(f.attrs[k]) for k in ("encoder", "sampling", "stats")}
+        meta = {k: json.loads(f.attrs[k]) for k in ("encoder", "sampling", "stats", "stat_versions")}
     holder = FeatureStore.open(out, {**meta, "feature_names": [], "decoder": ""})
     try:
         with pytest.raises(StoreLockedError, match="another featkit process"):

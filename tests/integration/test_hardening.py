@@ -198,20 +198,10 @@ def _leftovers(out: Path) -> list[str]:
 def _journal_of_a_killed_run(root: Path, out: Path, encoder, config: ExtractionConfig) -> None:
     """What a run killed before its first commit leaves: journal entries (written with the real store)."""
     from featkit.discover import discover_videos
-    from featkit.extraction import decode_video, encode_video
-    from featkit.io.backends import backend_versions
-    from featkit.stats import feature_names
+    from featkit.extraction import decode_video, encode_video, store_metadata
     from featkit.store import FeatureStore, VideoResult
 
-    meta = {
-        "encoder": encoder.identity(),
-        "sampling": config.sampling.to_dict(),
-        "stats": list(config.stats),
-        "extraction": config.to_dict(),
-        "feature_names": feature_names(config.stats, encoder.latent_dim),
-        "decoder": backend_versions(config.backend),
-    }
-    store = FeatureStore.open(out, meta, min_commit_interval=1e12)
+    store = FeatureStore.open(out, store_metadata(config, encoder), min_commit_interval=1e12)
     for file in discover_videos(root)[:2]:
         decoded = decode_video(os.fspath(root), file, encoder.input_size, config.sampling)
         store.add_video(encode_video(decoded, encoder, config.stats))
