@@ -7,7 +7,7 @@ The selection set: the 30 KDE Plasma wallpapers of ``benchmarks/pilot_distill.py
 training set holds them), each filmed by the virtual camera of
 :func:`benchmarks.datasets.camera_motion_frames` with every motion of ``CAMERA_MOTIONS``
 (``--per-motion`` clips each, 16 frames at 8 fps, 64 px), reduced to the default
-feature row (776 columns with ``featkit-default-v3``). The same clips carry two tasks
+feature row (784 columns with ``featkit-default-v3`` and the quality statistic). The same clips carry two tasks
 of opposite kinds:
 
 * ``motion``: the camera's motion (8 classes), split by wallpaper
@@ -32,7 +32,9 @@ logistic regression) and the grid :data:`featkit.pipelines.classify.TUNING_GRID`
   then the best C there;
 * ``+exclude``: either rule with the grid's second branch, which may also leave out the direction
   statistics (:data:`featkit.pipelines.classify.DIRECTION_GROUPS`); fewer groups count as simpler
-  (the recipe uses ``simplest_within_noise+exclude``).
+  (the recipe used ``simplest_within_noise+exclude`` until 2026-12-04);
+* ``+motion``: and the third branch, which may keep the motion groups alone
+  (:data:`featkit.pipelines.classify.MOTION_GROUPS`; the recipe since 2026-12-04).
 
 The rule chosen is the one with the best mean over the seven scores.
 """
@@ -142,8 +144,10 @@ def _fit(rule: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: lis
     if rule == "untuned":
         return make_classifier("logreg", feature_names=names).fit(X, y)  # balance 0, C = 1
     search = make_classifier("logreg", feature_names=names, tune=True)
-    if not rule.endswith("+exclude") and isinstance(search.param_grid, list):
-        search.set_params(param_grid=search.param_grid[0])  # without the branch that leaves groups out
+    if isinstance(search.param_grid, list):
+        # The branches in order: the whole grid, leave out the direction groups, keep the motion groups alone.
+        kept = 3 if rule.endswith("+motion") else 2 if rule.endswith("+exclude") else 1
+        search.set_params(param_grid=search.param_grid[:kept])
     if rule.startswith("best"):
         search.set_params(refit=True)
     with warnings.catch_warnings():
@@ -157,7 +161,14 @@ def _draws(y: np.ndarray, pool: np.ndarray, k: int | str, rng: np.random.Generat
     return np.sort(np.concatenate([rng.permutation(pool[y[pool] == c])[: int(k)] for c in np.unique(y)]))
 
 
-RULES = ("untuned", "best", "simplest_within_noise", "best+exclude", "simplest_within_noise+exclude")
+RULES = (
+    "untuned",
+    "best",
+    "simplest_within_noise",
+    "best+exclude",
+    "simplest_within_noise+exclude",
+    "simplest_within_noise+exclude+motion",
+)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
