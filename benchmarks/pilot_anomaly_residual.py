@@ -149,33 +149,12 @@ def _detector_scorer(columns: Sequence[int], **kw: Any) -> ba.Scorer:
     return score
 
 
+_RESIDUAL = ("rel_mse", "resid_lag1", "resid_hf", "resid_peak", "resid_bias", "recon_detail_ratio")
+_PATH = ("step_kurt", "jerk", "still_frac", "log_step_max_med")
 GROUPS: dict[str, tuple[str, ...]] = {
-    "residual": ("rel_mse", "resid_lag1", "resid_hf", "resid_peak", "resid_bias", "recon_detail_ratio"),
-    "residual+path": (
-        "rel_mse",
-        "resid_lag1",
-        "resid_hf",
-        "resid_peak",
-        "resid_bias",
-        "recon_detail_ratio",
-        "step_kurt",
-        "jerk",
-        "still_frac",
-        "log_step_max_med",
-    ),
-    "residual+path+block": (
-        "rel_mse",
-        "resid_lag1",
-        "resid_hf",
-        "resid_peak",
-        "resid_bias",
-        "recon_detail_ratio",
-        "step_kurt",
-        "jerk",
-        "still_frac",
-        "log_step_max_med",
-        "block",
-    ),
+    "residual": _RESIDUAL,
+    "residual+path": (*_RESIDUAL, *_PATH),
+    "residual+path+block": (*_RESIDUAL, *_PATH, "block"),
     "vae_terms": ("log_mse", "log_kl"),
     "all": (),
 }
