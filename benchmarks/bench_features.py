@@ -275,6 +275,7 @@ class TaskFeatures:
 
         from featkit.aggregate import average_by_video
         from featkit.motion import MOTION_STEPS
+        from featkit.posterior import kl_to_prior
         from featkit.stats import clip_statistics
 
         key = (None if train is None else hash(np.asarray(train).tobytes()), seed)
@@ -294,7 +295,7 @@ class TaskFeatures:
         cuts = np.cumsum(self.clip_len)[:-1]
         # The quality columns of the frames, with the KL of PCA's own code (unit variance, as logvar = 0).
         quality = self.frame_quality.copy()
-        quality[:, 2] = np.log(0.5 * (z.astype(np.float64) ** 2).sum(axis=1) + 1e-8)
+        quality[:, 2] = np.log(kl_to_prior(z, np.zeros_like(z)) + 1e-8)
         rows = [
             clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, jacobian=jc, quality=qc)
             for zc, tc, jc, qc in zip(

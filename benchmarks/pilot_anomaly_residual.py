@@ -33,17 +33,14 @@ sys.path.insert(0, str(REPO))
 from benchmarks import bench_anomaly as ba  # noqa: E402
 from benchmarks import datasets as ds  # noqa: E402
 from benchmarks.provenance import run_and_write  # noqa: E402
+from featkit.posterior import kl_to_prior  # noqa: E402
+from featkit.quality import _laplacian_energy  # noqa: E402
 
 _EPS = 1e-8
 
 
 def _gray(x: np.ndarray) -> np.ndarray:
     return x @ np.array([0.299, 0.587, 0.114])
-
-
-def _laplacian_energy(g: np.ndarray) -> np.ndarray:
-    lap = 4 * g[:, 1:-1, 1:-1] - g[:, :-2, 1:-1] - g[:, 2:, 1:-1] - g[:, 1:-1, :-2] - g[:, 1:-1, 2:]
-    return (lap**2).mean(axis=(1, 2))
 
 
 def _lag1(g: np.ndarray) -> np.ndarray:
@@ -71,7 +68,7 @@ def frame_scalars(frames: np.ndarray, recon: np.ndarray, mu: np.ndarray, logvar:
     gx, gr = _gray(x), _gray(r)
     mse = (r**2).mean(axis=(1, 2, 3))
     detail = _laplacian_energy(gx)
-    kl = -0.5 * np.sum(1.0 + np.clip(logvar, -30, 20) - mu**2 - np.exp(np.clip(logvar, -30, 20)), axis=1)
+    kl = kl_to_prior(mu, logvar)
     cell = (r**2).mean(axis=3).reshape(len(r), 8, 8, 8, 8).mean(axis=(2, 4))  # 8x8 grid of 8-px cells
     return {
         "log_mse": np.log(mse + _EPS),

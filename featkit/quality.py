@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from featkit.posterior import kl_to_prior
+
 __all__ = ["FRAME_QUALITY", "QUALITY_COLUMNS", "clip_quality", "frame_quality"]
 
 #: Per-frame measurements, in the order of :func:`frame_quality`'s columns.
@@ -94,12 +96,8 @@ def frame_quality(frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray, previo
         previous frame or the frame did not change.
 
     """
-    from featkit.stats import LOGVAR_RANGE  # featkit.stats imports this module
-
     g = _gray(frames)
-    lv = np.clip(np.asarray(logvar, dtype=np.float64), *LOGVAR_RANGE)
-    mu = np.asarray(mu, dtype=np.float64)
-    kl = -0.5 * np.sum(1.0 + lv - mu**2 - np.exp(lv), axis=1)
+    kl = kl_to_prior(mu, logvar)
     before = np.concatenate([_gray(previous[None]), g[:-1]]) if previous is not None else g[:-1]
     change = g[len(g) - len(before) :] - before
     energy = (change**2).mean(axis=(1, 2))

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_speed
+from featkit.posterior import LOGVAR_RANGE, posterior_sigma
 from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
 
 __all__ = [
@@ -52,14 +53,6 @@ __all__ = [
     "needs_quality",
     "needs_scores",
 ]
-
-#: log σ² is clipped to this range before it is exponentiated (the VAE's layers, the statistics and
-#: the anomaly score share it, so all three see the same σ).
-LOGVAR_RANGE: tuple[float, float] = (-30.0, 20.0)
-
-
-def _sigma(logvar: np.ndarray) -> np.ndarray:
-    return np.exp(0.5 * np.clip(logvar, *LOGVAR_RANGE))
 
 
 def _absdiff(mu: np.ndarray) -> np.ndarray:
@@ -97,7 +90,7 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
     "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, j, q: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc, t, j, q: _sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t, j, q: posterior_sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from featkit.stats import LOGVAR_RANGE
+from featkit.posterior import LOGVAR_RANGE
 
 __all__ = [
     "LOGVAR_RANGE",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from featkit.stats import LOGVAR_RANGE
+from featkit.posterior import kl_to_prior
 
 __all__ = ["negative_elbo", "reconstruction_mse"]
 
@@ -60,10 +60,7 @@ def negative_elbo(
     if x.shape != recon.shape:
         raise ValueError(f"frames and recon must have the same shape. Received: {x.shape} and {recon.shape}")
     nll = np.sum((x - recon) ** 2, axis=tuple(range(1, x.ndim))) / (2.0 * obs_var)
-    mu = np.asarray(mu, dtype=np.float64)
-    logvar = np.clip(np.asarray(logvar, dtype=np.float64), *LOGVAR_RANGE)
-    kl = -0.5 * np.sum(1.0 + logvar - mu**2 - np.exp(logvar), axis=-1)
-    return nll + beta * kl
+    return nll + beta * kl_to_prior(mu, logvar)
 
 
 def reconstruction_mse(frames: np.ndarray, recon: np.ndarray) -> np.ndarray:
