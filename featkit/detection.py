@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
+from featkit.exceptions import ConfigError
 from featkit.transformers import _column_names, statistic_of
 
 __all__ = ["METHODS", "ClipAnomalyDetector"]
@@ -157,14 +158,14 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
             return np.arange(n_features)
         names = _column_names(self, n_features)
         if names is None:
-            raise ValueError(
+            raise ConfigError(
                 f"ClipAnomalyDetector scores the columns of statistics={tuple(self.statistics)!r}, found by name: "
                 "fit it on a DataFrame or pass feature_names= (the names featkit.load_features returns), or "
                 "pass statistics=None to score every column."
             )
         columns = np.flatnonzero([statistic_of(n) in set(self.statistics) for n in names])
         if len(columns) == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"X has no columns of the statistics {tuple(self.statistics)!r} (its columns: "
                 f"{', '.join(map(str, names[:4]))} …). Extract with the default statistics (they include "
                 "'quality'), or pass the statistics X has."

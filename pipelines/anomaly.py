@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from featkit.exceptions import ModelError
+from featkit.exceptions import InsufficientDataError, ModelError
 from featkit.pipelines.classify import dump_model_bytes, load_model
 
 __all__ = ["DETECTOR_KIND", "fit_detector", "score_file"]
@@ -50,6 +50,11 @@ def fit_detector(
     from featkit.sklearn import load_features
 
     X, _, groups, names = load_features(features_path)
+    if len(X) < 2:
+        raise InsufficientDataError(
+            f"{os.fspath(features_path)} holds {len(X)} clip(s); a detector needs at least 2 clips of normal videos "
+            "(more videos give a steadier threshold)."
+        )
     # The detector finds its columns (the quality statistics by default) by name.
     det = ClipAnomalyDetector(**{"feature_names": [str(n) for n in names], **params}).fit(X, groups=groups)
     data = dump_model_bytes(

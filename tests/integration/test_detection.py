@@ -215,6 +215,18 @@ def test_cli_refuses_a_file_of_another_feature_layout(anomaly_files, capsys):
     assert not out.exists()
 
 
+def test_cli_fit_refuses_a_file_without_the_scored_columns(anomaly_files, capsys):
+    """A file extracted without the quality statistic is a clear error (exit 2), not a crash, and writes nothing."""
+    from featkit.cli import main
+
+    base, files = anomaly_files
+    model = base / "never.skops"
+    assert main(["anomaly", "fit", str(files["narrow"]), "-o", str(model)]) == 2
+    assert "no columns of the statistics ('quality',)" in capsys.readouterr().err
+    assert not model.exists()
+    assert main(["anomaly", "fit", str(files["narrow"]), "-o", str(model), "--statistics", "mu_mean"]) == 0
+
+
 def test_cli_refuses_a_classifier_model_as_detector(anomaly_files, capsys):
     from sklearn.linear_model import LogisticRegression
 
