@@ -168,16 +168,22 @@ def test_extract_records_precision_and_refuses_resume_at_another(small_tree, tmp
     assert 0 < np.abs(a[:, latent] - b[:, latent]).max() < 0.3 * float(np.std(a[:, latent]))
     # Camera motion is fitted through each encoder's own response to known
     # moves, so int8 changes it a little; compare only what the picture
-    # determines: the square's x and y, the horizontal stripes' y (their x
-    # motion is invisible, the aperture problem, and left to the noise).
+    # determines: the square's (x, y) velocity, the horizontal stripes' y
+    # (their x motion is invisible, the aperture problem, and left to the
+    # noise). The error is measured against the length of the velocity, not
+    # per component: the square's slow y (1 px a frame against 3 for x) is the
+    # median of three steps, and which step that is can change with the
+    # rounding of another CPU's kernels.
     by_label = {label: load_features(out32, labels=[label]).X.shape[0] for label in ("square", "stripes")}
     n_square = by_label["square"]
     assert n_square > 0
     assert by_label["stripes"] > 0
     motion_x, motion_y = names.index("motion_x"), names.index("motion_y")
-    pairs = [(slice(0, n_square), motion_x), (slice(0, n_square), motion_y), (slice(n_square, None), motion_y)]
-    for rows, col in pairs:
-        np.testing.assert_allclose(b[rows, col], a[rows, col], rtol=0.15)
+    for rows, cols in ((slice(0, n_square), [motion_x, motion_y]), (slice(n_square, None), [motion_y])):
+        v32, v8 = a[rows][:, cols], b[rows][:, cols]
+        speed = np.linalg.norm(v32, axis=1)
+        assert np.all(speed > 1.0), v32  # the moves were seen at all
+        assert np.all(np.linalg.norm(v8 - v32, axis=1) < 0.15 * speed), (v32, v8)
     assert enc8["precision"] == "int8"
     assert extraction["precision"] == "int8"
     assert summarise(str(out8))["encoder"]["precision"] == "int8"
