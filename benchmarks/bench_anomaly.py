@@ -159,14 +159,19 @@ def _photo(name: str) -> np.ndarray:
     return np.moveaxis(ds.area_resize(square, 160, 160), 0, -1).round().astype(np.uint8)
 
 
+def _photo_available(name: str) -> bool:
+    try:
+        _photo(name)
+    except (ImportError, AttributeError, OSError, ValueError) as exc:
+        log.info("photo %s unavailable: %s", name, exc)
+        return False
+    return True
+
+
 def _photo_segments(per_source: int, seed: int, names: Sequence[str]) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[np.ndarray]] = {}
     for s, name in enumerate(names):
-        try:
-            still = _photo(name)
-        except (ImportError, AttributeError, OSError, ValueError) as exc:
-            log.info("photo %s unavailable: %s", name, exc)
-            continue
+        still = _photo(name)
         rng = np.random.default_rng([seed, s])
         footage = np.repeat(still[None], ds.N_FRAMES, axis=0)
         # A still photograph filmed by a still camera would be a frozen video: only moving cameras here.
@@ -206,8 +211,10 @@ def build_anomaly_task(
         ``set`` (photos or corpus) and ``segment`` (the clean clip a copy was made from).
 
     """
+    # The photos that load here, not those asked for: a task built without scikit-image must not be reused after.
+    photos = [name for name in photos if _photo_available(name)]
     spec: dict[str, Any] = {"generator": "anomaly", "version": GENERATOR_VERSION, "per_source": per_source}
-    spec.update({"seed": seed, "photos": list(photos), "corpus": use_corpus, "size": SIZE, "n_frames": ds.N_FRAMES})
+    spec.update({"seed": seed, "photos": photos, "corpus": use_corpus, "size": SIZE, "n_frames": ds.N_FRAMES})
     footage_hashes: dict[str, Any] = {}
     corpus_segs: dict[str, list[np.ndarray]] = {}
     if use_corpus:
