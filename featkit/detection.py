@@ -5,12 +5,13 @@ default statistics), it scores new clips by how dense the normal clips are
 around them, the approach the literature finds stronger than reconstruction
 error or likelihood (``../shared/docs/anchors.md``: feature density beats
 reconstruction error; an ELBO ranks simple images as "normal"). By default the
-density is that of the ``quality`` columns (:mod:`featkit.quality`), which do
-not describe the scene: on the statistics of the picture a new scene is as far
-from the training clips as a corruption (``bench_anomaly``: ROC AUC 0.47 across
-sources). Which columns, which density estimate and which preprocessing are the
-defaults was decided on photos held out by source (``benchmarks/pilot_anomaly_residual.py``,
-``benchmarks/bench_anomaly.py``).
+density is one Gaussian (Mahalanobis distance, Ledoit-Wolf covariance) of the
+``quality`` columns (:mod:`featkit.quality`), which do not describe the scene:
+on the statistics of the picture a new scene is as far from the training clips
+as a corruption (``bench_anomaly``: ROC AUC 0.47 across sources). Which
+columns, which density estimate and which preprocessing are the defaults was
+decided on photos held out by source (``benchmarks/pilot_anomaly_residual.py``,
+``benchmarks/pilot_anomaly_picture.py``, ``benchmarks/bench_anomaly.py``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"knn", "mahalanobis", "gmm", "isolation_forest"}, default="gmm"
+    method : {"knn", "mahalanobis", "gmm", "isolation_forest"}, default="mahalanobis"
         ``"knn"``: minus the mean Euclidean distance to the ``n_neighbors``
         nearest training clips. ``"mahalanobis"``: minus half the squared
         Mahalanobis distance under a Ledoit-Wolf covariance. ``"gmm"``: the
@@ -72,7 +73,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         and needs no names.
     feature_names : array-like of str, optional
         Names of the columns of ``X`` when it is not a DataFrame.
-    log_positive : bool, default=True
+    log_positive : bool, default=False
         Compare never-negative columns on a log scale (of the ``quality``
         columns: the path's kurtosis, jump and share of still steps; the floor
         keeps a share of 0 finite but far from a share of a tenth).
@@ -128,13 +129,13 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
 
     def __init__(
         self,
-        method: str = "gmm",
+        method: str = "mahalanobis",
         *,
         n_neighbors: int = 5,
         n_components: int = 4,
         statistics: Sequence[str] | None = ("quality",),
         feature_names: Sequence[str] | None = None,
-        log_positive: bool = True,
+        log_positive: bool = False,
         whiten: bool = False,
         contamination: str | float = "auto",
         threshold_folds: int | None = 5,

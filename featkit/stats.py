@@ -119,7 +119,8 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
     ),
     "quality": (
         "signal quality, free of the scene (featkit.quality): log detail, log block-grid gradient ratio, log KL "
-        "of the posterior and log whiteness of frame changes, averaged over the frames; log kurtosis and log "
+        "of the posterior, log whiteness of frame changes and log fine-to-coarse detail ratio, averaged over the "
+        "frames; log kurtosis and log "
         "peak-to-median of the latent path's step lengths, its share of still steps, and the log of its length per "
         "second (latent units/s)",
         lambda mu, lv, sc, t, j, q: clip_quality(q, mu, t),
@@ -137,8 +138,9 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
 
 #: Statistics whose definition changed since feature files first held them: name -> version (the others are
 #: version 1). A file records the versions of its statistics, so resuming it never mixes two definitions in
-#: one column. motion 2: the median of the steps' velocities (1 was one least-squares fit of all steps).
-DEFINITION_VERSIONS: dict[str, int] = {"motion": 2}
+#: one column. motion 2: the median of the steps' velocities (1 was one least-squares fit of all steps);
+#: quality 2: 9 columns, ``quality_scale`` added (1 had 8).
+DEFINITION_VERSIONS: dict[str, int] = {"motion": 2, "quality": 2}
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
 TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed", "quality"})

@@ -160,7 +160,7 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
     fit.add_argument("path", metavar="NORMAL.h5", help="HDF5 file written by featkit extract, of normal videos")
     fit.add_argument("-o", "--output", required=True, help=".skops file to write (detector.skops)")
     scorers = ("knn", "mahalanobis", "gmm", "isolation_forest")
-    fit.add_argument("--method", choices=scorers, default="gmm", help="scorer (gmm)")
+    fit.add_argument("--method", choices=scorers, default="mahalanobis", help="scorer (mahalanobis)")
     fit.add_argument(
         "--statistics",
         default="quality",

@@ -377,8 +377,8 @@ def test_run_end_to_end_on_tiny_tasks(tmp_path, encoder):
     assert set(saved["evaluations"]) == {"mnist_class", "mnist_direction", "camera_motion", "camera_axis"}
     assert saved["encoder"]["sha256"] == encoder.identity()["sha256"]
     d = encoder.latent_dim
-    # 6 statistics per latent, 8 motion and 8 quality columns, for the VAE and the pixels alike.
-    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * d + 16
+    # 6 statistics per latent, 8 motion and 9 quality columns, for the VAE and the pixels alike.
+    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * d + 17
     assert saved["representations"]["vae_motion"]["dim"] == 8
     assert saved["tasks"]["moving_mnist"]["n_videos"] == 20
     assert saved["machine"]["cpu_model"]

@@ -108,11 +108,14 @@ def test_threshold_comes_from_held_out_clips():
     train, new = rng.normal(size=(60, 8)), rng.normal(size=(4000, 8))
     groups = np.repeat(np.arange(12), 5)
     flagged = {}
-    for folds in (None, 5):
-        det = ClipAnomalyDetector(statistics=None, contamination=0.05, threshold_folds=folds).fit(train, groups=groups)
-        flagged[folds] = float((det.predict(new) == -1).mean())
-    assert flagged[None] > 0.2  # the in-sample 5 % quantile flags far more than 5 % of new normal clips
-    assert 0.02 < flagged[5] < 0.12
+    for method in ("gmm", "mahalanobis"):
+        for folds in (None, 5):
+            det = ClipAnomalyDetector(method, statistics=None, contamination=0.05, threshold_folds=folds)
+            flagged[method, folds] = float((det.fit(train, groups=groups).predict(new) == -1).mean())
+    # A mixture's in-sample 5 % quantile flags far more than 5 % of new normal clips (a Gaussian's hardly more).
+    assert flagged["gmm", None] > 0.2
+    assert 0.02 < flagged["gmm", 5] < 0.12
+    assert 0.02 < flagged["mahalanobis", 5] < 0.12
     with pytest.raises(ValueError, match="groups must hold one id per clip"):
         ClipAnomalyDetector(statistics=None).fit(train, groups=groups[:10])
 

@@ -69,9 +69,22 @@ def test_path_columns_ignore_time_direction_and_a_shift(mu, shift):
 def test_still_and_single_frame_clips_have_defined_values():
     still = np.ones((6, 3))
     for mu in (still, still[:1]):
-        row = clip_quality(np.zeros((len(mu), 4)), mu, np.arange(len(mu)) / 8.0)
+        row = clip_quality(np.zeros((len(mu), len(FRAME_QUALITY))), mu, np.arange(len(mu)) / 8.0)
         np.testing.assert_allclose(row[COLUMN["quality_kurtosis"] :], [0.0, 0.0, 1.0, np.log(1e-3)])
         assert row[COLUMN["quality_flicker"]] == 0.0  # no frame changed
+
+
+def test_scale_ratio_of_white_noise_flat_and_tiny_frames():
+    rng = np.random.default_rng(0)
+    noise = np.clip(rng.normal(128, 25, size=(4, 64, 64, 3)), 0, 255).astype(np.uint8)
+    mu = np.zeros((4, 2))
+    scale = FRAME_QUALITY.index("scale")
+    # White noise: a 2x2 mean quarters its variance, so the Laplacian energy falls by 4.
+    np.testing.assert_allclose(frame_quality(noise, mu, mu, None)[:, scale], np.log(4.0), atol=0.15)
+    flat = np.full((2, 64, 64, 3), 90, dtype=np.uint8)
+    assert (frame_quality(flat, mu[:2], mu[:2], None)[:, scale] == 0.0).all()
+    tiny = natural_frames(2, seed=4)[:, :5, :5]  # no Laplacian at half resolution: defined as 0
+    assert (frame_quality(tiny, mu[:2], mu[:2], None)[:, scale] == 0.0).all()
 
 
 def test_each_column_answers_its_corruption():
@@ -95,6 +108,9 @@ def test_each_column_answers_its_corruption():
     assert q["noise"][c["quality_detail"]] > q["clean"][c["quality_detail"]] + 1.0
     assert q["blur"][c["quality_detail"]] < q["clean"][c["quality_detail"]] - 1.0
     assert q["noise"][c["quality_flicker"]] > q["clean"][c["quality_flicker"]] + 0.5
+    # Noise is white (fine detail as strong as coarse); blur takes the finest scale first.
+    assert q["noise"][c["quality_scale"]] > q["clean"][c["quality_scale"]] + 1.0
+    assert q["blur"][c["quality_scale"]] < q["clean"][c["quality_scale"]] - 0.05  # these frames are smooth already
     assert q["noise"][c["quality_flicker"]] == pytest.approx(np.log(20.0), abs=0.5)  # near white change
     assert q["jpeg"][c["quality_blocking"]] > q["clean"][c["quality_blocking"]] + 0.3
     # Held 4 steps: 3 of 4 steps still, kurtosis log 4.
