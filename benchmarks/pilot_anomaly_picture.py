@@ -18,10 +18,20 @@ not depend on the scene, averaged over the video:
 * ``flip_kl``: log KL of the frame's posterior minus log KL of its colour
   negative's (a frame the encoder finds more typical than its negative is
   the right way round), one extra encoder pass;
-* ``luma_skew``: skewness of the grey levels (highlights are small, shadows large).
+* ``luma_skew``: skewness of the grey levels (highlights are small, shadows large);
+* ``noise_sigma``: log of Immerkaer's noise estimate (the mean absolute
+  response to a kernel that cancels planes and ramps);
+* ``scale_ratio``: log Laplacian energy of the frame over that of its 2x2-mean
+  half (white noise log 4, natural pictures about -1 to 0, blur lower);
+* ``residual_lag1``: the correlation of horizontally neighbouring Laplacian
+  residuals (white noise has a fixed one, edges and blur another);
+* ``chroma_detail``: log Laplacian energy of the opponent colours over that of
+  the grey frame (edges in natural light are mostly edges of brightness).
 
-Each is scored with the default's detector (Gaussian mixture, log scale) on the
-8 quality columns plus that candidate, and all together. Selection is on the
+Each is scored with the detector (Gaussian mixture, log scale; and Mahalanobis)
+on the 8 quality columns of version 1 plus that candidate, and all together.
+``scale_ratio`` lifted both sets under Mahalanobis and joined the statistic as
+``quality_scale`` (quality version 2); the others did not. Selection is on the
 ``photos`` set, sources held out; the corpus set is reported, not chosen on.
 """
 
@@ -43,9 +53,23 @@ from benchmarks import bench_anomaly as ba  # noqa: E402
 from benchmarks import datasets as ds  # noqa: E402
 from benchmarks.provenance import run_and_write  # noqa: E402
 from featkit.posterior import kl_to_prior  # noqa: E402
-from featkit.quality import _gray  # noqa: E402
+from featkit.quality import QUALITY_COLUMNS, _gray, _laplacian_energy, _scale_ratio  # noqa: E402
 
-CANDIDATES: tuple[str, ...] = ("flat_share", "unchanged_share", "chroma_rg", "chroma_yb", "flip_kl", "luma_skew")
+CANDIDATES: tuple[str, ...] = (
+    "flat_share",
+    "unchanged_share",
+    "chroma_rg",
+    "chroma_yb",
+    "flip_kl",
+    "luma_skew",
+    "noise_sigma",
+    "scale_ratio",
+    "residual_lag1",
+    "chroma_detail",
+)
+# Version 1 of the quality statistic: the baseline the candidates are added to.
+QUALITY_V1: tuple[str, ...] = tuple(c for c in QUALITY_COLUMNS if c != "quality_scale")
+_IMMERKAER = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
 
 
 def _flat_share(g: np.ndarray, tile: int = 4) -> np.ndarray:
@@ -66,6 +90,13 @@ def frame_candidates(frames: np.ndarray, encoder: Any) -> dict[str, np.ndarray]:
     spread = np.sqrt(rg.var(axis=(1, 2)) + yb.var(axis=(1, 2))) + 1e-3
     centred = g - g.mean(axis=(1, 2), keepdims=True)
     skew = (centred**3).mean(axis=(1, 2)) / ((centred**2).mean(axis=(1, 2)) ** 1.5 + 1e-9)
+    from scipy.ndimage import convolve
+
+    residual = np.stack([convolve(f, _IMMERKAER, mode="reflect")[1:-1, 1:-1] for f in g])
+    noise_sigma = np.sqrt(np.pi / 2) * np.abs(residual).mean(axis=(1, 2)) / 6
+    lap = 4 * g[:, 1:-1, 1:-1] - g[:, :-2, 1:-1] - g[:, 2:, 1:-1] - g[:, 1:-1, :-2] - g[:, 1:-1, 2:]
+    lag1 = (lap[:, :, 1:] * lap[:, :, :-1]).mean(axis=(1, 2)) / ((lap**2).mean(axis=(1, 2)) + 1e-12)
+    chroma = _laplacian_energy(rg) + _laplacian_energy(yb)
     mu, lv = encoder.encode(frames)
     mu_n, lv_n = encoder.encode(255 - frames)
     flip = np.log(kl_to_prior(mu, lv) + 1e-8) - np.log(kl_to_prior(mu_n, lv_n) + 1e-8)
@@ -76,6 +107,10 @@ def frame_candidates(frames: np.ndarray, encoder: Any) -> dict[str, np.ndarray]:
         "chroma_yb": yb.mean(axis=(1, 2)) / spread,
         "flip_kl": flip,
         "luma_skew": skew,
+        "noise_sigma": np.log(noise_sigma + 1e-6),
+        "scale_ratio": _scale_ratio(g),
+        "residual_lag1": lag1,
+        "chroma_detail": np.log(chroma + 1e-8) - np.log(_laplacian_energy(g) + 1e-8),
     }
 
 
@@ -111,7 +146,6 @@ def _scorer(columns: Sequence[int], **kw: Any) -> ba.Scorer:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from featkit import load_features, load_videos
-    from featkit.transformers import statistic_of
 
     folder = args.cache / "tasks" / "anomaly"
     with open(folder / "labels.csv", newline="") as f:
@@ -119,12 +153,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     X, _, video_ids, names = load_features(folder / "features.h5", group_by="video")
     paths = np.asarray(load_videos(folder / "features.h5")["path"]).astype(str)
     cached = folder / "pilot_picture.npz"
-    if cached.is_file() and not args.recompute:
-        per_video = np.load(cached)["table"]
+    stored = np.load(cached) if cached.is_file() and not args.recompute else None
+    if stored is not None and list(stored["candidates"]) == list(CANDIDATES) and len(stored["table"]) == len(paths):
+        per_video = stored["table"]
     else:
         per_video = video_table(folder / "videos", paths)
-        np.savez(cached, table=per_video)
-    quality = [i for i, n in enumerate(names) if statistic_of(n) == "quality"]
+        np.savez(cached, table=per_video, candidates=np.array(CANDIDATES))
+    quality = [list(names).index(c) for c in QUALITY_V1]
     M = np.column_stack([X[:, quality], per_video[video_ids]])
     q = list(range(len(quality)))
     extra = {c: len(quality) + j for j, c in enumerate(CANDIDATES)}
@@ -142,6 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scorers[f"quality+all but flip_kl {method}"] = _scorer(
             [*q, *(j for c, j in extra.items() if c != "flip_kl")], **kw
         )
+        scorers[f"quality-detail+scale_ratio {method}"] = _scorer([*q[1:], extra["scale_ratio"]], **kw)
     results = {}
     for s in ("photos", "corpus"):
         keep = sets == s
