@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import featkit
 from featkit.aggregate import aggregate_by_video, average_by_video, predict_by_video
 from featkit.exceptions import ConfigError, LayoutError, VideoOpenError
+from featkit.quality import QUALITY_COLUMNS
 from featkit.sklearn import load_features, load_videos
 from featkit.stats import feature_names
 from featkit.transformers import (
@@ -39,7 +40,7 @@ def test_load_features_filters_match_the_full_read(class_features):
     X, y, groups, names = load_features(class_features)
     videos = load_videos(class_features)
     # The default statistics: 6 per latent, 8 of camera motion, 8 of quality.
-    assert X.shape == (48, 6 * default_latent_dim() + 16)
+    assert X.shape == (48, 6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS))
     assert X.dtype == np.float32
     assert list(np.unique(y)) == ["bar", "square", "stripes"]
     assert np.array_equal(np.bincount(groups), np.full(12, 4))
@@ -234,7 +235,7 @@ def test_video_extractor_in_grid_search_decodes_each_video_once(class_videos, cl
 def test_video_extractor_errors(tmp_path, class_videos):
     broken = vf.write_zero_bytes(tmp_path / "empty.mp4")
     ext = VideoFeatureExtractor(clip_len=4, aggregate="mean_std").fit([str(broken)])
-    assert len(ext.get_feature_names_out()) == 2 * (6 * default_latent_dim() + 16)
+    assert len(ext.get_feature_names_out()) == 2 * (6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS))
     assert ext.get_feature_names_out()[-1] == "quality_pace_std"
     with pytest.raises(VideoOpenError, match=r"empty\.mp4"):
         ext.transform([str(broken)])
