@@ -523,6 +523,22 @@ def _cell(v: dict[str, Any] | None) -> str:
     return f"{v['mean']:.3f} ± {v['ci95']:.3f}" if np.isfinite(v["ci95"]) else f"{v['mean']:.3f}"
 
 
+def pilot_main(argv: Sequence[str] | None, name: str, run_pilot: Callable[[argparse.Namespace], Any], doc: str) -> int:
+    """Command line of an anomaly pilot on this benchmark's task: ``--cache --out --seeds --recompute``."""
+    from benchmarks.provenance import run_and_write
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--cache", type=Path, default=ds.DEFAULT_CACHE.expanduser())
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--recompute", action="store_true")
+    args = parser.parse_args(argv)
+    args.quick = False
+    path, _ = run_and_write(args, name, run_pilot)
+    print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

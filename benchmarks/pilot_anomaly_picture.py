@@ -50,10 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import bench_anomaly as ba  # noqa: E402
-from benchmarks import datasets as ds  # noqa: E402
-from benchmarks.provenance import run_and_write  # noqa: E402
 from featkit.posterior import kl_to_prior  # noqa: E402
-from featkit.quality import QUALITY_COLUMNS, _gray, _laplacian_energy, _scale_ratio  # noqa: E402
+from featkit.quality import QUALITY_COLUMNS, _gray, _laplacian, _laplacian_energy, _scale_ratio  # noqa: E402
 
 CANDIDATES: tuple[str, ...] = (
     "flat_share",
@@ -94,7 +92,7 @@ def frame_candidates(frames: np.ndarray, encoder: Any) -> dict[str, np.ndarray]:
 
     residual = np.stack([convolve(f, _IMMERKAER, mode="reflect")[1:-1, 1:-1] for f in g])
     noise_sigma = np.sqrt(np.pi / 2) * np.abs(residual).mean(axis=(1, 2)) / 6
-    lap = 4 * g[:, 1:-1, 1:-1] - g[:, :-2, 1:-1] - g[:, 2:, 1:-1] - g[:, 1:-1, :-2] - g[:, 1:-1, 2:]
+    lap = _laplacian(g)
     lag1 = (lap[:, :, 1:] * lap[:, :, :-1]).mean(axis=(1, 2)) / ((lap**2).mean(axis=(1, 2)) + 1e-12)
     chroma = _laplacian_energy(rg) + _laplacian_energy(yb)
     mu, lv = encoder.encode(frames)
@@ -186,16 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=ds.DEFAULT_CACHE.expanduser())
-    parser.add_argument("--out", type=Path, default=ba.RESULTS_DIR)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--recompute", action="store_true")
-    args = parser.parse_args(argv)
-    args.quick = False
-    path, _ = run_and_write(args, "pilot_anomaly_picture", run)
-    print(path)
-    return 0
+    return ba.pilot_main(argv, "pilot_anomaly_picture", run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -31,8 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import bench_anomaly as ba  # noqa: E402
-from benchmarks import datasets as ds  # noqa: E402
-from benchmarks.provenance import run_and_write  # noqa: E402
 from featkit.posterior import kl_to_prior  # noqa: E402
 from featkit.quality import _laplacian_energy  # noqa: E402
 
@@ -192,16 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=ds.DEFAULT_CACHE.expanduser())
-    parser.add_argument("--out", type=Path, default=ba.RESULTS_DIR)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--recompute", action="store_true")
-    args = parser.parse_args(argv)
-    args.quick = False
-    path, _ = run_and_write(args, "pilot_anomaly_residual", run)
-    print(path)
-    return 0
+    return ba.pilot_main(argv, "pilot_anomaly_residual", run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -58,9 +58,13 @@ def _gray(frames: np.ndarray) -> np.ndarray:
     return (np.asarray(frames, dtype=np.float64) / 255.0) @ _GRAY
 
 
+def _laplacian(g: np.ndarray) -> np.ndarray:
+    """The 5-point Laplacian of grey frames (n, h, w), on the interior (n, h - 2, w - 2)."""
+    return 4 * g[:, 1:-1, 1:-1] - g[:, :-2, 1:-1] - g[:, 2:, 1:-1] - g[:, 1:-1, :-2] - g[:, 1:-1, 2:]
+
+
 def _laplacian_energy(g: np.ndarray) -> np.ndarray:
-    lap = 4 * g[:, 1:-1, 1:-1] - g[:, :-2, 1:-1] - g[:, 2:, 1:-1] - g[:, 1:-1, :-2] - g[:, 1:-1, 2:]
-    return (lap**2).mean(axis=(1, 2))
+    return (_laplacian(g) ** 2).mean(axis=(1, 2))
 
 
 def _scale_ratio(g: np.ndarray) -> np.ndarray:
