@@ -229,6 +229,15 @@ def _by_video(path: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def _writing_journal_entry(journal: Path) -> bool:
+    """Whether a live run is writing a journal entry now; the run may remove the journal between the check
+    and the listing (it finalised), which reads as no."""
+    try:
+        return any(journal.glob("*.tmp"))
+    except FileNotFoundError:
+        return False
+
+
 def _journal(out: Path) -> dict[str, dict[str, np.ndarray]]:
     """The finished but not yet committed videos in the output's journal."""
     journal = out.with_name(out.name + ".journal")
@@ -313,7 +322,7 @@ def test_twenty_kill_9_then_resume_equals_an_uninterrupted_run(corpus, reference
             while run.alive() and time.monotonic() < deadline:
                 if moment == "commit" and tmp.exists():
                     break
-                if moment == "journal" and journal.is_dir() and any(journal.glob("*.tmp")):
+                if moment == "journal" and _writing_journal_entry(journal):
                     break
                 time.sleep(0.001 if moment != "delay" else 0.002)
             else:
@@ -351,7 +360,7 @@ def _moment(rng, run: Run, out: Path, working: float, n: int) -> str:
     while run.alive() and time.monotonic() < deadline:
         if moment == "commit" and tmp.exists():
             return moment
-        if moment == "journal" and journal.is_dir() and any(journal.glob("*.tmp")):
+        if moment == "journal" and _writing_journal_entry(journal):
             return moment
         time.sleep(0.0005 if moment != "delay" else 0.002)
     return "delay"

@@ -316,6 +316,20 @@ def _stored_paths(out: Path) -> list[str]:
         return [p.decode() for p in f["videos/path"][()]]
 
 
+def _progress_of_live_run(out: Path, journal: Path) -> tuple[int, int]:
+    """Journal entries and stored videos of a run still going; the run may finalise (remove the journal,
+    replace the file) between any two calls, so a vanished path counts as zero rather than failing."""
+    try:
+        n_journal = len(list(journal.glob("*.npz")))
+    except FileNotFoundError:
+        n_journal = 0
+    try:
+        n_file = len(_stored_paths(out)) if out.exists() else 0
+    except (FileNotFoundError, OSError):
+        n_file = 0
+    return n_journal, n_file
+
+
 def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
     """kill -9 at three moments of one extraction; the file opens after each; the resumed result equals a clean run."""
     root = tmp_path / "many"
@@ -340,8 +354,7 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
         target = done_before + int(rng.integers(1, 4))
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            n_journal = len(list(journal.glob("*.npz"))) if journal.exists() else 0
-            n_file = len(_stored_paths(out)) if out.exists() else 0
+            n_journal, n_file = _progress_of_live_run(out, journal)
             if n_file + n_journal >= target:
                 break
             time.sleep(0.01)
