@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from featkit._pixels import gray, half
 from featkit.posterior import kl_to_prior
 
 __all__ = ["FRAME_QUALITY", "QUALITY_COLUMNS", "clip_quality", "frame_quality"]
@@ -47,15 +48,10 @@ QUALITY_COLUMNS: tuple[str, ...] = (
     "quality_still",
     "quality_pace",
 )
-_GRAY = np.array([0.299, 0.587, 0.114])
 _EPS = 1e-8  # floor of an energy of pixels in [0, 1]: a flat frame stays finite
 _BLOCK = 8  # JPEG / MPEG block size, in pixels of the encoder's input
 _STILL = 0.1  # a step shorter than this share of the clip's mean step counts as still
 _PACE_FLOOR = 1e-3  # latent units per second: below any moving scene, so a frozen clip's log stays finite
-
-
-def _gray(frames: np.ndarray) -> np.ndarray:
-    return (np.asarray(frames, dtype=np.float64) / 255.0) @ _GRAY
 
 
 def _laplacian(g: np.ndarray) -> np.ndarray:
@@ -73,12 +69,10 @@ def _scale_ratio(g: np.ndarray) -> np.ndarray:
     Natural pictures have less energy at finer scales; pixel noise is white
     (the ratio rises), blur takes the finest scale first (it falls).
     """
-    n, h, w = g.shape
-    even = g[:, : h - h % 2, : w - w % 2]
-    half = 0.25 * (even[:, 0::2, 0::2] + even[:, 1::2, 0::2] + even[:, 0::2, 1::2] + even[:, 1::2, 1::2])
-    if min(half.shape[1:]) < 3:  # too small for a Laplacian at half resolution
-        return np.zeros(n)
-    return np.log(_laplacian_energy(g) + _EPS) - np.log(_laplacian_energy(half) + _EPS)
+    halved = half(g)
+    if min(halved.shape[1:]) < 3:  # too small for a Laplacian at half resolution
+        return np.zeros(len(g))
+    return np.log(_laplacian_energy(g) + _EPS) - np.log(_laplacian_energy(halved) + _EPS)
 
 
 def _blocking(g: np.ndarray) -> np.ndarray:
@@ -120,9 +114,9 @@ def frame_quality(frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray, previo
         for a flat frame).
 
     """
-    g = _gray(frames)
+    g = gray(frames)
     kl = kl_to_prior(mu, logvar)
-    before = np.concatenate([_gray(previous[None]), g[:-1]]) if previous is not None else g[:-1]
+    before = np.concatenate([gray(previous[None]), g[:-1]]) if previous is not None else g[:-1]
     change = g[len(g) - len(before) :] - before
     energy = (change**2).mean(axis=(1, 2))
     flicker = np.full(len(g), np.nan)
