@@ -229,7 +229,7 @@ class TaskFeatures:
     small: np.ndarray  # (n_frames, PCA_SIDE**2 * 3) uint8: every clip's frames, area-downsampled
     frame_clip: np.ndarray  # (n_frames,) clip row of each frame
     frame_time: np.ndarray  # (n_frames,) presentation time of each frame, for the signed statistics
-    small_moved: np.ndarray  # (4, n_frames, PCA_SIDE**2 * 3) uint8: `small` of each probing camera move
+    frame_steps: np.ndarray  # (n_frames, 4) float64: featkit.motion.step_motion of each clip's frames
     clip_video: np.ndarray  # (n_clips,) video row of each clip
     clip_len: np.ndarray  # (n_clips,)
     frame_quality: np.ndarray  # (n_frames, 4) featkit.quality.frame_quality of every clip's frames, clip by clip
@@ -274,7 +274,6 @@ class TaskFeatures:
         from sklearn.decomposition import PCA
 
         from featkit.aggregate import average_by_video
-        from featkit.motion import MOTION_STEPS
         from featkit.posterior import kl_to_prior
         from featkit.stats import clip_statistics
 
@@ -289,19 +288,17 @@ class TaskFeatures:
         pca = PCA(n_components=min(self.dim, len(fit_rows)), svd_solver="covariance_eigh")
         pca.fit(self.small[fit_rows].astype(np.float32) / 255.0)
         z = pca.transform(self.small.astype(np.float32) / 255.0)
-        moved = [pca.transform(m.astype(np.float32) / 255.0) for m in self.small_moved]
-        jac = np.stack([(m - z) / step for m, step in zip(moved, MOTION_STEPS, strict=True)], axis=-1)
         # Each clip's frames are contiguous rows of `small`, in clip order.
         cuts = np.cumsum(self.clip_len)[:-1]
         # The quality columns of the frames, with the KL of PCA's own code (unit variance, as logvar = 0).
         quality = self.frame_quality.copy()
         quality[:, 2] = np.log(kl_to_prior(z, np.zeros_like(z)) + 1e-8)
         rows = [
-            clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, jacobian=jc, quality=qc)
-            for zc, tc, jc, qc in zip(
+            clip_statistics(zc, np.zeros_like(zc), MU_STATS, times=tc, steps=sc, quality=qc)
+            for zc, tc, sc, qc in zip(
                 np.split(z, cuts),
                 np.split(self.frame_time, cuts),
-                np.split(jac, cuts),
+                np.split(self.frame_steps, cuts),
                 np.split(quality, cuts),
                 strict=True,
             )
@@ -353,7 +350,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     from featkit.discover import VideoFile
     from featkit.exceptions import FeatkitError
     from featkit.extraction import DecodedVideo, decode_video
-    from featkit.motion import MOTION_STEPS, camera_moves, motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
@@ -372,7 +369,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
     ref_rows: list[np.ndarray] = []
     pix_rows, hist_rows, small, frame_clip, frame_time, clip_video, clip_len = [], [], [], [], [], [], []
     frame_q: list[np.ndarray] = []
-    small_moved: list[list[np.ndarray]] = [[] for _ in MOTION_STEPS]
+    frame_steps: list[np.ndarray] = []
     for v, row in enumerate(task.rows):
         t0 = time.perf_counter()
         dec = decode_video(str(task.root), VideoFile(row["path"], row["label"]), size, sampling)
@@ -385,10 +382,11 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
             frames = dec.frames[np.searchsorted(dec.frame_ids, fids)]
             times = np.asarray(dec.starts, dtype=np.float64)[fids]  # as featkit's reducer times them
             mu, logvar = pixel_mu_logvar(frames, dim)
-            # The pixel baseline gets the same `motion` statistic: its own response to the same camera moves.
-            jac = motion_jacobian(lambda f: pixel_mu_logvar(f, dim)[0], frames, mu)
+            # The baselines get the same `motion` statistics: the camera steps of the same frames.
+            steps = step_motion(frames)
             quality = frame_quality(frames, mu, logvar, None)
-            pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, jacobian=jac, quality=quality))
+            pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, steps=steps, quality=quality))
+            frame_steps.append(steps)
             frame_q.append(quality)
             hist_rows.append(colour_histogram(frames))
             if reference is not None:
@@ -398,8 +396,6 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
                 t_ref += time.perf_counter() - t1
             frame_time.append(times)
             small.append(_small(frames))
-            for k, m in enumerate(camera_moves(frames)):
-                small_moved[k].append(_small(m))
             frame_clip.append(np.full(len(frames), len(clip_video)))
             clip_video.append(v)
             clip_len.append(len(frames))
@@ -417,7 +413,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
         small=np.concatenate(small),
         frame_clip=np.concatenate(frame_clip),
         frame_time=np.concatenate(frame_time),
-        small_moved=np.stack([np.concatenate(m) for m in small_moved]),
+        frame_steps=np.concatenate(frame_steps),
         clip_video=clip_video_a,
         clip_len=np.array(clip_len),
         frame_quality=np.concatenate(frame_q),

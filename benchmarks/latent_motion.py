@@ -1,4 +1,9 @@
-"""Camera motion read from the latent space: the ``motion`` statistic (numpy and scipy only).
+"""Camera motion read from the latent space: featkit's ``motion`` statistic up to motion 2, for the pilots.
+
+featkit reads camera motion from the pixels since motion 3 (:mod:`featkit.motion`,
+chosen by ``benchmarks/pilot_motion_pixels.py``); this module keeps the latent
+method the earlier pilots measured (``pilot_motion``, ``pilot_motion_fit``,
+``pilot_probes``, ``pilot_tuning``) so that they, and the comparison, still run.
 
 A pan, a zoom or a turn of the camera moves the posterior mean μ along a
 direction that depends on the picture: the same pan left raises one latent
@@ -37,6 +42,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS
+
 __all__ = [
     "MOTION_COLUMNS",
     "MOTION_STEPS",
@@ -47,12 +54,8 @@ __all__ = [
     "motion_jacobian",
 ]
 
-#: Column names of the ``motion`` statistic, in order.
-MOTION_COLUMNS: tuple[str, ...] = ("motion_x", "motion_y", "motion_zoom", "motion_rotate")
 #: Size of each probing move: pixels, pixels, log-scale, radians (about 2 px at the frame's edge for all four).
 MOTION_STEPS: tuple[float, ...] = (2.0, 2.0, 0.0625, 0.0625)
-#: Column names of the ``motion_speed`` statistic, in order (same units as :data:`MOTION_COLUMNS`).
-SPEED_COLUMNS: tuple[str, ...] = ("motion_speed_x", "motion_speed_y", "motion_speed_zoom", "motion_speed_rotate")
 _CHUNK = 16  # frames warped at a time
 
 

@@ -70,7 +70,7 @@ def naive_opencv_features(
 
     import cv2
 
-    from featkit.motion import motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics, needs_motion, needs_quality
 
@@ -109,17 +109,6 @@ def naive_opencv_features(
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     finally:
         cap.release()
-    jac_by_frame: dict[int, np.ndarray] = {}
-    if needs_motion(stats):  # the same probing moves, one model call per frame, as a naive user would
-
-        def encode_mu(frames: np.ndarray) -> np.ndarray:
-            calls = [model(f[None].astype(np.float32) / 255.0, training=False) for f in frames]
-            return np.stack([np.asarray(c[0])[0] for c in calls])
-
-        t1 = time.perf_counter()
-        for f, rgb in rgb_by_frame.items():
-            jac_by_frame[f] = motion_jacobian(encode_mu, rgb[None], mu_by_frame[f][None])[0]
-        encode_s += time.perf_counter() - t1
     rows = []
     for fids in clips:
         present = [int(f) for f in fids if int(f) in mu_by_frame]
@@ -135,7 +124,7 @@ def naive_opencv_features(
                 logvar,
                 stats,
                 times=np.array(present, dtype=np.float64) / fps,  # index / fps: what a naive user does
-                jacobian=np.stack([jac_by_frame[f] for f in present]) if jac_by_frame else None,
+                steps=step_motion(np.stack([rgb_by_frame[f] for f in present])) if needs_motion(stats) else None,
                 quality=quality,
             )
         )

@@ -12,7 +12,7 @@ choice never saw its numbers. Each candidate is scored by 8-class accuracy of
 in training and test).
 
 Candidates, all from the default encoder's μ, log σ² and its response to the
-four probing moves (:func:`featkit.motion.motion_jacobian`):
+four probing moves (:func:`benchmarks.latent_motion.motion_jacobian`):
 
 * ``motion``: the joint least-squares velocity (4 values, signed);
 * ``motion_weighted``: the same with each latent weighted by 1/σ;
@@ -85,9 +85,10 @@ def _accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seeds: Sequence[
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.latent_motion import latent_motion, latent_speed, motion_jacobian
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
-    from featkit.motion import latent_motion, latent_speed, motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
@@ -104,7 +105,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows["speed"].append(latent_speed(mu, jac, times))
         rows["default"].append(
             clip_statistics(
-                mu, logvar, DEFAULT_STATS, times=times, jacobian=jac, quality=frame_quality(clip, mu, logvar, None)
+                mu,
+                logvar,
+                DEFAULT_STATS,
+                times=times,
+                steps=step_motion(clip),
+                quality=frame_quality(clip, mu, logvar, None),
             )
         )
     m, w, s, d = (np.stack(rows[k]) for k in ("motion", "weighted", "speed", "default"))

@@ -49,7 +49,7 @@ _HUBER_ITERATIONS = 5
 
 def joint_lsq(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
     """One least-squares velocity for all steps (the earlier ``motion``)."""
-    from featkit.motion import _solve, _steps
+    from benchmarks.latent_motion import _solve, _steps
 
     steps = _steps(mu, jac, times)
     if steps is None:
@@ -60,7 +60,7 @@ def joint_lsq(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 def huber(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Least squares of all steps, reweighted with Huber weights on the standardised residuals."""
-    from featkit.motion import _solve, _steps
+    from benchmarks.latent_motion import _solve, _steps
 
     steps = _steps(mu, jac, times)
     if steps is None:
@@ -114,9 +114,10 @@ def _recipe(X: np.ndarray, y: np.ndarray, g: np.ndarray, names: list[str], draws
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.latent_motion import latent_motion, latent_speed, motion_jacobian
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
-    from featkit.motion import latent_motion, latent_speed, motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics, feature_names
 
@@ -137,7 +138,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, fit in candidates.items():
                 feats[name].append(np.r_[fit(mu, jac, times), speed])
             quality = frame_quality(clip, mu, logvar, None)
-            rows.append(clip_statistics(mu, logvar, DEFAULT_STATS, times=times, jacobian=jac, quality=quality))
+            rows.append(
+                clip_statistics(mu, logvar, DEFAULT_STATS, times=times, steps=step_motion(clip), quality=quality)
+            )
             labels.append(motion)
             groups.append(group)
     y, g = np.array(labels), np.array(groups)

@@ -3,7 +3,7 @@
     python benchmarks/pilot_probes.py        # writes benchmarks/results/bench_pilot_probes.json
 
 ``motion`` and ``motion_speed`` fit μ's trajectory by the encoder's response
-``J`` to four probing moves (:func:`featkit.motion.motion_jacobian`). Probing
+``J`` to four probing moves (:func:`benchmarks.latent_motion.motion_jacobian`). Probing
 every sampled frame costs four extra encoder passes per frame, which is most
 of extraction's CPU time. ``J`` changes slowly along a shot, so this pilot
 probes only every ``k``-th sampled frame (and the last), interpolates ``J``
@@ -85,8 +85,8 @@ def _accuracy(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.latent_motion import latent_motion, latent_speed, motion_jacobian
     from featkit.encoders import load_encoder
-    from featkit.motion import latent_motion, latent_speed, motion_jacobian
 
     t0 = time.perf_counter()
     encoder = load_encoder("default")

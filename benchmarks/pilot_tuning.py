@@ -74,7 +74,7 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
     from benchmarks.pilot_distill import fetch_wallpapers
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
-    from featkit.motion import motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics, feature_names
 
@@ -88,14 +88,13 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
             for _ in range(per_motion):
                 frames = ds.camera_motion_frames(footage, m, rng, size=64)
                 mu, logvar = (np.asarray(a, dtype=np.float64) for a in encoder.encode(frames))
-                jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu).astype(np.float64)
                 rows.append(
                     clip_statistics(
                         mu,
                         logvar,
                         DEFAULT_STATS,
                         times=times,
-                        jacobian=jac,
+                        steps=step_motion(frames),
                         quality=frame_quality(frames, mu, logvar, None),
                     )
                 )
@@ -110,7 +109,7 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
 def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
-    from featkit.motion import motion_jacobian
+    from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
 
@@ -125,10 +124,14 @@ def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray
         d = directions[int(rng.integers(len(directions)))]
         frames = ds.moving_image_frames(images[i], d, rng, n_frames=N_FRAMES, size=64)
         mu, logvar = (np.asarray(a, dtype=np.float64) for a in encoder.encode(frames))
-        jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu).astype(np.float64)
         rows.append(
             clip_statistics(
-                mu, logvar, DEFAULT_STATS, times=times, jacobian=jac, quality=frame_quality(frames, mu, logvar, None)
+                mu,
+                logvar,
+                DEFAULT_STATS,
+                times=times,
+                steps=step_motion(frames),
+                quality=frame_quality(frames, mu, logvar, None),
             )
         )
         digit.append(str(labels[i]))

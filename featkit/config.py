@@ -66,7 +66,6 @@ SAMPLING_CONSTRAINTS: dict[str, Any] = {
     "fps": [Interval(float, 0, math.inf, closed="neither", description="a positive number"), None],
     "stride": [_AT_LEAST_ONE, None],
     "max_clips": [_AT_LEAST_ONE, None],
-    "probe_every": [_AT_LEAST_ONE],
 }
 
 
@@ -88,14 +87,6 @@ class SamplingConfig:
         ``None`` means ``clip_len`` (non-overlapping clips); smaller values overlap.
     max_clips : int or None, default=None
         At most this many clips per video, spread evenly over the video.
-    probe_every : int, default=2
-        The ``motion`` and ``motion_speed`` statistics measure how the
-        encoder responds to four small camera moves of a frame, four extra
-        encoder passes per probed frame. Every ``probe_every``-th sampled
-        frame (and the last of a run) is probed; the frames between borrow
-        the linear interpolation of their neighbours' responses. 1 probes
-        every frame (5 encoder passes per frame instead of 3). Files written
-        before this setting existed probed every frame.
 
     Notes
     -----
@@ -108,7 +99,6 @@ class SamplingConfig:
     fps: float | None = 8.0
     stride: int | None = None
     max_clips: int | None = None
-    probe_every: int = 2
 
     def __post_init__(self) -> None:
         validate_params("SamplingConfig", SAMPLING_CONSTRAINTS, vars(self))

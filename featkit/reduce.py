@@ -13,7 +13,7 @@ import numpy as np
 
 from featkit.exceptions import EncoderError, VideoDecodeError
 from featkit.io.sampling import ClipPlan
-from featkit.motion import motion_jacobian
+from featkit.motion import step_motion
 from featkit.quality import frame_quality
 from featkit.stats import (
     SCORE_STATISTICS,
@@ -139,18 +139,13 @@ class ClipReducer:
         self._mu: np.ndarray | None = None
         self._logvar: np.ndarray | None = None
         self._scores: np.ndarray | None = None  # per-frame scores, only for statistics that need them
-        # Per-frame quality (only for `quality`); its frame-change column needs the window's previous frame.
+        # Per-frame quality (only for `quality`) and camera steps (only for `motion`); both measure each frame
+        # against the one before it, so they keep the window's last frame.
         self._needs_quality = needs_quality(self.stats)
         self._quality: np.ndarray | None = None
-        self._previous_frame: np.ndarray | None = None
-        # Responses to camera moves (only for `motion`): measured on the probed frames, interpolated between.
         self._motion = needs_motion(self.stats)
-        self._needed, lower, upper, self._weight = plan.probe_plan()
-        self._lower, self._upper = self._needed[lower], self._needed[upper]  # frame ids of the two probes
-        # A clip is reduced once the probe after its last frame is in too.
-        self._ready_at = self._upper[np.searchsorted(self._needed, last)] if n and self._motion else last
-        self._probe_ids = np.zeros(0, dtype=np.int64)
-        self._probe_jac: np.ndarray | None = None
+        self._steps: np.ndarray | None = None
+        self._previous_frame: np.ndarray | None = None
 
     @property
     def n_done(self) -> int:
@@ -168,31 +163,30 @@ class ClipReducer:
             return
         frame_ids = np.asarray(frame_ids, dtype=np.int64)
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
-        quality = None
-        if self._needs_quality:
-            quality = frame_quality(frames, mu, logvar, self._previous_frame)
+        quality = frame_quality(frames, mu, logvar, self._previous_frame) if self._needs_quality else None
+        steps = step_motion(frames, self._previous_frame) if self._motion else None
+        if self._needs_quality or self._motion:
             self._previous_frame = np.array(frames[-1])
-        if self._motion:
-            self._add_probes(frame_ids, frames, mu)
         if self._frames is not None:
             self._frames.append((frame_ids, mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar, self._scores = frame_ids, mu, logvar, scores
-            self._quality = quality
+            self._quality, self._steps = quality, steps
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
             self._logvar = np.concatenate([self._logvar, logvar])
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
             self._quality = None if quality is None else np.concatenate([self._quality, quality])
+            self._steps = None if steps is None else np.concatenate([self._steps, steps])
         newest = int(frame_ids[-1])
         plan = self.plan
-        while self.n_done < plan.n_clips and self._ready_at[self.n_done] <= newest:
+        while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
             fids = plan.frame_indices[plan.clip_samples(self.n_done)]
             pos = np.searchsorted(self._ids, fids)
             scores = None if self._scores is None else self._scores[pos]
-            jacobian = self._jacobian(fids) if self._motion else None
             quality = None if self._quality is None else self._quality[pos]
+            steps = None if self._steps is None else self._steps[pos]
             # Microseconds: decoders report the same timestamp with different float rounding (decord and
             # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
             times = np.round(self._starts[fids], 6)
@@ -203,47 +197,26 @@ class ClipReducer:
                     self.stats,
                     scores,
                     times=times,
-                    jacobian=jacobian,
+                    steps=steps,
                     quality=quality,
                 )
             )
         self._forget_reduced()
 
-    def _add_probes(self, frame_ids: np.ndarray, frames: np.ndarray, mu: np.ndarray) -> None:
-        """Measure the camera-move responses of the window's probed frames."""
-        probed = np.isin(frame_ids, self._lower) | np.isin(frame_ids, self._upper)
-        if not probed.any():
-            return
-        jac = motion_jacobian(lambda f: self.encoder.encode(f)[0], frames[probed], mu[probed])
-        self._probe_ids = np.concatenate([self._probe_ids, frame_ids[probed]])
-        self._probe_jac = jac if self._probe_jac is None else np.concatenate([self._probe_jac, jac])
-
-    def _jacobian(self, fids: np.ndarray) -> np.ndarray:
-        """Responses of frames ``fids``: a probed frame's own, else the interpolation of its two probes."""
-        assert self._probe_jac is not None  # a clip is reduced only after its probes arrived
-        k = np.searchsorted(self._needed, fids)
-        lo = self._probe_jac[np.searchsorted(self._probe_ids, self._lower[k])].astype(np.float64)
-        hi = self._probe_jac[np.searchsorted(self._probe_ids, self._upper[k])].astype(np.float64)
-        w = self._weight[k][:, None, None]
-        return ((1.0 - w) * lo + w * hi).astype(np.float32)
-
     def _forget_reduced(self) -> None:
-        """Drop the latents and probes no clip still to be reduced uses."""
+        """Drop the latents and per-frame measurements no clip still to be reduced uses."""
         if self.n_done < self.plan.n_clips:
             first = self._first[self.n_done]
             keep = self._ids >= first
-            oldest_probe = self._lower[np.searchsorted(self._needed, first)] if self._motion else first
         else:
             keep = np.zeros(len(self._ids), bool)
-            oldest_probe = np.iinfo(np.int64).max
         self._ids, self._mu, self._logvar = self._ids[keep], self._mu[keep], self._logvar[keep]
         if self._scores is not None:
             self._scores = self._scores[keep]
         if self._quality is not None:
             self._quality = self._quality[keep]
-        if self._probe_jac is not None:
-            kept = self._probe_ids >= oldest_probe
-            self._probe_ids, self._probe_jac = self._probe_ids[kept], self._probe_jac[kept]
+        if self._steps is not None:
+            self._steps = self._steps[keep]
 
     def result(self) -> VideoResult:
         """The finished video.

@@ -10,12 +10,11 @@ The statistics of :data:`TIME_STATISTICS` (``mu_slope``, ``mu_delta``) are
 carry motion direction (pan left vs right, zoom in vs out) that the
 time-symmetric ones (mean, std, mean absolute change) cannot. ``mu_slope``
 needs the presentation time of each frame. ``motion`` goes further: four
-columns of camera motion (pan x, pan y, zoom, rotation per second) fitted to
-μ's trajectory through the encoder's response to known camera moves of each
-frame (:mod:`featkit.motion`), so their meaning does not depend on the picture.
-``motion_speed`` is the same fit step by step: the mean absolute velocity
-(path length per second), unsigned, so a camera turning either way is told
-from a still one.
+columns of camera motion (pan x, pan y, zoom, rotation per second), the
+median of the similarity motions fitted to each pair of consecutive frames
+(:mod:`featkit.motion`), so their meaning does not depend on the picture.
+``motion_speed`` is the size of that motion, unsigned, so a camera turning
+either way is told from a still one.
 
 ``quality`` (:mod:`featkit.quality`) describes the signal rather than the
 picture: eight columns of detail, block-grid steps, posterior size, the
@@ -33,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, latent_motion, latent_speed
+from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, clip_motion, clip_speed
 from featkit.posterior import LOGVAR_RANGE, posterior_sigma
 from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
 
@@ -82,40 +81,40 @@ def _delta(mu: np.ndarray) -> np.ndarray:
 _Optional = np.ndarray | None
 _Reduce = Callable[[np.ndarray, np.ndarray, _Optional, _Optional, _Optional, _Optional], np.ndarray]
 
-#: name -> (description, function of (mu, logvar, scores, times, jacobian, quality) in float64 returning shape
-#: (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``jacobian`` /
+#: name -> (description, function of (mu, logvar, scores, times, steps, quality) in float64 returning shape
+#: (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``steps`` /
 #: ``quality`` are None unless a statistic needing them is asked for).
 STATISTICS: dict[str, tuple[str, _Reduce]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, j, q: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, j, q: mu.std(axis=0)),
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, m, q: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, m, q: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc, t, j, q: posterior_sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t, m, q: posterior_sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv, sc, t, j, q: _absdiff(mu),
+        lambda mu, lv, sc, t, m, q: _absdiff(mu),
     ),
     "mu_slope": (
         "least-squares slope of the posterior mean against the frames' presentation times, per second "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j, q: _slope(mu, t),
+        lambda mu, lv, sc, t, m, q: _slope(mu, t),
     ),
     "mu_delta": (
         "net change of the posterior mean over the clip: mean of its second half minus its first half "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j, q: _delta(mu),
+        lambda mu, lv, sc, t, m, q: _delta(mu),
     ),
     "motion": (
-        "camera motion read from the latent trajectory (featkit.motion: median of the steps' least-squares "
-        "velocities): content velocity x and y in px/s "
-        "of the 64-px frame, zoom in log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j, q: latent_motion(mu, j, t),
+        "camera motion fitted to the pixels (featkit.motion: median over the clip's steps of the similarity "
+        "motion between consecutive frames): content velocity x and y in px/s of a 64-px frame, zoom in "
+        "log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t, m, q: clip_motion(m, t),
     ),
     "motion_speed": (
-        "camera speed along the same four moves: mean absolute per-step velocity (path length per second), "
-        "same units as motion (unsigned: unchanged when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, j, q: latent_speed(mu, j, t),
+        "size of the camera motion along the same four moves, |motion|, same units (unsigned: unchanged when "
+        "the clip runs backwards; 0 for a 1-frame clip)",
+        lambda mu, lv, sc, t, m, q: clip_speed(m, t),
     ),
     "quality": (
         "signal quality, free of the scene (featkit.quality): log detail, log block-grid gradient ratio, log KL "
@@ -123,28 +122,30 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
         "frames; log kurtosis and log "
         "peak-to-median of the latent path's step lengths, its share of still steps, and the log of its length per "
         "second (latent units/s)",
-        lambda mu, lv, sc, t, j, q: clip_quality(q, mu, t),
+        lambda mu, lv, sc, t, m, q: clip_quality(q, mu, t),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc, t, j, q: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t, m, q: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
         "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
-        lambda mu, lv, sc, t, j, q: np.array([sc.mean()]),
+        lambda mu, lv, sc, t, m, q: np.array([sc.mean()]),
     ),
 }
 
 #: Statistics whose definition changed since feature files first held them: name -> version (the others are
 #: version 1). A file records the versions of its statistics, so resuming it never mixes two definitions in
 #: one column. motion 2: the median of the steps' velocities (1 was one least-squares fit of all steps);
+#: motion 3 and motion_speed 2: fitted to the pixels (before, to the latent path through the encoder's
+#: response to probing moves), motion_speed the size of motion (1 was the mean absolute step velocity);
 #: quality 2: 9 columns, ``quality_scale`` added (1 had 8).
-DEFINITION_VERSIONS: dict[str, int] = {"motion": 2, "quality": 2}
+DEFINITION_VERSIONS: dict[str, int] = {"motion": 3, "motion_speed": 2, "quality": 2}
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
 TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed", "quality"})
-#: Statistics that need the encoder's response to camera moves (``jacobian=`` of :func:`clip_statistics`).
+#: Statistics that need the camera motion of each step (``steps=`` of :func:`clip_statistics`).
 MOTION_STATISTICS: frozenset[str] = frozenset({"motion", "motion_speed"})
 #: Statistics that need per-frame quality measurements (``quality=`` of :func:`clip_statistics`).
 QUALITY_STATISTICS: frozenset[str] = frozenset({"quality"})
@@ -171,7 +172,7 @@ def needs_scores(stats: Sequence[str]) -> bool:
 
 
 def needs_motion(stats: Sequence[str]) -> bool:
-    """Whether any of ``stats`` needs :func:`featkit.motion.motion_jacobian` of the frames."""
+    """Whether any of ``stats`` needs :func:`featkit.motion.step_motion` of the frames."""
     return any(s in MOTION_STATISTICS for s in stats)
 
 
@@ -213,7 +214,7 @@ def clip_statistics(
     stats: Sequence[str],
     scores: np.ndarray | None = None,
     times: np.ndarray | None = None,
-    jacobian: np.ndarray | None = None,
+    steps: np.ndarray | None = None,
     quality: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
@@ -231,9 +232,10 @@ def clip_statistics(
         Presentation time of each frame in seconds (a frame sampled twice
         appears twice with the same time); required when ``stats`` holds a
         statistic of :data:`TIME_STATISTICS`.
-    jacobian : ndarray of shape (T, d, 4), optional
-        :func:`featkit.motion.motion_jacobian` of the frames; required when
-        ``stats`` holds a statistic of :data:`MOTION_STATISTICS`.
+    steps : ndarray of shape (T, 4), optional
+        :func:`featkit.motion.step_motion` of the frames (row 0, the step
+        into the clip, is not used); required when ``stats`` holds a
+        statistic of :data:`MOTION_STATISTICS`.
     quality : ndarray of shape (T, 4), optional
         :func:`featkit.quality.frame_quality` of the frames; required when
         ``stats`` holds a statistic of :data:`QUALITY_STATISTICS`.
@@ -275,17 +277,17 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in TIME_STATISTICS]} need each frame's presentation time; "
             "pass times=... . Received: times=None"
         )
-    if jacobian is not None:
-        jacobian = np.asarray(jacobian, dtype=np.float64)
-        if jacobian.shape != (*mu.shape, len(MOTION_COLUMNS)):
+    if steps is not None:
+        steps = np.asarray(steps, dtype=np.float64)
+        if steps.shape != (mu.shape[0], len(MOTION_COLUMNS)):
             raise ValueError(
-                f"jacobian must have shape (T, d, {len(MOTION_COLUMNS)}) = {(*mu.shape, len(MOTION_COLUMNS))}. "
-                f"Received: jacobian.shape={jacobian.shape}"
+                f"steps must have shape (T, {len(MOTION_COLUMNS)}) = {(mu.shape[0], len(MOTION_COLUMNS))}. "
+                f"Received: steps.shape={steps.shape}"
             )
     elif needs_motion(stats):
         raise ValueError(
-            f"The statistics {[s for s in stats if s in MOTION_STATISTICS]} need the encoder's response to camera "
-            "moves (featkit.motion.motion_jacobian); pass jacobian=... . Received: jacobian=None"
+            f"The statistics {[s for s in stats if s in MOTION_STATISTICS]} need the camera motion of each step "
+            "(featkit.motion.step_motion); pass steps=... . Received: steps=None"
         )
     if quality is not None:
         quality = np.asarray(quality, dtype=np.float64)
@@ -299,5 +301,5 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in QUALITY_STATISTICS]} need per-frame quality measurements "
             "(featkit.quality.frame_quality); pass quality=... . Received: quality=None"
         )
-    rows = [STATISTICS[s][1](mu, logvar, scores, times, jacobian, quality) for s in stats]
+    rows = [STATISTICS[s][1](mu, logvar, scores, times, steps, quality) for s in stats]
     return np.concatenate(rows).astype(np.float32)

@@ -20,8 +20,10 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, c
 
 from featkit.config import DEFAULT_STATS, SamplingConfig
 from featkit.exceptions import ConfigError, VideoDecodeError, VideoError, VideoOpenError
+from featkit.motion import MOTION_COLUMNS, MOTION_RESOLUTION, SPEED_COLUMNS
 
 __all__ = [
+    "COLUMN_RESOLUTION",
     "PATH_INPUT_NOT_APPLICABLE",
     "LatentStatsSelector",
     "StatisticGroupScaler",
@@ -67,6 +69,13 @@ def _mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations, a constant column's scale set to 1 (so it stays 0, not NaN)."""
     scale = X.std(axis=0)
     return X.mean(axis=0), np.where(scale > np.finfo(X.dtype).eps * 10, scale, 1.0).astype(X.dtype)
+
+
+#: Columns with a known resolution (the camera motion's): column name -> the smallest meaningful difference.
+COLUMN_RESOLUTION: dict[str, float] = {
+    **dict(zip(MOTION_COLUMNS, MOTION_RESOLUTION, strict=True)),
+    **dict(zip(SPEED_COLUMNS, MOTION_RESOLUTION, strict=True)),
+}
 
 
 def _names_out(estimator: BaseEstimator, input_features: Any) -> np.ndarray:
@@ -218,6 +227,13 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
     Groups named in ``exclude`` get weight 0: their columns become 0, so a linear
     model ignores them (the columns stay, so a pipeline keeps one input layout).
 
+    A column with a known resolution (:data:`COLUMN_RESOLUTION`: the camera
+    motion's, :data:`featkit.motion.MOTION_RESOLUTION`) is divided by
+    ``sqrt(std² + resolution²)`` rather than by its standard deviation, so
+    a column that varies by the estimate's noise alone (the zoom of a clean
+    pan) is not blown up to unit variance beside the one that carries the
+    task; on real footage, which moves by far more, this changes nothing.
+
     Which balance suits a task is for the labels to say; the classification
     recipe (:func:`featkit.pipelines.make_classifier`) chooses it by grouped
     inner cross-validation.
@@ -239,7 +255,8 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when ``X`` has string column names.
     mean_, scale_ : ndarray of shape (n_features_in_,)
-        Column means and standard deviations (1 for constant columns).
+        Column means and standard deviations (1 for constant columns; floored
+        by the resolution where one is known).
     weights_ : ndarray of shape (n_features_in_,)
         The group weight applied to each standardised column.
 
@@ -279,12 +296,17 @@ class StatisticGroupScaler(TransformerMixin, BaseEstimator):
         self.mean_, self.scale_ = _mean_and_scale(X)
         if names is None:
             self.weights_ = np.ones(X.shape[1], dtype=X.dtype)
-        else:
-            group = statistic_groups(names)
-            _, inverse, width = np.unique(group, return_inverse=True, return_counts=True)
-            weights = width[inverse].astype(np.float64) ** (-0.5 * float(self.balance))
-            weights[np.isin(group, [str(g) for g in self.exclude])] = 0.0
-            self.weights_ = weights.astype(X.dtype)
+            return self
+        resolution = np.array([COLUMN_RESOLUTION.get(str(n), 0.0) for n in names])
+        if resolution.any():
+            known = resolution > 0
+            std = X[:, known].std(axis=0).astype(np.float64)
+            self.scale_[known] = np.sqrt(std**2 + resolution[known] ** 2).astype(X.dtype)
+        group = statistic_groups(names)
+        _, inverse, width = np.unique(group, return_inverse=True, return_counts=True)
+        weights = width[inverse].astype(np.float64) ** (-0.5 * float(self.balance))
+        weights[np.isin(group, [str(g) for g in self.exclude])] = 0.0
+        self.weights_ = weights.astype(X.dtype)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

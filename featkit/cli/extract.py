@@ -78,14 +78,6 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         kwargs={"type": _positive_int_or_none},
     ),
     ConfigFlag(
-        _S,
-        "probe_every",
-        ("--probe-every",),
-        "probe every N-th sampled frame for the motion statistics, interpolating between (1 = every frame, "
-        "5 encoder passes per frame instead of 3; default {default})",
-        kwargs={"type": int},
-    ),
-    ConfigFlag(
         _E,
         "encoder",
         ("--encoder",),

@@ -65,16 +65,12 @@ class ClipPlan:
     clip_lengths : ndarray of shape (n_clips,)
         Number of samples in each clip (``clip_len``, or fewer for the single
         clip of a short video).
-    probe_every : int, default=1
-        Spacing of the frames whose response to camera moves the ``motion``
-        statistics measure (see :meth:`probe_plan`).
 
     """
 
     frame_indices: np.ndarray
     clip_starts: np.ndarray
     clip_lengths: np.ndarray
-    probe_every: int = 1
 
     @property
     def n_clips(self) -> int:
@@ -92,47 +88,6 @@ class ClipPlan:
             return np.zeros(0, dtype=np.int64)
         used = np.concatenate([self.frame_indices[self.clip_samples(i)] for i in range(self.n_clips)])
         return np.unique(used)
-
-    def probe_plan(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Which needed frames are probed for camera motion, and how the others borrow their responses.
-
-        The needed frames fall into runs of consecutive sample positions (one
-        run for back-to-back or overlapping clips; ``max_clips`` can leave gaps
-        between runs). In each run every ``probe_every``-th frame and the last
-        are probed; a frame in between gets the linear interpolation of the two
-        probed frames around it, in its own run, so the plan depends on the
-        video alone, never on how its frames arrive.
-
-        Returns
-        -------
-        frames : ndarray of shape (n,), int64
-            :meth:`needed_frames`.
-        lower, upper : ndarray of shape (n,), int64
-            Index into ``frames`` of the probed frame at or before / at or after each frame.
-        weight : ndarray of shape (n,), float64
-            Interpolation weight of ``upper`` (0 for a probed frame).
-
-        """
-        frames = self.needed_frames()
-        if frames.size == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return frames, empty, empty, np.zeros(0)
-        positions = np.unique(np.concatenate([self.clip_samples(i) for i in range(self.n_clips)]))
-        run_of_position = np.r_[0, np.cumsum(np.diff(positions) > 1)]
-        first = np.searchsorted(self.frame_indices[positions], frames)  # first position showing each frame
-        run = run_of_position[first]
-        run = np.r_[0, np.cumsum(np.diff(run) != 0)]  # numbered 0, 1, … over the frames (a run may hold none)
-        index = np.arange(len(frames))
-        run_start = np.r_[0, np.flatnonzero(np.diff(run)) + 1]
-        run_end = np.r_[run_start[1:], len(frames)] - 1
-        start_of = run_start[run]
-        probed = ((index - start_of) % self.probe_every == 0) | (index == run_end[run])
-        probes = np.flatnonzero(probed)
-        lower = probes[np.searchsorted(probes, index, side="right") - 1]
-        upper = probes[np.searchsorted(probes, index, side="left")]
-        span = upper - lower
-        weight = np.where(span > 0, (index - lower) / np.maximum(span, 1), 0.0)
-        return frames, lower.astype(np.int64), upper.astype(np.int64), weight
 
 
 def plan_clips(starts: np.ndarray, end: float, config: SamplingConfig) -> ClipPlan:
@@ -161,12 +116,12 @@ def plan_clips(starts: np.ndarray, end: float, config: SamplingConfig) -> ClipPl
     n = idx.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return ClipPlan(idx, empty, empty, config.probe_every)
+        return ClipPlan(idx, empty, empty)
     if n < config.clip_len:
-        return ClipPlan(idx, np.zeros(1, dtype=np.int64), np.array([n], dtype=np.int64), config.probe_every)
+        return ClipPlan(idx, np.zeros(1, dtype=np.int64), np.array([n], dtype=np.int64))
     clip_starts = np.arange(0, n - config.clip_len + 1, config.effective_stride, dtype=np.int64)
     if config.max_clips is not None and clip_starts.shape[0] > config.max_clips:
         keep = np.unique(np.round(np.linspace(0, clip_starts.shape[0] - 1, config.max_clips)).astype(np.int64))
         clip_starts = clip_starts[keep]
     lengths = np.full(clip_starts.shape[0], config.clip_len, dtype=np.int64)
-    return ClipPlan(idx, clip_starts, lengths, config.probe_every)
+    return ClipPlan(idx, clip_starts, lengths)

@@ -47,8 +47,9 @@ def setting_diffs(key: str, stored: Any, wanted: Any) -> list[str]:
         stored = {**dict.fromkeys(wanted, 1), **stored}
         wanted = {**dict.fromkeys(stored, 1), **wanted}
     if key == "sampling" and isinstance(stored, dict) and isinstance(wanted, dict):
-        # Files written before motion probing was spaced probed every frame.
-        stored, wanted = {"probe_every": 1, **stored}, {"probe_every": 1, **wanted}
+        # `probe_every` (files of motion 2) spaced the latent probes of the motion statistics; it changes
+        # nothing else, and a file holding those statistics differs in stat_versions already.
+        stored = {k: v for k, v in stored.items() if k != "probe_every"}
     if isinstance(stored, dict) and isinstance(wanted, dict):
         out = []
         for k in sorted(set(stored) | set(wanted), key=str):

@@ -236,8 +236,8 @@ def test_file_of_the_old_default_loads_and_refuses_a_resume_with_the_new_one(enc
 
 
 def test_a_file_of_an_earlier_motion_definition_is_not_resumed(encoder, labelled_tree, tmp_path):
-    """Files written before `motion` became the median of its steps record no definition versions: resuming one
-    with `motion` is refused naming it (the column would mix two definitions); without `motion` it resumes."""
+    """Files written before `motion` became the median of its steps (motion 2) record no definition versions:
+    resuming one with `motion` is refused naming it (the column would mix two definitions); without it resumes."""
     root = tmp_path / "v"
     shutil.copytree(labelled_tree[0] / "square", root / "square")
     stats = ("mu_mean", "motion")
@@ -245,12 +245,12 @@ def test_a_file_of_an_earlier_motion_definition_is_not_resumed(encoder, labelled
         out = tmp_path / name
         assert extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder).ok
         with h5py.File(out, "r+") as f:
-            assert json.loads(f.attrs["stat_versions"]) == ({"motion": 2} if "motion" in wanted else {})
+            assert json.loads(f.attrs["stat_versions"]) == ({"motion": 3} if "motion" in wanted else {})
             del f.attrs["stat_versions"]  # as an earlier featkit wrote it
         (root / "square" / "new.mp4").unlink(missing_ok=True)
         shutil.copy(next((root / "square").glob("*.mp4")), root / "square" / "new.mp4")
         if "motion" in wanted:
-            with pytest.raises(StoreMismatchError, match=r"stat_versions\.motion: file 1, this run 2"):
+            with pytest.raises(StoreMismatchError, match=r"stat_versions\.motion: file 1, this run 3"):
                 extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder)
         else:
             assert extract(root, out, ExtractionConfig(stats=wanted), progress=False, encoder=encoder).n_extracted == 1

@@ -178,7 +178,7 @@ def test_an_encoder_failing_at_once_leaves_no_output_file(small_tree, encoder, t
 
 def test_an_encoder_failing_midway_keeps_what_was_committed_consistent(small_tree, encoder, tmp_path):
     out = tmp_path / "f.h5"
-    # Statistics without camera-motion probes, so each short video is exactly one encoder call.
+    # Only the encoder's statistics, so each short video is exactly one encoder call.
     config = ExtractionConfig(sampling=CONFIG.sampling, stats=("mu_mean", "mu_std", "sigma_mean", "mu_absdiff"))
     with pytest.raises(RuntimeError, match="the encoder broke"):
         extract(small_tree, out, config, progress=False, encoder=FailingEncoder(encoder, fail_at=3))

@@ -1,4 +1,4 @@
-"""The `motion` statistic: camera motion fitted to the latent trajectory, on synthetic and real videos."""
+"""The `motion` statistics: camera motion fitted to the pixels, on synthetic and real videos."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.ndimage import affine_transform
 
-from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, camera_moves, latent_motion, latent_speed, motion_jacobian
+from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, clip_motion, clip_speed, step_motion
 from featkit.stats import clip_statistics, feature_names
 from tests import videofactory as vf
 from tests.natural_frames import natural_frames
@@ -20,81 +21,129 @@ finite = st.floats(-10, 10, allow_nan=False)
 
 @st.composite
 def clips(draw):
-    t, d = draw(st.integers(1, 10)), draw(st.integers(1, 6))
-    mu = draw(arrays(np.float64, (t, d), elements=finite))
-    jac = draw(arrays(np.float64, (t, d, 4), elements=finite))
+    t = draw(st.integers(1, 10))
+    steps = draw(arrays(np.float64, (t, 4), elements=finite))
     gaps = draw(arrays(np.float64, (t,), elements=st.sampled_from([0.0, 0.04, 0.125])))
-    return mu, jac, np.cumsum(gaps)
+    return steps, np.cumsum(gaps)
+
+
+def _reversed(steps, times):
+    """The same clip played backwards: each step is undone, in reverse order (row 0 stays the unused one)."""
+    return np.r_[steps[:1], -steps[1:][::-1]], times[0] + times[-1] - times[::-1]
 
 
 @settings(max_examples=80, deadline=None)
 @given(clips())
-def test_reversal_negates_static_is_zero_shift_is_ignored(clip):
-    mu, jac, times = clip
-    v = latent_motion(mu, jac, times)
+def test_reversal_negates_static_is_zero_and_one_frame_is_zero(clip):
+    steps, times = clip
+    v = clip_motion(steps, times)
     assert v.shape == (4,)
     assert np.all(np.isfinite(v))
-    mirrored = times[0] + times[-1] - times[::-1]
-    np.testing.assert_allclose(
-        latent_motion(mu[::-1], jac[::-1], mirrored), -v, rtol=1e-6, atol=1e-6 * (1 + abs(v).max())
-    )
-    np.testing.assert_allclose(latent_motion(mu + 3.5, jac, times), v, rtol=1e-6, atol=1e-6 * (1 + abs(v).max()))
-    np.testing.assert_array_equal(latent_motion(np.repeat(mu[:1], len(mu), 0), jac, times), 0)
-    np.testing.assert_array_equal(latent_motion(mu[:1], jac[:1], times[:1]), 0)
+    np.testing.assert_allclose(clip_motion(*_reversed(steps, times)), -v, atol=1e-12)
+    np.testing.assert_array_equal(clip_motion(np.zeros_like(steps), times), 0)
+    np.testing.assert_array_equal(clip_motion(steps[:1], times[:1]), 0)
+    # The step into the clip (row 0) is not the clip's: NaN there (a video's start) changes nothing.
+    np.testing.assert_array_equal(clip_motion(np.r_[np.full((1, 4), np.nan), steps[1:]], times), v)
 
 
 @settings(max_examples=80, deadline=None)
 @given(clips())
-def test_speed_is_unsigned_in_time_zero_when_static_and_ignores_shifts(clip):
-    mu, jac, times = clip
-    s = latent_speed(mu, jac, times)
+def test_speed_is_unsigned_in_time_and_zero_when_static(clip):
+    steps, times = clip
+    s = clip_speed(steps, times)
     assert s.shape == (4,)
     assert np.all(np.isfinite(s))
     assert np.all(s >= 0)
-    tol = {"rtol": 1e-6, "atol": 1e-6 * (1 + s.max())}
-    mirrored = times[0] + times[-1] - times[::-1]
-    np.testing.assert_allclose(latent_speed(mu[::-1], jac[::-1], mirrored), s, **tol)
-    np.testing.assert_allclose(latent_speed(mu + 3.5, jac, times), s, **tol)
-    np.testing.assert_array_equal(latent_speed(np.repeat(mu[:1], len(mu), 0), jac, times), 0)
-    np.testing.assert_array_equal(latent_speed(mu[:1], jac[:1], times[:1]), 0)
+    np.testing.assert_allclose(clip_speed(*_reversed(steps, times)), s, atol=1e-12)
+    np.testing.assert_array_equal(clip_speed(np.zeros_like(steps), times), 0)
+    np.testing.assert_array_equal(clip_speed(steps[:1], times[:1]), 0)
 
 
-def test_speed_of_a_back_and_forth_camera_exceeds_its_net_motion():
-    """A camera that pans right then left again has net motion ~0 but a known speed."""
-    rng = np.random.default_rng(1)
-    jac = np.repeat(rng.normal(size=(1, 8, 4)), 17, axis=0)
-    times = np.arange(17) / 8.0
-    position = np.where(times <= 1.0, times, 2.0 - times) * 4.0  # 4 px/s out, 4 px/s back
-    mu = position[:, None] * jac[0, :, 0][None, :]
-    np.testing.assert_allclose(latent_speed(mu, jac, times), [4.0, 0, 0, 0], atol=1e-6)
-    assert abs(latent_motion(mu, jac, times)[0]) < 0.5
+def test_motion_is_per_second_and_a_repeated_frame_is_no_step():
+    steps = np.array([[np.nan] * 4, [1.0, 2.0, 0.1, -0.1], [0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 0.1, -0.1]])
+    times = np.array([0.0, 0.125, 0.125, 0.25])  # frame 2 is frame 1 sampled again
+    np.testing.assert_allclose(clip_motion(steps, times), [8.0, 16.0, 0.8, -0.8])
+    np.testing.assert_allclose(clip_speed(steps, times), [8.0, 16.0, 0.8, 0.8])
 
 
-def test_recovers_a_known_velocity_in_a_linear_latent():
-    rng = np.random.default_rng(0)
-    jac = np.repeat(rng.normal(size=(1, 8, 4)), 16, axis=0)
-    v = np.array([3.0, -2.0, 0.5, 0.1])
-    times = np.arange(16) / 8.0
-    mu = times[:, None] * (jac[0] @ v)[None, :] + rng.normal(size=8)
-    np.testing.assert_allclose(latent_motion(mu, jac, times), v, rtol=1e-6)
+def _camera(picture, v, side=64):
+    """The centre of ``picture`` filmed after the content moved by v = (x, y, zoom, rotate) about the centre."""
+    x, y, zoom, turn = v
+    h = picture.shape[0]
+    c = np.array([(h - 1) / 2.0, (h - 1) / 2.0])
+    s, cos, sin = np.exp(-zoom), np.cos(turn), np.sin(turn)
+    a = s * np.array([[cos, -sin], [sin, cos]])
+    off = c - a @ (c + np.array([y, x]) * side / 64)  # v is in px of a 64-px frame
+    moved = np.stack([affine_transform(picture[..., k], a, offset=off, order=3) for k in range(3)], -1)
+    lo = (h - side) // 2
+    return np.clip(moved[lo : lo + side, lo : lo + side], 0, 255).astype(np.uint8)
 
 
-def test_moves_shift_content_the_documented_way():
-    frame = np.zeros((1, 16, 16, 3), np.uint8)
-    frame[0, 8, 8] = 200
-    right, down, zoom, turn = camera_moves(frame)
-    assert right[0, 8, 10, 0] == 200  # 2 px to the right
-    assert down[0, 10, 8, 0] == 200  # 2 px down
-    assert zoom.shape == turn.shape == frame.shape
+@pytest.mark.parametrize(
+    "move",
+    [
+        (2.0, 0.0, 0.0, 0.0),
+        (0.0, -3.0, 0.0, 0.0),
+        (0.0, 0.0, 0.05, 0.0),
+        (0.0, 0.0, 0.0, 0.05),
+        (5.0, 3.0, 0.0, 0.0),
+        (1.5, -1.0, 0.03, -0.04),
+        (8.0, 0.0, 0.1, 0.0),
+    ],
+)
+def test_step_recovers_a_known_camera_move(move):
+    """Content moved right, down, grown and turned clockwise reads positive, in px of a 64-px frame."""
+    picture = natural_frames(1, 160, 160, seed=1)[0].astype(np.float64)
+    frames = np.stack([_camera(picture, (0, 0, 0, 0)), _camera(picture, move)])
+    got = step_motion(frames)
+    assert np.isnan(got[0]).all()  # no frame before the first
+    error = np.abs(got[1] - np.array(move))
+    assert np.all(error <= [0.1, 0.1, 0.003, 0.003]), (got[1], move)
 
 
-def test_names_and_missing_jacobian():
+def test_step_units_do_not_depend_on_the_frame_size():
+    picture = natural_frames(1, 320, 320, seed=3)[0].astype(np.float64)
+    small = step_motion(np.stack([_camera(picture, (0, 0, 0, 0)), _camera(picture, (3.0, 0, 0, 0))]))[1]
+    big = step_motion(np.stack([_camera(picture, (0, 0, 0, 0), 128), _camera(picture, (3.0, 0, 0, 0), 128)]))[1]
+    np.testing.assert_allclose(small[:2], [3.0, 0.0], atol=0.1)
+    np.testing.assert_allclose(big[:2], [3.0, 0.0], atol=0.1)
+
+
+def test_steps_do_not_depend_on_how_the_frames_are_batched():
+    frames = natural_frames(12, 64, 64, seed=5, pan=(2, -1))
+    whole = step_motion(frames)
+    parts = [step_motion(frames[:5]), step_motion(frames[5:9], frames[4]), step_motion(frames[9:], frames[8])]
+    np.testing.assert_array_equal(whole[1:], np.concatenate(parts)[1:])
+    assert np.isnan(whole[0]).all()
+
+
+def test_a_brightness_offset_or_reversed_frames_change_steps_the_documented_way():
+    """Brighter frames move the same way; the frames played backwards undo each step (up to the fit's accuracy)."""
+    frames = natural_frames(6, 64, 64, seed=6, pan=(2, 1)).astype(np.int16)
+    frames = np.clip(frames, 0, 200).astype(np.uint8)
+    steps = step_motion(frames)
+    np.testing.assert_allclose(step_motion(frames + np.uint8(40))[1:], steps[1:], rtol=1e-6, atol=1e-9)
+    backwards = step_motion(frames[::-1])[1:][::-1]
+    assert np.all(np.abs(backwards + steps[1:]) <= [0.15, 0.15, 0.005, 0.005]), (backwards, steps[1:])
+
+
+def test_still_flat_and_tiny_frames_give_no_motion():
+    still = np.repeat(natural_frames(1, 64, 64, seed=2), 3, axis=0)
+    np.testing.assert_array_equal(step_motion(still)[1:], 0)
+    flat = np.full((3, 64, 64, 3), 128, np.uint8)
+    np.testing.assert_array_equal(step_motion(flat)[1:], 0)
+    tiny = natural_frames(3, 3, 3, seed=2)
+    np.testing.assert_array_equal(step_motion(tiny)[1:], 0)
+    assert step_motion(np.zeros((0, 64, 64, 3), np.uint8)).shape == (0, 4)
+
+
+def test_names_and_missing_steps():
     assert feature_names(["mu_mean", "motion"], 2) == ["mu_mean_00", "mu_mean_01", *MOTION_COLUMNS]
     assert feature_names(["motion_speed"], 2) == list(SPEED_COLUMNS)
-    with pytest.raises(ValueError, match="camera moves"):
+    with pytest.raises(ValueError, match="camera motion of each step"):
         clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0))
-    with pytest.raises(ValueError, match="jacobian must have shape"):
-        clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0), jacobian=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="steps must have shape"):
+        clip_statistics(np.zeros((3, 2)), np.zeros((3, 2)), ["motion"], times=np.arange(3.0), steps=np.zeros((3, 2)))
 
 
 PANS = {"content_left": (3, 0), "content_right": (-3, 0), "content_up": (0, 3), "content_down": (0, -3)}
@@ -119,26 +168,20 @@ def test_extract_reads_the_pan_direction_whatever_the_scene(pan_features):
     (X, y, _, names), _ = pan_features
     names = list(names)
     mx, my = X[:, names.index("motion_x")], X[:, names.index("motion_y")]
-    # natural_frames' window moves by `pan` px per frame, so the content moves the other way.
+    # natural_frames' window moves by `pan` px per frame of 80 px, i.e. 2 per sampled frame at 8 of 16 fps:
+    # the content moves the other way, 6 px of the 80-px frame per step, 4.8 of a 64-px frame, 38.4 px/s.
     assert np.all(mx[y == "content_left"] < 0)
     assert np.all(mx[y == "content_right"] > 0)
     assert np.all(my[y == "content_up"] < 0)
     assert np.all(my[y == "content_down"] > 0)
     horizontal = np.isin(y, ["content_left", "content_right"])
-    assert np.abs(mx[horizontal]).min() > np.abs(my[horizontal]).max() / 2
-    # The unsigned speed is at least the net velocity's size (up to a little noise) and says which axis moves.
+    np.testing.assert_allclose(np.abs(mx[horizontal]), 38.4, rtol=0.1)
+    np.testing.assert_allclose(np.abs(my[~horizontal]), 38.4, rtol=0.1)
+    assert np.abs(my[horizontal]).max() < 2
+    assert np.abs(mx[~horizontal]).max() < 2
     sx, sy = X[:, names.index("motion_speed_x")], X[:, names.index("motion_speed_y")]
-    assert np.all(sx >= 0.9 * np.abs(mx))
-    assert np.all(sy >= 0.9 * np.abs(my))
-    assert np.all(sx[horizontal] > sy[horizontal])
-    assert np.all(sy[~horizontal] > sx[~horizontal])
-
-
-def test_jacobian_of_the_real_encoder_is_batch_independent(encoder):
-    frames = natural_frames(5, seed=9)
-    full = motion_jacobian(lambda f: encoder.encode(f)[0], frames)
-    part = motion_jacobian(lambda f: encoder.encode(f)[0], frames[2:])
-    np.testing.assert_array_equal(full[2:], part)
+    np.testing.assert_array_equal(sx, np.abs(mx))
+    np.testing.assert_array_equal(sy, np.abs(my))
 
 
 def _reduce(path, encoder, sampling, window):
@@ -160,63 +203,53 @@ DEFAULT_MOTION = ("mu_mean", "motion", "motion_speed")
 
 @pytest.fixture(scope="module")
 def pan_video(tmp_path_factory):
-    root = tmp_path_factory.mktemp("probe")
+    root = tmp_path_factory.mktemp("pan")
     return vf.write_clip(root, "pan", natural_frames(60, 80, 80, seed=4, pan=(2, 1)), fps=16)
 
 
-def test_probing_every_frame_equals_the_dense_formula(pan_video, encoder):
+@pytest.mark.parametrize("sampling", [{"clip_len": 8, "stride": 5}, {"clip_len": 4, "max_clips": 3}])
+def test_the_reducer_equals_the_formula_whatever_the_windows(pan_video, encoder, sampling):
+    """Window by window, overlapping or gapped clips: the clip's steps are those between its own frames."""
     from featkit import SamplingConfig
 
-    sampling = SamplingConfig(clip_len=8, stride=5, probe_every=1)
-    got, plan, reader = _reduce(pan_video, encoder, sampling, window=7)
-    ids = plan.needed_frames()
-    frames = reader.read(ids)
-    mu, logvar = encoder.encode(frames)
-    jac = motion_jacobian(lambda f: encoder.encode(f)[0], frames, mu)
+    config = SamplingConfig(**sampling)
+    runs = [_reduce(pan_video, encoder, config, window) for window in (1, 4, 11, 1000)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0][0], other[0])
+    _, plan, reader = runs[0]
     rows = []
     for i in range(plan.n_clips):
         fids = plan.frame_indices[plan.clip_samples(i)]
-        pos = np.searchsorted(ids, fids)
+        frames = reader.read(np.unique(fids))[np.searchsorted(np.unique(fids), fids)]
+        mu, logvar = encoder.encode(frames)
         times = np.round(reader.info.starts[fids], 6)
-        rows.append(clip_statistics(mu[pos], logvar[pos], DEFAULT_MOTION, times=times, jacobian=jac[pos]))
-    np.testing.assert_array_equal(got, np.stack(rows))
-
-
-@pytest.mark.parametrize("probe_every", [2, 3])
-def test_spaced_probes_do_not_depend_on_windows_and_keep_the_direction(pan_video, encoder, probe_every):
-    from featkit import SamplingConfig
-
-    sampling = SamplingConfig(clip_len=8, stride=5, probe_every=probe_every)
-    runs = [_reduce(pan_video, encoder, sampling, window)[0] for window in (1, 4, 11, 1000)]
-    for other in runs[1:]:
-        np.testing.assert_array_equal(runs[0], other)
-    dense = _reduce(pan_video, encoder, SamplingConfig(clip_len=8, stride=5, probe_every=1), 1000)[0]
+        rows.append(clip_statistics(mu, logvar, DEFAULT_MOTION, times=times, steps=step_motion(frames)))
+    np.testing.assert_array_equal(runs[0][0], np.stack(rows))
     names = feature_names(DEFAULT_MOTION, encoder.latent_dim)
-    motion = [names.index(c) for c in MOTION_COLUMNS + SPEED_COLUMNS]
-    assert not np.array_equal(runs[0][:, motion], dense[:, motion])  # fewer probes really were used
-    np.testing.assert_array_equal(runs[0][:, : encoder.latent_dim], dense[:, : encoder.latent_dim])
-    # The content moves left and up (the window pans right and down) in every clip, as with dense probes.
-    x, y = names.index("motion_x"), names.index("motion_y")
-    assert np.all(runs[0][:, x] < 0)
-    assert np.all(runs[0][:, y] < 0)
-    assert np.all(np.sign(runs[0][:, x]) == np.sign(dense[:, x]))
+    # The window pans right and down: the content moves left and up in every clip.
+    assert np.all(runs[0][0][:, names.index("motion_x")] < 0)
+    assert np.all(runs[0][0][:, names.index("motion_y")] < 0)
 
 
-def test_a_file_from_before_probe_spacing_resumes_only_with_every_frame_probed(tmp_path, encoder):
+def test_a_file_of_the_latent_motion_is_refused_and_one_without_motion_resumes(tmp_path, encoder):
     import h5py
 
-    from featkit import ExtractionConfig, SamplingConfig, StoreMismatchError, extract
+    from featkit import ExtractionConfig, StoreMismatchError, extract
 
     root = tmp_path / "v"
     vf.write_clip(root, "a", natural_frames(20, 64, 64, seed=1, pan=(1, 0)), fps=8)
-    out = tmp_path / "old.h5"
-    dense = ExtractionConfig(sampling=SamplingConfig(probe_every=1))
-    assert extract(root, out, dense, progress=False, encoder=encoder).ok
-    with h5py.File(out, "r+") as f:  # what a file written before `probe_every` existed holds
-        sampling = json.loads(f.attrs["sampling"])
-        del sampling["probe_every"]
-        f.attrs["sampling"] = json.dumps(sampling)
+    out, plain = tmp_path / "old.h5", tmp_path / "plain.h5"
+    config, no_motion = ExtractionConfig(), ExtractionConfig(stats=("mu_mean", "mu_std"))
+    assert extract(root, out, config, progress=False, encoder=encoder).ok
+    assert extract(root, plain, no_motion, progress=False, encoder=encoder).ok
+    for path in (out, plain):
+        with h5py.File(path, "r+") as f:  # what files of motion 2 hold
+            sampling = json.loads(f.attrs["sampling"])
+            f.attrs["sampling"] = json.dumps({**sampling, "probe_every": 2})
+            if path == out:
+                versions = json.loads(f.attrs["stat_versions"])
+                f.attrs["stat_versions"] = json.dumps({**versions, "motion": 2, "motion_speed": 1})
     vf.write_clip(root, "b", natural_frames(20, 64, 64, seed=2, pan=(0, 1)), fps=8)
-    with pytest.raises(StoreMismatchError, match=r"sampling\.probe_every: file 1, this run 2"):
-        extract(root, out, ExtractionConfig(), progress=False, encoder=encoder)
-    assert extract(root, out, dense, progress=False, encoder=encoder).ok
+    with pytest.raises(StoreMismatchError, match=r"stat_versions\.motion: file 2, this run 3"):
+        extract(root, out, config, progress=False, encoder=encoder)
+    assert extract(root, plain, no_motion, progress=False, encoder=encoder).ok

@@ -240,8 +240,7 @@ def pan_features(tmp_path_factory, encoder):
 def test_cli_classify_on_selected_statistics(pan_features, tmp_path, capsys):
     """--use-stats motion classifies pan direction; the saved model takes the whole file.
 
-    (`motion_speed` is unsigned, so it says nothing about left or right: with 8 training videos a fold,
-    its 4 columns beside `motion` cost one video in 12 with every second frame probed.)
+    (`motion_speed` is unsigned, so it says nothing about left or right; `motion` alone is the test.)
     """
     out, model = tmp_path / "cls", tmp_path / "model.skops"
     argv = ["classify", str(pan_features), "-o", str(out), "--folds", "3", "--save", str(model)]

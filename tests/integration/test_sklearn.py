@@ -24,6 +24,7 @@ from featkit.quality import QUALITY_COLUMNS
 from featkit.sklearn import load_features, load_videos
 from featkit.stats import feature_names
 from featkit.transformers import (
+    COLUMN_RESOLUTION,
     PATH_INPUT_NOT_APPLICABLE,
     LatentStatsSelector,
     StatisticGroupScaler,
@@ -141,6 +142,19 @@ def test_statistic_group_scaler_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_group_scaler_does_not_blow_up_motion_noise_below_its_resolution():
+    """A clean pan: motion_x carries the class, the zoom varies by the estimate's noise alone."""
+    rng = np.random.default_rng(0)
+    x = np.repeat([-38.5, 38.5], 10) + rng.normal(0, 0.02, 20)
+    zoom = rng.normal(0, 0.004, 20)
+    content = rng.normal(0, 0.003, 20)  # a latent column of the same tiny spread: plain standardisation
+    X = np.column_stack([x, zoom, content])
+    out = StatisticGroupScaler(0.0, feature_names=["motion_x", "motion_zoom", "mu_mean_00"]).fit_transform(X)
+    assert out[:, 0].std() == pytest.approx(1.0, rel=1e-3)
+    assert out[:, 1].std() < 0.3  # 0.004 against a resolution of 1/64
+    assert out[:, 2].std() == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("balance", [0.0, 0.5, 1.0, 2.0])
 def test_group_scaler_weights_each_statistic_group_by_its_width(class_features, balance):
     from sklearn.preprocessing import StandardScaler
@@ -150,12 +164,16 @@ def test_group_scaler_weights_each_statistic_group_by_its_width(class_features, 
     out = StatisticGroupScaler(balance, feature_names=names).fit_transform(X)
     groups = np.array([statistic_of(n) for n in names])
     plain = StandardScaler().fit_transform(X)
+    # The camera-motion columns are scaled by sqrt(std² + resolution²): their known resolution floors the scale.
+    resolution = np.array([COLUMN_RESOLUTION.get(n, 0.0) for n in names])
+    std = X.std(axis=0)
+    plain = np.where(resolution > 0, (X - X.mean(axis=0)) / np.sqrt(std**2 + resolution**2), plain)
     equal_variance = 0
     for g in np.unique(groups):
         cols = groups == g
         np.testing.assert_allclose(out[:, cols], plain[:, cols] * cols.sum() ** (-balance / 2), rtol=1e-9, atol=1e-9)
         varying = cols & (X.std(axis=0) > 1e-6)
-        if balance == 1.0 and varying.sum() == cols.sum():
+        if balance == 1.0 and varying.sum() == cols.sum() and not resolution[cols].any():
             # Every fully varying group then carries the same total variance, whatever its width.
             assert out[:, cols].var(axis=0).sum() == pytest.approx(1.0, rel=1e-6)
             equal_variance += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featkit.motion import MOTION_STEPS, camera_moves
+from benchmarks.latent_motion import MOTION_STEPS, camera_moves
 
 
 def _reference_moves(frames: np.ndarray) -> list[np.ndarray]:
