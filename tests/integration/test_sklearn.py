@@ -167,7 +167,8 @@ def test_group_scaler_weights_each_statistic_group_by_its_width(class_features, 
     # The camera-motion columns are scaled by sqrt(std² + resolution²): their known resolution floors the scale.
     resolution = np.array([COLUMN_RESOLUTION.get(n, 0.0) for n in names])
     std = X.std(axis=0)
-    plain = np.where(resolution > 0, (X - X.mean(axis=0)) / np.sqrt(std**2 + resolution**2), plain)
+    floored = resolution > 0
+    plain[:, floored] = (X[:, floored] - X[:, floored].mean(axis=0)) / np.hypot(std[floored], resolution[floored])
     equal_variance = 0
     for g in np.unique(groups):
         cols = groups == g
