@@ -78,18 +78,19 @@ def huber(mu: np.ndarray, jac: np.ndarray, times: np.ndarray) -> np.ndarray:
 def _recipe(X: np.ndarray, y: np.ndarray, g: np.ndarray, names: list[str], draws: int) -> dict[str, float]:
     """Accuracy of the tuned recipe with and without the motion branch, and of the motion columns alone."""
     import warnings
+    from functools import partial
 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from featkit.pipelines.classify import make_classifier
+    from featkit.pipelines.classify import _simplest_within_noise, make_classifier
 
     motion_cols = [i for i, n in enumerate(names) if n.startswith("motion")]
     segment = np.arange(len(y)) // len(ds.CAMERA_MOTIONS)  # the clips of one segment share its footage
     out: dict[str, float] = {}
     for k in (10, "all"):
-        for rule in ("without_motion_branch", "with_motion_branch", "motion_columns_alone"):
+        for rule in ("without_motion_branch", "with_motion_branch", "motion_branch_if_best", "motion_columns_alone"):
             accs = []
             for src in np.unique(g):
                 for seed in range(draws):
@@ -105,6 +106,8 @@ def _recipe(X: np.ndarray, y: np.ndarray, g: np.ndarray, names: list[str], draws
                     search = make_classifier("logreg", feature_names=names, tune=True)
                     if rule == "without_motion_branch":
                         search.set_params(param_grid=search.param_grid[:2])
+                    elif rule == "motion_branch_if_best":
+                        search.set_params(refit=partial(_simplest_within_noise, motion_alone_if_best=True))
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         model = search.fit(X[train], y[train], groups=segment[train])

@@ -34,7 +34,8 @@ logistic regression) and the grid :data:`featkit.pipelines.classify.TUNING_GRID`
   statistics (:data:`featkit.pipelines.classify.DIRECTION_GROUPS`); fewer groups count as simpler
   (the recipe used ``simplest_within_noise+exclude`` until 2026-12-04);
 * ``+motion``: and the third branch, which may keep the motion groups alone
-  (:data:`featkit.pipelines.classify.MOTION_GROUPS`; the recipe since 2026-12-04).
+  (:data:`featkit.pipelines.classify.MOTION_GROUPS`; the recipe since 2026-12-04);
+* ``+motion_if_best``: that branch taken only when it scores best, never as a near tie.
 
 The rule chosen is the one with the best mean over the seven scores.
 """
@@ -141,18 +142,21 @@ def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray
 
 def _fit(rule: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]) -> Any:
     import warnings
+    from functools import partial
 
-    from featkit.pipelines.classify import make_classifier
+    from featkit.pipelines.classify import _simplest_within_noise, make_classifier
 
     if rule == "untuned":
         return make_classifier("logreg", feature_names=names).fit(X, y)  # balance 0, C = 1
     search = make_classifier("logreg", feature_names=names, tune=True)
     if isinstance(search.param_grid, list):
         # The branches in order: the whole grid, leave out the direction groups, keep the motion groups alone.
-        kept = 3 if rule.endswith("+motion") else 2 if rule.endswith("+exclude") else 1
+        kept = 3 if "+motion" in rule else 2 if rule.endswith("+exclude") else 1
         search.set_params(param_grid=search.param_grid[:kept])
     if rule.startswith("best"):
         search.set_params(refit=True)
+    elif rule.endswith("+motion_if_best"):
+        search.set_params(refit=partial(_simplest_within_noise, motion_alone_if_best=True))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         return search.fit(X, y, groups=groups)
@@ -171,6 +175,7 @@ RULES = (
     "best+exclude",
     "simplest_within_noise+exclude",
     "simplest_within_noise+exclude+motion",
+    "simplest_within_noise+exclude+motion_if_best",
 )
 
 

@@ -172,7 +172,7 @@ def make_classifier(
     return GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=GroupKFold(inner_folds), refit=refit)
 
 
-def _simplest_within_noise(cv_results: dict[str, Any]) -> int:
+def _simplest_within_noise(cv_results: dict[str, Any], *, motion_alone_if_best: bool = False) -> int:
     """The grid point GridSearchCV refits: the simplest one within one standard error of the best.
 
     Breiman's one-standard-error rule. With a few labelled videos per class the inner
@@ -180,19 +180,35 @@ def _simplest_within_noise(cv_results: dict[str, Any]) -> int:
     cost up to 40 points on a content task; so among the points scoring within one standard
     error of the best, the smallest balance (plain scaling first) wins, and among those
     the best-scoring C.
+
+    With ``motion_alone_if_best``, a point keeping the motion groups alone
+    (:data:`MOTION_GROUPS`) is taken only when one of them scores best, and is
+    otherwise left out of the near ties: dropping every content column is a strong
+    claim about the task, not a simpler model to fall back on.
     """
     mean = np.asarray(cv_results["mean_test_score"], dtype=np.float64)
     std = np.asarray(cv_results["std_test_score"], dtype=np.float64)
     n_splits = sum(1 for key in cv_results if key.startswith("split") and key.endswith("_test_score"))
     if not np.isfinite(mean).any():
         return 0
+    excluded = list(cv_results.get("param_scale__exclude", [()] * len(mean)))
     best = int(np.nanargmax(mean))
     floor = mean[best] - std[best] / np.sqrt(max(n_splits, 1))
-    near = np.flatnonzero(np.nan_to_num(mean, nan=-np.inf) >= floor - 1e-12)
+    near = np.nan_to_num(mean, nan=-np.inf) >= floor - 1e-12
+    if motion_alone_if_best:
+        alone = np.array([_keeps_motion_alone(e) for e in excluded], dtype=bool)
+        near &= alone if alone[best] else ~alone
+    near = np.flatnonzero(near)
     balance = np.asarray(cv_results["param_scale__balance"], dtype=np.float64)
     # Fewer groups is simpler: at the same balance, a point leaving groups out goes first.
-    kept_groups = -np.array([len(e) for e in cv_results.get("param_scale__exclude", [()] * len(mean))], dtype=float)
+    kept_groups = -np.array([len(e) for e in excluded], dtype=float)
     return int(near[np.lexsort((-mean[near], kept_groups[near], balance[near]))[0]])
+
+
+def _keeps_motion_alone(excluded: Any) -> bool:
+    """Whether a grid point's ``scale__exclude`` leaves out everything but the motion groups."""
+    excluded = set(excluded or ())
+    return bool(excluded) and not excluded & set(MOTION_GROUPS)
 
 
 def can_tune(y: Any, groups: Any, inner_folds: int = INNER_FOLDS) -> bool:

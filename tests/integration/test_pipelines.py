@@ -360,3 +360,24 @@ def test_the_refit_rule_takes_the_simplest_point_within_one_standard_error():
     # Failed fits (NaN) never win; all failed: the first point.
     assert _simplest_within_noise(results([np.nan] * 7 + [0.5], [0.0] * 8)) == 7
     assert _simplest_within_noise(results([np.nan] * 8, [np.nan] * 8)) == 0
+
+
+def test_the_refit_rule_prefers_fewer_groups_and_can_hold_the_motion_branch_to_the_best():
+    from featkit.pipelines.classify import DIRECTION_GROUPS, _simplest_within_noise
+
+    # The motion-alone branch leaves out every other group of the default row.
+    content = ("mu_absdiff", "mu_delta", "mu_mean", "mu_slope", "mu_std", "quality", "sigma_mean")
+    excludes = [(), (), tuple(DIRECTION_GROUPS), content]
+    results = {
+        "mean_test_score": np.array([0.80, 0.78, 0.77, 0.76]),
+        "std_test_score": np.full(4, 0.0866),  # SE 0.05: every point is within noise of the best
+        "param_scale__balance": np.array([0.0, 1.0, 0.0, 0.0], dtype=object),
+        "param_scale__exclude": excludes,
+        **{f"split{k}_test_score": np.zeros(4) for k in range(3)},
+    }
+    # The shipped rule: within noise, the point keeping the fewest groups (the motion columns alone).
+    assert _simplest_within_noise(results) == 3
+    # Held to the best, the motion branch only counts when it wins: here the direction branch does.
+    assert _simplest_within_noise(results, motion_alone_if_best=True) == 2
+    results["mean_test_score"] = np.array([0.70, 0.72, 0.74, 0.80])
+    assert _simplest_within_noise(results, motion_alone_if_best=True) == 3
