@@ -51,12 +51,18 @@ CANDIDATES: dict[str, tuple[dict[str, str] | None, bool]] = {
 }
 
 
-def _packet_times(path: Path) -> list[int]:
+def _stream_info(path: Path) -> dict[str, Any]:
+    """Codec, size, frame rate and the sorted packet timestamps of the first video stream (one demux pass)."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        return sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
+        return {
+            "codec": stream.codec_context.name,
+            "size": [stream.width, stream.height],
+            "fps": float(stream.average_rate or 0),
+            "pts": sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None),
+        }
 
 
 def decode_sampled(
@@ -94,17 +100,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             files[video_id] = {"skipped": "not in the corpus cache"}
             continue
         path, _ = found
-        times = _packet_times(path)
-        import av
-
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            codec, fps = stream.codec_context.name, float(stream.average_rate or 0)
-            width, height = stream.width, stream.height
+        info = _stream_info(path)
+        times, fps = info.pop("pts"), info["fps"]
         step = max(1, round(fps / args.fps)) if fps else 3
         wanted = set(times[::step])
-        entry: dict[str, Any] = {"codec": codec, "size": [width, height], "fps": fps, "frames": len(times)}
-        entry["sampled"] = len(wanted)
+        entry: dict[str, Any] = {**info, "frames": len(times), "sampled": len(wanted)}
         for threads in (1, 2):
             walls: dict[str, list[float]] = {k: [] for k in CANDIDATES}
             quality: dict[str, Any] = {}
