@@ -78,6 +78,7 @@ def decode_tasks(
             backends=backends_for(config.backend, vf.path),
             decode_threads=config.decode_threads,
             window=window,
+            tail_window=config.batch_size,
         )
         for vf in todo
     ]

@@ -45,6 +45,8 @@ numpy and the decoders only, never h5py or TensorFlow) and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featkit.workers.messages import (
     DecodeEvent,
     DecodeTask,
@@ -54,8 +56,10 @@ from featkit.workers.messages import (
     VideoStarted,
     window_frames,
 )
-from featkit.workers.pool import DecodePool, worker_sys_path
 from featkit.workers.worker import FAULT_ENV, check_plausible, file_signature, serve, video_row
+
+if TYPE_CHECKING:
+    from featkit.workers.pool import DecodePool, worker_sys_path
 
 __all__ = [
     "FAULT_ENV",
@@ -73,3 +77,13 @@ __all__ = [
     "window_frames",
     "worker_sys_path",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The parent side loads on first use: a worker imports this package too, and the pool (logging,
+    # concurrent.futures, subprocess) would add ~25 ms to every worker's start.
+    if name in ("DecodePool", "worker_sys_path"):
+        from featkit.workers import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ from featkit.files import file_kind, sha256_of
 from featkit.io.backends import REGISTRY, open_reader
 from featkit.io.sampling import plan_clips
 from featkit.io.video import MAX_LOOKAHEAD_BYTES
-from featkit.workers.messages import DecodeTask
+from featkit.workers.messages import DecodeTask, window_spans
 
 #: Environment variable read by workers to simulate hangs and crashes (tests only).
 FAULT_ENV = "FEATKIT_FAULT_INJECT"
@@ -175,8 +175,8 @@ def _decode_with(
         needed = plan.needed_frames()
         video = video_row(task.path, task.label, digest, signature[0], signature[1], info, backend)
         _send(conn, ("start", key, attempt, video, plan, info.starts, info.end))
-        for lo in range(0, len(needed), task.window):
-            ids = needed[lo : lo + task.window]
+        for lo, hi in window_spans(len(needed), task.window, task.tail_window):
+            ids = needed[lo:hi]
             _send(conn, ("window", key, attempt, ids, reader.read(ids)))
             if lo == 0:
                 _inject_fault(task.path, backend)
