@@ -14,8 +14,8 @@ other load on the machine hits every measure alike):
   same model already loaded;
 * ``encode_only``: the encoder alone on those frames.
 
-Targets: ``decode_only / featkit >= 0.9`` (the encoder and the writes are not
-the bottleneck) and ``naive / featkit >= 5``. A full run also times one cold
+Targets: ``decode_only / featkit >= 0.95`` (issue #13: on a long video the encoder and the writes are
+not the bottleneck) and ``naive / featkit >= 5``. A full run also times one cold
 ``python -m featkit extract`` (interpreter, TensorFlow import and model load
 included), as a user sees it.
 
@@ -217,7 +217,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "mean_abs_diff_over_mean_abs": round(float(np.abs(feats - naive_feats).mean()) / scale, 4),
         },
         "targets": [
-            target("decode-only time / featkit extract time", round(med["decode_only"] / med["featkit"], 3), ">=", 0.9),
+            target(
+                "decode-only time / featkit extract time", round(med["decode_only"] / med["featkit"], 3), ">=", 0.95
+            ),
             target("naive OpenCV pipeline time / featkit time", round(med["naive"] / med["featkit"], 3), ">=", 5.0),
         ],
     }
