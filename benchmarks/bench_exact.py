@@ -7,7 +7,9 @@ and every file the test video factory writes for ``tests/integration/test_backen
 the frames :func:`featkit.extraction.decode_video` samples (default sampling,
 ``--backend auto``, the decoder it picks recorded) are compared with the same
 indices of a forward PyAV decode of every frame at the model's size (both
-resize in FFmpeg, so the check is equality). Then the sampled frames of every
+resize in FFmpeg, so the check is equality), and with what the backend
+``auto`` did not pick samples from the same file (``decord`` or ``pyav``; a
+file only one can read is reported as such). Then the sampled frames of every
 file are hashed in ``--runs`` fresh processes, which must agree.
 
 Writes ``bench_exact.json`` (``bench_exact_quick.json`` with ``--quick``).
@@ -51,7 +53,9 @@ def _factory_files(folder: Path) -> list[Path]:
     from tests.integration.test_backends import MIXED, PYAV_ONLY, _write
 
     frames = vf.pattern_frames(26, 300, 400, seed=3)
-    return [_write(folder, name, frames, fps=25) for name in sorted({**MIXED, **PYAV_ONLY})]
+    written = [_write(folder, name, frames, fps=25) for name in sorted({**MIXED, **PYAV_ONLY})]
+    # DivX-style packed B-frames: FFmpeg labels the decoded pictures with times out of order.
+    return [*written, vf.write_packed_bframes_avi(folder / "mpeg4_packed_bframes_avi.avi", frames, fps=25)]
 
 
 def _corpus_files(corpus: str | None) -> list[Path]:
@@ -93,7 +97,22 @@ def _check(path: Path) -> dict[str, Any]:
         "n_wrong": wrong,
         "max_abs_diff": int(np.abs(got.frames.astype(np.int16) - want.astype(np.int16)).max()),
         "ok": wrong == 0,
+        **_other_backend(path, got),
     }
+
+
+def _other_backend(path: Path, got: Any) -> dict[str, Any]:
+    """The same sampling through the backend ``auto`` did not use: equal frames, or why it could not read the file."""
+    from featkit.config import SamplingConfig
+    from featkit.discover import VideoFile
+    from featkit.extraction import DecodedVideo, decode_video
+
+    other = "pyav" if got.video["backend"] == "decord" else "decord"
+    alt = decode_video(str(path.parent), VideoFile(path.name, ""), SIZE, SamplingConfig(), backend=other)
+    if not isinstance(alt, DecodedVideo):
+        return {"other_backend": other, "other_equal": None, "other_why": f"{alt.reason}: {alt.message}"[:300]}
+    same = np.array_equal(alt.frame_ids, got.frame_ids) and np.array_equal(alt.frames, got.frames)
+    return {"other_backend": other, "other_equal": bool(same)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,6 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             hashes.append(out)
     n_ok = sum(r["ok"] for r in rows)
     agree = sum(len({h[i] for h in hashes}) == 1 for i in range(len(rows)))
+    both = [r for r in rows if r.get("other_equal") is not None]  # files both backends read
+    same = sum(r["other_equal"] for r in both)
     return {
         "config": {"size": SIZE, "sampling": "default (8 fps, 16-frame clips)", "backend": "auto", "runs": runs},
         "data": [{"file": r["file"], "checksum": "generated" if r["set"] == "factory" else "corpus"} for r in rows],
@@ -123,6 +144,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "target": 1.0,
                 "unit": "",
                 "met": n_ok == len(rows),
+            },
+            {
+                "name": f"files both backends read ({len(both)} of {len(rows)}) with the same sampled frames",
+                "value": same / max(len(both), 1),
+                "op": ">=",
+                "target": 1.0,
+                "unit": "",
+                "met": same == len(both),
             },
             {
                 "name": f"files hashed identically in {runs} fresh processes",
@@ -142,17 +171,18 @@ def markdown_summary(r: dict[str, Any]) -> str:
     lines = [
         f"Frame exactness: sampled frames against a forward PyAV decode; {r['fresh_process_runs']} fresh processes.",
         "",
-        "| set | file | backend | sampled | wrong | max abs diff |",
-        "|---|---|---|---|---|---|",
+        "| set | file | backend | sampled | wrong | max abs diff | other backend |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in r["files"]:
         if "n_sampled" in row:
+            other = {True: "same frames", False: "**different frames**", None: row.get("other_why", "")}
             lines.append(
                 f"| {row['set']} | {row['file']} | {row['backend']} | {row['n_sampled']} | {row['n_wrong']} | "
-                f"{row['max_abs_diff']} |"
+                f"{row['max_abs_diff']} | {row.get('other_backend', '')}: {other[row.get('other_equal')]} |"
             )
         else:
-            lines.append(f"| {row['set']} | {row['file']} | {row.get('backend', 'failed')} | | | {row['why']} |")
+            lines.append(f"| {row['set']} | {row['file']} | {row.get('backend', 'failed')} | | | {row['why']} | |")
     return "\n".join(lines)
 
 

@@ -102,6 +102,7 @@ __all__ = [
     "write_clip",
     "write_empty_video_stream",
     "write_garbage_payload",
+    "write_packed_bframes_avi",
     "write_random_bytes",
     "write_rotated_video",
     "write_text_as_video",
@@ -664,6 +665,74 @@ def write_vfr_video(
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         _encode_all(container, stream, frames, pts=pts.tolist())
+    return path
+
+
+# The 7-byte "not coded" VOP DivX and XviD write after a packet that carries a B-frame (its bits are never read:
+# FFmpeg decodes the B-frame it kept from the packet before instead).
+_NVOP = b"\x00\x00\x01\xb6\x51\xf4\x9f"
+_DIVX_PACKED = b"\x00\x00\x01\xb2DivX503b1393p"  # user data: DivX 5.03, build 1393, "p" for packed
+
+
+def write_packed_bframes_avi(path: PathLike, frames: np.ndarray, fps: float | Fraction = 25) -> Path:
+    """Write MPEG-4 Part 2 in AVI the way DivX 5 and XviD did: "packed B-frames".
+
+    AVI has one chunk per frame and no timestamps, so those encoders sent each
+    B-frame inside the packet of the reference frame after it, then a 7-byte
+    placeholder (an N-VOP), and marked the stream packed in its user data. FFmpeg
+    decodes such a file with the pictures in presentation order, but labels them
+    with timestamps guessed per packet, which come out of that order
+    (``1, 3, 2, 5, 4, ...``). Old DivX/XviD AVIs are made this way (the corpus
+    ``megamind.avi`` is one).
+
+    The file is the MPEG-4 stream of :func:`write_video` (``mpeg4``, one B-frame
+    between references) repacked packet by packet; decoded, its pictures equal
+    those of that unpacked stream.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Output ``.avi``.
+    frames : numpy.ndarray
+        ``uint8`` RGB frames, shape ``(n, H, W, 3)``.
+    fps : float or fractions.Fraction
+        Frame rate.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = _prepare(path)
+    plain = path.with_name(path.stem + ".unpacked.avi")
+    write_video(plain, frames, fps=fps, codec="mpeg4", codec_options={"bf": "1"})
+    try:
+        with av.open(str(plain)) as source:
+            stream = source.streams.video[0]
+            packets = [(bytes(p), p.pts, bool(p.is_keyframe)) for p in source.demux(stream) if p.size]
+            with av.open(str(path), "w") as out:
+                target = out.add_stream_from_template(stream)
+                first, *rest = packets
+                vop = first[0].find(b"\x00\x00\x01\xb6")  # the user data goes before the first VOP
+                chunks = [(first[0][:vop] + _DIVX_PACKED + first[0][vop:], True)]
+                k = 0
+                while k < len(rest):
+                    data, pts, key = rest[k]
+                    group, k = [data], k + 1
+                    while k < len(rest) and rest[k][1] < pts:  # a B-frame shown before this reference frame
+                        group.append(rest[k][0])
+                        k += 1
+                    chunks.append((b"".join(group), key))
+                    chunks += [(_NVOP, False)] * (len(group) - 1)
+                for i, (data, key) in enumerate(chunks):
+                    packet = av.Packet(data)
+                    packet.stream = target
+                    packet.pts = packet.dts = i
+                    packet.time_base = target.time_base
+                    packet.is_keyframe = key
+                    out.mux(packet)
+    finally:
+        plain.unlink(missing_ok=True)
     return path
 
 

@@ -14,9 +14,16 @@ as :class:`featkit.io.video.DecordReader` for the same indices:
 
 Decoding is sequential, frame by frame, mapping each decoded frame to its
 index by its timestamp; when the next wanted frame lies past a keyframe the
-reader seeks there instead of decoding the gap. Only the wanted frames are
-converted and kept, so memory does not depend on the video's length or
-resolution beyond one decoded frame.
+reader seeks there instead of decoding the gap. AVI stores no timestamps:
+FFmpeg guesses them per packet, and for DivX/XviD "packed B-frames" (a
+B-frame sent inside the next frame's packet, then a 7-byte placeholder) the
+decoded pictures come out in presentation order under guessed labels out of
+that order, and differently after a seek. For such a stream (marked packed in
+its user data, which is how FFmpeg tells) the reader counts decoded frames
+from the start instead of placing them by label; the pictures equal those of
+the same video stored unpacked (``tests/integration/test_backends.py``).
+Only the wanted frames are converted and kept, so memory does not depend on
+the video's length or resolution beyond one decoded frame.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -37,6 +45,8 @@ __all__ = ["PyAVReader", "pyav_version"]
 
 # A seek is worth it only when it skips this many frames or more.
 _MIN_SEEK_GAP = 16
+# MPEG-4 Part 2 user data marking DivX "packed B-frames", as FFmpeg's decoder reads it ("DivX503b1393p").
+_DIVX_PACKED = re.compile(rb"\x00\x00\x01\xb2DivX\d+(?:Build|b)\d+p")
 
 
 def pyav_version() -> str:
@@ -127,16 +137,20 @@ class PyAVReader:
     def _index_packets(self) -> None:
         """Read every video packet's timestamps (no decoding): the frame index, like decord's."""
         container = self._open_container()
+        packed = False
         try:
             stream = container.streams.video[0]
             tb = stream.time_base or Fraction(1, 1)
             rate = stream.average_rate or stream.guessed_rate
             self._avg_fps = float(rate) if rate else float("nan")
             pts, dur, key = [], [], []
+            header = bytes(stream.codec_context.extradata or b"")
             try:
                 for packet in container.demux(stream):
                     if packet.size == 0:  # a flush packet, not a frame
                         continue
+                    if not pts:  # the stream's headers are in its extradata or its first packet
+                        packed = _DIVX_PACKED.search(header + bytes(packet)) is not None
                     stamp = packet.pts if packet.pts is not None else packet.dts
                     pts.append(np.nan if stamp is None else float(stamp))
                     dur.append(float(packet.duration or 0))
@@ -155,9 +169,10 @@ class PyAVReader:
         self._keyframe = np.asarray(key, dtype=bool)[order]
         starts = self._pts * float(tb)
         self._times = np.stack([starts, starts + np.asarray(dur, dtype=np.float64)[order] * float(tb)], axis=1)
-        # Frames can be told apart by timestamp only when every one has its own.
+        # Frames can be told apart by timestamp only when every one has its own, and the decoder labels them
+        # with it: with packed B-frames the labels are guesses out of presentation order (module docstring).
         finite = np.isfinite(self._pts)
-        self._by_pts = bool(finite.all() and np.unique(self._pts).size == n)
+        self._by_pts = bool(finite.all() and np.unique(self._pts).size == n) and not packed
 
     def _open_decoder(self) -> None:
         self.close()

@@ -35,7 +35,8 @@ MIXED = {
     "ffv1_mkv": ("ffv1", ".mkv", "bgr0", None),
     "flv1_flv": ("flv", ".flv", "yuv420p", None),
 }
-# MPEG-4 Part 2 with packed B-frames in AVI: decord has no time for some frames, the times it has are
+# MPEG-4 Part 2 with B-frames in AVI as FFmpeg writes them (each frame its own chunk, in decode order; for DivX's
+# "packed" B-frames see the last test): decord has no time for some frames, the times it has are
 # 1.5x too far apart, and its seeks land on other frames (differently from process to process); decord
 # refuses them, so "auto" reads them with PyAV.
 PYAV_ONLY = {
@@ -338,3 +339,38 @@ def test_decord_reads_forward_across_windows_and_after_going_back(tmp_path):
     for idx in windows:
         np.testing.assert_array_equal(reader.read(idx, batch=2), every[idx])
     assert len(reader.read(np.array([], dtype=np.int64))) == 0
+
+
+def test_packed_bframes_avi_gives_the_pictures_in_presentation_order_with_both_backends(tmp_path, encoder):
+    """DivX/XviD "packed B-frames" in AVI: FFmpeg labels the decoded pictures with times out of order
+    (1, 3, 2, 5, 4, ...); both backends return the pictures of the same stream stored unpacked."""
+    import av
+
+    frames = vf.pattern_frames(26, 300, 400, seed=3)
+    path = vf.write_packed_bframes_avi(tmp_path / "v" / "packed.avi", frames, fps=25)
+    with av.open(str(path)) as container:
+        labels = [f.pts for f in container.decode(video=0)]
+    assert labels != sorted(labels)  # the trap is in the file
+    plain = vf.write_video(tmp_path / "plain.avi", frames, fps=25, codec="mpeg4", codec_options={"bf": "1"})
+    with PyAVReader(plain, 64) as reference:
+        truth = reference.read(np.arange(26))
+    with PyAVReader(path, 64) as reader:
+        np.testing.assert_allclose(reader.info.starts, np.arange(26) / 25, atol=1e-6)
+        np.testing.assert_array_equal(reader.read(np.arange(26)), truth)  # forward
+        np.testing.assert_array_equal(reader.read(np.array([3, 11, 12, 25])), truth[[3, 11, 12, 25]])  # back again
+    with PyAVReader(path, 64) as reader:  # a fresh reader that starts with a seek
+        np.testing.assert_array_equal(reader.read(np.array([20, 24])), truth[[20, 24]])
+    np.testing.assert_array_equal(DecordReader(path, 64).read(np.arange(26)), truth)
+    sampling = SamplingConfig(clip_len=4)
+    got = decode_video(str(path.parent), VideoFile(path.name, ""), 64, sampling)
+    np.testing.assert_array_equal(got.frames, truth[got.frame_ids])
+    from featkit.sklearn import load_features
+
+    runs = {}
+    for backend in ("decord", "pyav"):
+        out = tmp_path / f"{backend}.h5"
+        report = extract(path.parent, out, ExtractionConfig(sampling=sampling, backend=backend), encoder=encoder)
+        assert report.n_extracted == 1
+        assert not report.failures
+        runs[backend] = load_features(out)[0]
+    np.testing.assert_array_equal(runs["decord"], runs["pyav"])
