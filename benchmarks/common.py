@@ -115,3 +115,27 @@ class Stopwatch:
     def __exit__(self, *exc: Any) -> None:
         self.wall = time.perf_counter() - self.t0
         self.cpu = tree_cpu_seconds() - self.cpu0
+
+
+def parallel_ceiling(n_iter: int = 20_000_000) -> dict[str, float]:
+    """How much faster two CPU-bound processes finish than one after the other, on this machine, now.
+
+    Two copies of a pure-Python loop run at once against one alone (the mean of a run before and one
+    after): ``ceiling = 2 * one_s / two_s`` is 2.0 on two free cores and less where the cores are shared
+    (hyperthread siblings, other tenants). A speed-up from ``n_jobs=2`` is bounded by it, so benchmarks
+    report the two side by side.
+    """
+    import subprocess
+
+    code = f"s = 0\nfor i in range({int(n_iter)}):\n    s += i\n"
+
+    def wall(copies: int) -> float:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-I", "-c", code]) for _ in range(copies)]
+        for proc in procs:
+            proc.wait()
+        return time.perf_counter() - t0
+
+    before, two, after = wall(1), wall(2), wall(1)  # one alone on both sides, so a drift in load evens out
+    one = 0.5 * (before + after)
+    return {"one_s": round(one, 3), "two_s": round(two, 3), "ceiling": round(2 * one / two, 3)}

@@ -381,6 +381,12 @@ def _section_jobs(r: dict[str, Any], plots: dict[str, str]) -> str:
         "- decoding runs in worker processes while the encoder runs in the main process, so `n_jobs=1` already "
         "overlaps decoding and encoding; `n_jobs=2` adds a second decoder.",
     ]
+    ceiling = r.get("parallel_ceiling", {}).get("median")
+    if ceiling is not None:
+        lines.append(
+            f"- the machine's own ceiling in the same run (two CPU-bound processes at once against one alone): "
+            f"**{ceiling}x**, so the speed-up is {r.get('speedup_over_ceiling')} of what two processes can gain here"
+        )
     if "n_jobs=1" in t and "n_jobs=2" in t:
         best = t["n_jobs=1"]["min"] / t["n_jobs=2"]["min"]
         lines.append(f"- best-of speed-up (fastest n_jobs=1 run / fastest n_jobs=2 run): {best:.2f}x")

@@ -100,6 +100,15 @@ def test_quick_memory_and_load_results(quick_run):
     assert load["layout"]["chunks"][1] == 256
 
 
+def test_quick_jobs_measures_the_machines_own_parallel_ceiling(quick_run):
+    jobs = json.loads((quick_run[0] / "bench_jobs_quick.json").read_text())
+    ceiling = jobs["parallel_ceiling"]
+    run = ceiling["runs"][0]
+    assert run["ceiling"] == pytest.approx(2 * run["one_s"] / run["two_s"], abs=0.01)
+    assert 0.5 < ceiling["median"] < 2.5  # two processes at once: at most twice one (plus timer noise)
+    assert jobs["speedup_over_ceiling"] == pytest.approx(jobs["speedup"] / ceiling["median"], abs=0.01)
+
+
 def test_quick_report_written(quick_run):
     out = quick_run[0]
     text = (out / "REPORT.md").read_text()
