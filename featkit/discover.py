@@ -44,6 +44,9 @@ VIDEO_EXTENSIONS = frozenset(
         ".mxf",
         ".nut",
         ".y4m",
+        # Animated GIF (TGIF-style datasets): both decoders read it, each frame's delay gives its time;
+        # a still GIF is a 1-frame video.
+        ".gif",
     }
 )
 

@@ -374,3 +374,37 @@ def test_packed_bframes_avi_gives_the_pictures_in_presentation_order_with_both_b
         assert not report.failures
         runs[backend] = load_features(out)[0]
     np.testing.assert_array_equal(runs["decord"], runs["pyav"])
+
+
+def test_animated_gif_reads_with_its_frame_delays_through_both_backends(tmp_path, encoder):
+    """An animated GIF is a video: its per-frame delays are the frame times, decord and PyAV agree, and
+    ``featkit extract`` finds and extracts it (a still GIF is a 1-frame video)."""
+    from PIL import Image
+
+    from featkit import load_videos
+    from featkit.sklearn import load_features
+
+    frames = vf.pattern_frames(20, 96, 128, seed=1)
+    path = tmp_path / "v" / "anim.gif"
+    path.parent.mkdir()
+    pictures = [Image.fromarray(f) for f in frames]
+    delays = [50] * 10 + [120] * 10  # ms: a variable frame rate
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=delays, loop=0)
+    Image.fromarray(frames[0]).save(tmp_path / "v" / "still.gif")
+    want = np.concatenate([[0.0], np.cumsum(delays[:-1])]) / 1000
+    d, p = DecordReader(path, 64), PyAVReader(path, 64)
+    np.testing.assert_allclose(d.info.starts, want, atol=1e-3)
+    np.testing.assert_allclose(p.info.starts, want, atol=1e-3)
+    np.testing.assert_array_equal(d.read(np.arange(20)), p.read(np.arange(20)))
+    p.close()
+    runs = {}
+    for backend in ("decord", "pyav"):
+        out = tmp_path / f"{backend}.h5"
+        report = extract(tmp_path / "v", out, ExtractionConfig(backend=backend), progress=False, encoder=encoder)
+        assert report.n_extracted == 2
+        assert not report.failures
+        runs[backend] = load_features(out)[0]
+        videos = load_videos(out)
+        assert sorted(videos["path"]) == ["anim.gif", "still.gif"]
+        assert dict(zip(videos["path"], videos["n_frames"], strict=True)) == {"anim.gif": 20, "still.gif": 1}
+    np.testing.assert_array_equal(runs["decord"], runs["pyav"])

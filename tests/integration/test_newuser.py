@@ -127,7 +127,7 @@ def test_an_empty_folder_is_an_error_saying_what_was_passed_over(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "ext", [".3g2", ".f4v", ".m1v", ".m2v", ".rm", ".rmvb", ".divx", ".dv", ".mxf", ".nut", ".y4m"]
+    "ext", [".3g2", ".f4v", ".m1v", ".m2v", ".rm", ".rmvb", ".divx", ".dv", ".mxf", ".nut", ".y4m", ".gif"]
 )
 def test_more_video_extensions_are_discovered(tmp_path, ext):
     (tmp_path / f"clip{ext.upper()}").write_bytes(b"")
