@@ -92,6 +92,7 @@ __all__ = [
     "ClipSpec",
     "VideoFormat",
     "available_formats",
+    "can_encode",
     "decode_counter",
     "default_corpus_spec",
     "make_corpus",
@@ -201,7 +202,8 @@ FORMATS: dict[str, VideoFormat] = {
 }
 
 
-def _can_encode(codec: str) -> bool:
+def can_encode(codec: str) -> bool:
+    """Whether this PyAV's FFmpeg has the encoder ``codec`` (e.g. ``"libsvtav1"``)."""
     try:
         av.Codec(codec, "w")
     except Exception:  # noqa: BLE001 - any failure means "not available"
@@ -217,7 +219,7 @@ def available_formats() -> tuple[str, ...]:
     tuple of str
         Format names, in :data:`FORMATS` order.
     """
-    return tuple(name for name, fmt in FORMATS.items() if _can_encode(fmt.codec))
+    return tuple(name for name, fmt in FORMATS.items() if can_encode(fmt.codec))
 
 
 # ---------------------------------------------------------------------------
