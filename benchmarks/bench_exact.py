@@ -32,6 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import target  # noqa: E402
 from benchmarks.provenance import RESULTS_DIR, run_and_write  # noqa: E402
 
 SIZE = 64
@@ -138,30 +139,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "files": rows,
         "fresh_process_runs": runs,
         "targets": [
-            {
-                "name": "files whose sampled frames equal a forward PyAV decode",
-                "value": n_ok / max(len(rows), 1),
-                "op": ">=",
-                "target": 1.0,
-                "unit": "",
-                "met": n_ok == len(rows),
-            },
-            {
-                "name": f"files both backends read ({len(both)} of {len(rows)}) with the same sampled frames",
-                "value": same / max(len(both), 1),
-                "op": ">=",
-                "target": 1.0,
-                "unit": "",
-                "met": same == len(both),
-            },
-            {
-                "name": f"files hashed identically in {runs} fresh processes",
-                "value": agree / max(len(rows), 1),
-                "op": ">=",
-                "target": 1.0,
-                "unit": "",
-                "met": agree == len(rows),
-            },
+            target("files whose sampled frames equal a forward PyAV decode", n_ok / max(len(rows), 1), ">=", 1.0),
+            target(
+                f"files both backends read ({len(both)} of {len(rows)}) with the same sampled frames",
+                same / max(len(both), 1),
+                ">=",
+                1.0,
+            ),
+            target(f"files hashed identically in {runs} fresh processes", agree / max(len(rows), 1), ">=", 1.0),
         ],
         "total_s": time.perf_counter() - t0,
     }
