@@ -91,16 +91,16 @@ def _table(root: Path, rows: list[dict[str, str]], recompute: bool) -> dict[str,
     return arrays
 
 
+def _scorer(cols: Sequence[int]) -> ba.Scorer:
+    return ba._columns_scorer(np.asarray(cols), method="mahalanobis")
+
+
 def _mahalanobis(train: np.ndarray, test: np.ndarray, cols: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     from featkit.detection import ClipAnomalyDetector
 
     det = ClipAnomalyDetector(statistics=None, random_state=0, threshold_folds=None, method="mahalanobis")
     det.fit(train[:, list(cols)])
     return det.score_samples(train[:, list(cols)]), det.score_samples(test[:, list(cols)])
-
-
-def _scorer(cols: Sequence[int]) -> ba.Scorer:
-    return lambda train, test: _mahalanobis(train, test, cols)[1]
 
 
 def _minp(groups: Sequence[Sequence[int]]) -> ba.Scorer:

@@ -144,12 +144,14 @@ class PyAVReader:
             rate = stream.average_rate or stream.guessed_rate
             self._avg_fps = float(rate) if rate else float("nan")
             pts, dur, key = [], [], []
-            header = bytes(stream.codec_context.extradata or b"")
+            # Only MPEG-4 Part 2 packs B-frames: no other stream's first packet (up to MBs) is searched.
+            mpeg4 = stream.codec_context.name == "mpeg4"
+            header = bytes(stream.codec_context.extradata or b"") if mpeg4 else b""
             try:
                 for packet in container.demux(stream):
                     if packet.size == 0:  # a flush packet, not a frame
                         continue
-                    if not pts:  # the stream's headers are in its extradata or its first packet
+                    if mpeg4 and not pts:  # the stream's headers are in its extradata or its first packet
                         packed = _DIVX_PACKED.search(header + bytes(packet)) is not None
                     stamp = packet.pts if packet.pts is not None else packet.dts
                     pts.append(np.nan if stamp is None else float(stamp))
