@@ -20,7 +20,14 @@ setup(
     # claims no generic top-level name in site-packages.
     packages=[*find_packages(include=["featkit", "featkit.*"]), "featkit.pipelines"],
     package_dir={"featkit.pipelines": "pipelines"},
-    package_data={"featkit.encoders": ["weights/default.weights.h5", "weights/default.json", "weights/default.tflite"]},
+    package_data={
+        "featkit.encoders": [
+            "weights/default.weights.h5",
+            "weights/default.json",
+            "weights/default.tflite",
+            "weights/default_decoder.tflite",
+        ]
+    },
     include_package_data=True,
     install_requires=[
         "numpy>=1.24",

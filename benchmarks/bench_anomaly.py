@@ -269,6 +269,8 @@ ABLATION_PREFIX = "ablate: without "
 def _columns_scorer(columns: np.ndarray, **kw: Any) -> Scorer:
     from featkit.detection import ClipAnomalyDetector
 
+    kw.setdefault("combine", "joint")  # one density of the columns, whatever statistics they belong to
+
     def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
         det = ClipAnomalyDetector(statistics=None, random_state=0, threshold_folds=None, **kw).fit(train[:, columns])
         return det.score_samples(test[:, columns])
@@ -277,12 +279,12 @@ def _columns_scorer(columns: np.ndarray, **kw: Any) -> Scorer:
 
 
 def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column: int | None) -> dict[str, Scorer]:
-    """Every scorer compared: the detector on the quality columns, on the other default statistics, the ELBO.
+    """Every scorer compared: the detector on quality, with and without polarity; on the picture's statistics; ELBO.
 
-    Also the ablation of the default scorer: the quality columns less one each.
+    Also the ablation of the default scorer: it less ``polarity``, and less each quality column.
 
     ``names`` are the extracted matrix's column names; ``posterior_columns`` selects the default
-    statistics that describe the picture (all but ``quality``); ``nelbo_column`` is the
+    statistics that describe the picture (all but ``quality`` and ``polarity``); ``nelbo_column`` is the
     ``anomaly_nelbo`` column (scored as minus the negative ELBO).
     """
     from featkit.detection import ClipAnomalyDetector
@@ -290,31 +292,49 @@ def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column
 
     names = [str(n) for n in names]
 
-    def quality(**kw: Any) -> Scorer:
+    def detector(columns: Sequence[int], **kw: Any) -> Scorer:
+        """The detector on ``columns``, which it finds by name (so its statistics group them)."""
+        cols = np.asarray(columns)
+        kept = [names[i] for i in cols]
+
         def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             # AUC needs scores only: no out-of-fold threshold.
-            det = ClipAnomalyDetector(feature_names=names, random_state=0, threshold_folds=None, **kw).fit(train)
-            return det.score_samples(test)
+            det = ClipAnomalyDetector(feature_names=kept, random_state=0, threshold_folds=None, **kw)
+            return det.fit(train[:, cols]).score_samples(test[:, cols])
 
         return score
 
     def posterior(**kw: Any) -> Scorer:
         return _columns_scorer(posterior_columns, **kw)
 
+    quality_columns = [i for i, n in enumerate(names) if statistic_of(n) == "quality"]
+    polarity_columns = [i for i, n in enumerate(names) if statistic_of(n) == "polarity"]
+    both = quality_columns + polarity_columns
     out: dict[str, Scorer] = {}
     for log_positive in (False, True):
         tag = "log" if log_positive else "raw"
-        out[f"quality_mahalanobis_{tag}"] = quality(method="mahalanobis", log_positive=log_positive)
+        joint = {"statistics": ("quality",), "combine": "joint", "log_positive": log_positive}
+        out[f"quality_mahalanobis_{tag}"] = detector(quality_columns, method="mahalanobis", **joint)
         for k in (5, 20):
-            out[f"quality_knn{k}_{tag}"] = quality(method="knn", n_neighbors=k, log_positive=log_positive)
-        out[f"quality_gmm4_{tag}"] = quality(method="gmm", n_components=4, log_positive=log_positive)
-        out[f"quality_iforest_{tag}"] = quality(method="isolation_forest", log_positive=log_positive)
-    out["quality_knn5_raw_whiten"] = quality(method="knn", n_neighbors=5, whiten=True)
-    # Ablation of the default: the quality columns less one, same scorer (never chosen as a default).
-    quality_columns = [i for i, n in enumerate(names) if statistic_of(n) == "quality"]
-    for drop in quality_columns:
-        kept = np.array([i for i in quality_columns if i != drop])
-        out[f"{ABLATION_PREFIX}{names[drop]}"] = _columns_scorer(kept, method="mahalanobis")
+            out[f"quality_knn{k}_{tag}"] = detector(quality_columns, method="knn", n_neighbors=k, **joint)
+        out[f"quality_gmm4_{tag}"] = detector(quality_columns, method="gmm", n_components=4, **joint)
+        out[f"quality_iforest_{tag}"] = detector(quality_columns, method="isolation_forest", **joint)
+    out["quality_knn5_raw_whiten"] = detector(
+        quality_columns, method="knn", n_neighbors=5, whiten=True, statistics=("quality",), combine="joint"
+    )
+    if polarity_columns:
+        # With polarity: one density of both (joint), or one per statistic combined by Fisher's method.
+        stats = {"statistics": ("quality", "polarity")}
+        out["quality+polarity_fisher_mahalanobis_raw"] = detector(both, method="mahalanobis", combine="fisher", **stats)
+        out["quality+polarity_mahalanobis_raw"] = detector(both, method="mahalanobis", combine="joint", **stats)
+        out["quality+polarity_knn20_raw"] = detector(both, method="knn", n_neighbors=20, combine="joint", **stats)
+        out["quality+polarity_gmm4_raw"] = detector(both, method="gmm", n_components=4, combine="joint", **stats)
+        out["polarity_mahalanobis_raw"] = detector(polarity_columns, method="mahalanobis", statistics=("polarity",))
+        # Ablation of the default (never chosen as a default): it less polarity, and less each quality column.
+        out[f"{ABLATION_PREFIX}polarity"] = detector(quality_columns, method="mahalanobis", statistics=("quality",))
+        for drop in quality_columns:
+            kept = [i for i in both if i != drop]
+            out[f"{ABLATION_PREFIX}{names[drop]}"] = detector(kept, method="mahalanobis", **stats)
     for log_positive in (True, False):
         tag = "log" if log_positive else "raw"
         for k in (5, 20):
@@ -446,7 +466,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = np.array([r["label"] for r in rows])
     groups = np.array([r["group"] for r in rows])
     sets = np.array([r["set"] for r in rows])
-    posterior_columns = np.flatnonzero([statistic_of(n) in set(DEFAULT_STATS) - {"quality"} for n in names])
+    picture = set(DEFAULT_STATS) - {"quality", "polarity"}
+    posterior_columns = np.flatnonzero([statistic_of(n) in picture for n in names])
     nelbo = [i for i, n in enumerate(names) if n == "anomaly_nelbo"]
     scorers = candidates(names, posterior_columns, nelbo[0] if nelbo else None)
     seeds = tuple(range(2 if quick else args.seeds))
@@ -463,8 +484,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "config": {
             "stats": list(config.stats),
-            "detector_features": "quality_*: the quality columns of the default statistics; posterior_*: the other "
-            "default statistics (anomaly_nelbo is scored on its own)",
+            "detector_features": "quality_*: the quality columns of the default statistics; quality+polarity_*: "
+            "those and the polarity column (fisher: one Gaussian per statistic, Fisher's method); posterior_*: "
+            "the other default statistics (anomaly_nelbo is scored on its own)",
             "per_source": task.spec["per_source"],
             "seeds": list(seeds),
             "corruptions": list(CORRUPTIONS),

@@ -12,6 +12,11 @@ weights' sha256 (featkit refuses a flatbuffer whose weights hash does not match)
 converter and interpreter versions, and the measured drift from the Keras graph on
 photographs and noise frames: max |Δμ|, max |Δ log σ²|, and whether LiteRT's outputs are
 bit-identical across batch sizes and thread counts.
+
+The VAE's decoder is converted the same way to ``default_decoder.tflite`` (card key
+``runtimes.litert.decoder``, with its drift on the decoded posterior means of the same
+frames): the ``polarity`` statistic scores frames with the decoder during every default
+extraction, which must not import TensorFlow. ``--decoder-only`` rebuilds just that one.
 """
 
 from __future__ import annotations
@@ -102,6 +107,56 @@ def build(weights_dir: Path) -> dict[str, Any]:
     atomic_write_bytes(weights_dir / "default.tflite", data)
     card.setdefault("runtimes", {})["litert"] = entry
     atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
+    entry["decoder"] = build_decoder(weights_dir)
+    return entry
+
+
+def build_decoder(weights_dir: Path) -> dict[str, Any]:
+    """Convert ``weights_dir``'s default decoder to ``default_decoder.tflite``; record it in the card's LiteRT entry."""
+    import tempfile
+
+    from featkit.encoders.keras_encoder import DEFAULT_WEIGHTS_PATH, load_keras_encoder
+    from featkit.encoders.lite import LiteRTDecoder
+    from featkit.encoders.savedmodel import write_saved_model
+    from featkit.encoders.variants import convert_saved_model
+
+    card_path = weights_dir / "default.json"
+    if weights_dir.resolve() != DEFAULT_WEIGHTS_PATH.parent.resolve():
+        raise SystemExit("--decoder-only converts the installed package's weights only")
+    card = json.loads(card_path.read_text())
+    keras_enc = load_keras_encoder("default")
+    with tempfile.TemporaryDirectory(prefix="featkit-decoder-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        write_saved_model(keras_enc, saved)
+        data = convert_saved_model(saved, "float32", signature="decode")
+    z, _ = keras_enc.encode(drift_frames(size=keras_enc.input_size))
+    x_keras = keras_enc.decode(z)
+    runs = {}
+    for batch_size in (1, 8, 64):
+        for threads in (1, 2):
+            decoder = LiteRTDecoder(
+                data, latent_dim=keras_enc.latent_dim, input_size=keras_enc.input_size, num_threads=threads
+            )
+            runs[(batch_size, threads)] = np.concatenate(
+                [decoder.decode_batch(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]
+            )
+    x_lite = runs[(64, 2)]
+    identical = all(np.array_equal(x, x_lite) for x in runs.values())
+    entry = {
+        "file": "default_decoder.tflite",
+        "tflite_sha256": hashlib.sha256(data).hexdigest(),
+        "weights_sha256": sha256_of(weights_dir / "default.weights.h5"),
+        "bytes": len(data),
+        "drift_vs_keras": {
+            "latents": f"{len(z)} posterior means of the encoder's drift frames",
+            "frames_max_abs": float(np.abs(x_lite - x_keras).max()),
+            "frames_rms": float(np.sqrt(np.mean(np.square(x_lite - x_keras)))),
+        },
+        "bit_identical_across": {"batch_sizes": [1, 8, 64], "num_threads": [1, 2], "identical": identical},
+    }
+    atomic_write_bytes(weights_dir / "default_decoder.tflite", data)
+    card.setdefault("runtimes", {}).setdefault("litert", {})["decoder"] = entry
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
     return entry
 
 
@@ -109,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_dir = Path(__file__).resolve().parents[1] / "featkit" / "encoders" / "weights"
     parser.add_argument("--weights-dir", type=Path, default=default_dir, help="folder of default.weights.h5/.json")
+    parser.add_argument("--decoder-only", action="store_true", help="rebuild default_decoder.tflite only")
     args = parser.parse_args(argv)
-    print(json.dumps(build(args.weights_dir), indent=2))
+    entry = build_decoder(args.weights_dir) if args.decoder_only else build(args.weights_dir)
+    print(json.dumps(entry, indent=2))
     return 0
 
 

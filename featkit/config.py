@@ -37,6 +37,7 @@ DEFAULT_STATS: tuple[str, ...] = (
     "motion",
     "motion_speed",
     "quality",
+    "polarity",
 )
 
 #: What runs the float32 default encoder: LiteRT (its shipped TensorFlow Lite model), Keras, or auto (LiteRT).

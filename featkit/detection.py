@@ -16,6 +16,7 @@ decided on photos held out by source (``benchmarks/pilot_anomaly_residual.py``,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -28,10 +29,13 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from featkit.exceptions import ConfigError
 from featkit.transformers import _column_names, statistic_of
 
-__all__ = ["METHODS", "ClipAnomalyDetector"]
+__all__ = ["COMBINES", "METHODS", "ClipAnomalyDetector"]
 
 #: Density estimates :class:`ClipAnomalyDetector` can score with.
 METHODS: tuple[str, ...] = ("knn", "mahalanobis", "gmm", "isolation_forest")
+#: How the columns of several statistics are scored: one density of them all, or one per statistic
+#: ("auto": "fisher" for the Mahalanobis method, which has a tail law to combine, else "joint").
+COMBINES: tuple[str, ...] = ("auto", "joint", "fisher")
 
 # Columns never negative in the training clips (standard deviations, absolute changes, sigma) are compared on
 # a log scale; the floor keeps a clip whose motion is exactly 0 (a frozen picture) finite but far away.
@@ -67,10 +71,21 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         Neighbours for ``"knn"`` (fewer when there are fewer training clips).
     n_components : int, default=4
         Mixture components for ``"gmm"`` (fewer when there are fewer clips).
-    statistics : tuple of str or None, default=("quality",)
+    statistics : tuple of str or None, default=("quality", "polarity")
         Statistic groups to score (``"quality"``, ``"mu_mean"`` …: the part
         of a column's name before its last ``_``). None scores every column
-        and needs no names.
+        and needs no names. Statistics ``X`` lacks are left out with a
+        warning (files extracted before ``polarity`` existed), as long as
+        one is there; ``statistics_`` says which were scored.
+    combine : {"auto", "fisher", "joint"}, default="auto"
+        ``"auto"`` is ``"fisher"`` for ``method="mahalanobis"``, else
+        ``"joint"``. ``"joint"``: one density of all the scored columns.
+        ``"fisher"`` (``method="mahalanobis"`` only): one Gaussian per statistic, and a
+        clip's score is the sum over statistics of the log tail probability
+        of its squared Mahalanobis distance under a chi-squared law with as
+        many degrees of freedom as the statistic has columns (Fisher's
+        method): a clip far out in *one* statistic (the single column of
+        ``polarity``) is not drowned by the many columns of another.
     feature_names : array-like of str, optional
         Names of the columns of ``X`` when it is not a DataFrame.
     log_positive : bool, default=False
@@ -101,6 +116,12 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         Defined when ``X`` has string column names.
     columns_ : ndarray of int
         The columns of ``X`` scored.
+    statistics_ : tuple of str or None
+        The statistics scored (None: every column).
+    combine_ : {"joint", "fisher"}
+        ``combine`` as resolved.
+    column_groups_ : list of ndarray of int
+        Positions in ``columns_`` of each statistic's columns (one group for ``combine="joint"``).
     log_columns_ : ndarray of shape (len(columns_),), bool
         Of those, the ones taken on a log scale.
     offset_ : float
@@ -119,6 +140,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "statistics": [tuple, list, None],
+        "combine": [StrOptions(set(COMBINES))],
         "feature_names": ["array-like", None],
         "log_positive": ["boolean"],
         "whiten": ["boolean"],
@@ -133,7 +155,8 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         *,
         n_neighbors: int = 5,
         n_components: int = 4,
-        statistics: Sequence[str] | None = ("quality",),
+        statistics: Sequence[str] | None = ("quality", "polarity"),
+        combine: str = "auto",
         feature_names: Sequence[str] | None = None,
         log_positive: bool = False,
         whiten: bool = False,
@@ -145,6 +168,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.statistics = statistics
+        self.combine = combine
         self.feature_names = feature_names
         self.log_positive = log_positive
         self.whiten = whiten
@@ -155,7 +179,10 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
     # -- preprocessing ------------------------------------------------------------------
 
     def _select_columns(self, n_features: int) -> np.ndarray:
+        """The scored columns; sets ``statistics_`` and ``column_groups_``."""
         if self.statistics is None:
+            self.statistics_ = None
+            self.column_groups_ = [np.arange(n_features)]
             return np.arange(n_features)
         names = _column_names(self, n_features)
         if names is None:
@@ -164,13 +191,29 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
                 "fit it on a DataFrame or pass feature_names= (the names featkit.load_features returns), or "
                 "pass statistics=None to score every column."
             )
-        columns = np.flatnonzero([statistic_of(n) in set(self.statistics) for n in names])
-        if len(columns) == 0:
+        of = np.array([statistic_of(str(n)) for n in names])
+        wanted = tuple(dict.fromkeys(self.statistics))
+        present = tuple(st for st in wanted if (of == st).any())
+        if not present:
             raise ConfigError(
-                f"X has no columns of the statistics {tuple(self.statistics)!r} (its columns: "
+                f"X has no columns of the statistics {wanted!r} (its columns: "
                 f"{', '.join(map(str, names[:4]))} …). Extract with the default statistics (they include "
-                "'quality'), or pass the statistics X has."
+                "'quality' and 'polarity'), or pass the statistics X has."
             )
+        if len(present) < len(wanted):
+            missing = [st for st in wanted if st not in present]
+            warnings.warn(
+                f"X has no columns of the statistics {missing}; scoring {list(present)} only. Files extracted "
+                "before featkit had the 'polarity' statistic lack it: re-extract them to score it too.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.statistics_ = present
+        columns = np.flatnonzero(np.isin(of, present))
+        if self.combine_ == "joint":
+            self.column_groups_ = [np.arange(len(columns))]
+        else:
+            self.column_groups_ = [np.flatnonzero(of[columns] == st) for st in present]
         return columns
 
     def _fit_preprocess(self, X: np.ndarray) -> np.ndarray:
@@ -225,6 +268,14 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
 
         """
         self._validate_params()
+        self.combine_ = (
+            ("fisher" if self.method == "mahalanobis" else "joint") if self.combine == "auto" else self.combine
+        )
+        if self.combine_ == "fisher" and self.method != "mahalanobis":
+            raise ConfigError(
+                f"combine='fisher' sums chi-squared tail probabilities of Mahalanobis distances, so it needs "
+                f"method='mahalanobis'. Got method={self.method!r}; pass combine='joint' for it."
+            )
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self.columns_ = self._select_columns(X.shape[1])
         Z = self._fit_preprocess(X[:, self.columns_])
@@ -243,6 +294,8 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         if self.method == "mahalanobis":
             from sklearn.covariance import LedoitWolf
 
+            if self.combine_ == "fisher":
+                return [LedoitWolf().fit(Z[:, g]) for g in self._z_groups(Z)]
             return LedoitWolf().fit(Z)
         if self.method == "gmm":
             from sklearn.mixture import GaussianMixture
@@ -269,9 +322,13 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         # Clips of one video are rows in a row (load_features' order), so unshuffled folds keep most of a video
         # together even without groups.
         split = KFold(folds).split(X) if groups is None else GroupKFold(folds).split(X, groups=groups)
-        inner = clone(self).set_params(threshold_folds=None, statistics=None, feature_names=None)
-        scores = np.empty(len(X))
         cols = self.columns_
+        if self.statistics_ is None:
+            inner = clone(self).set_params(threshold_folds=None, statistics=None, feature_names=None)
+        else:  # the same statistics, found by the names of the scored columns
+            names = np.asarray(_column_names(self, X.shape[1]), dtype=object)[cols]
+            inner = clone(self).set_params(threshold_folds=None, statistics=self.statistics_, feature_names=names)
+        scores = np.empty(len(X))
         for train, test in split:
             scores[test] = inner.fit(X[train][:, cols]).score_samples(X[test][:, cols])
         return scores
@@ -280,9 +337,18 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         if self.method == "knn":
             dist, _ = self._model.kneighbors(Z)
             return -dist.mean(axis=1)
+        if self.method == "mahalanobis" and self.combine_ == "fisher":
+            groups = self._z_groups(Z)
+            return np.sum(
+                [_chi2_logsf(m.mahalanobis(Z[:, g]), len(g)) for m, g in zip(self._model, groups, strict=True)], axis=0
+            )
         if self.method == "mahalanobis":
             return -0.5 * self._model.mahalanobis(Z)
         return self._model.score_samples(Z)
+
+    def _z_groups(self, Z: np.ndarray) -> list[np.ndarray]:
+        """Each statistic's columns of the preprocessed ``Z`` (all of them once whitening has mixed them)."""
+        return self.column_groups_ if self._components is None else [np.arange(Z.shape[1])]
 
     def score_samples(self, X: Any) -> np.ndarray:
         """How normal each clip is (higher = more normal).
@@ -312,3 +378,16 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _chi2_logsf(d2: np.ndarray, k: int) -> np.ndarray:
+    """Log P(chi2_k > d2), finite far into the tail (where scipy's underflows to -inf)."""
+    from scipy.special import gammaln
+    from scipy.stats import chi2
+
+    d2 = np.maximum(np.asarray(d2, dtype=np.float64), 0.0)
+    with np.errstate(divide="ignore"):
+        exact = chi2.logsf(d2, k)
+    # The leading term of the upper incomplete gamma function's expansion, log(x^(a-1) e^(-x) / Gamma(a)).
+    tail = -d2 / 2 + (k / 2 - 1) * np.log(np.maximum(d2, 1e-300) / 2) - gammaln(k / 2)
+    return np.where(np.isfinite(exact) & (exact > -700), exact, tail)

@@ -32,6 +32,9 @@ __all__ = ["Executor", "LocalExecutor", "decode_tasks"]
 class Executor(Protocol):
     """What :func:`featkit.extraction.extract` needs from wherever the per-video work runs."""
 
+    #: The run's settings; extraction may narrow its ``stats`` once the encoder is loaded, before :meth:`results`.
+    config: ExtractionConfig
+
     def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: object) -> None: ...

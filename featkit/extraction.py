@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from featkit.executors import Executor, LocalExecutor, decode_tasks
 from featkit.files import sha256_of
 from featkit.io.backends import backend_versions, backends_for, open_reader
 from featkit.io.sampling import ClipPlan, plan_clips
-from featkit.reduce import ClipReducer, check_scoring, encode_video
+from featkit.reduce import ClipReducer, check_scoring, encode_video, stats_for_encoder
 from featkit.stats import definition_versions, feature_names
 from featkit.store import (
     FailureRecord,
@@ -511,7 +511,11 @@ def _extract(
             config.encoder, batch_size=config.batch_size, precision=config.precision, runtime=config.runtime
         )
     deliver_held_signals()
-    check_scoring(encoder, config.stats)  # before anything is written: the anomaly statistic needs a decoder
+    stats = stats_for_encoder(encoder, config.stats)
+    if stats != config.stats:  # the default set, for an encoder without a decoder: no polarity
+        config = replace(config, stats=stats)
+        executor.config = config
+    check_scoring(encoder, config.stats)  # before anything is written: anomaly and polarity need a decoder
     meta = store_metadata(config, encoder, root_name)
     with FeatureStore.open(output, meta, overwrite=overwrite, add_root=add) as store:
         hidden = _record_unreadable_folders(store, unreadable, report)

@@ -14,24 +14,43 @@ import numpy as np
 from featkit.exceptions import EncoderError, VideoDecodeError
 from featkit.io.sampling import ClipPlan
 from featkit.motion import step_motion
+from featkit.polarity import frame_polarity, polarity_frames
 from featkit.quality import frame_quality
 from featkit.stats import (
+    POLARITY_STATISTICS,
     SCORE_STATISTICS,
     clip_statistics,
     feature_names,
     needs_motion,
+    needs_polarity,
     needs_quality,
     needs_scores,
 )
 from featkit.store import VideoResult
 
-__all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video"]
+__all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video", "stats_for_encoder"]
+
+
+def stats_for_encoder(encoder: Any, stats: Sequence[str]) -> tuple[str, ...]:
+    """``stats``, less ``polarity`` when they are :data:`featkit.DEFAULT_STATS` and the encoder has no decoder.
+
+    The default set's one statistic that needs a decoder is dropped for encoders
+    without one (SavedModels, TF Hub modules, encoder-only ``.keras`` files), so
+    that ``featkit extract --encoder ...`` with no ``--stats`` keeps working; asked
+    for by name, it still needs a decoder (:func:`check_scoring`).
+    """
+    from featkit.config import DEFAULT_STATS
+
+    stats = tuple(stats)
+    if stats == DEFAULT_STATS and not getattr(encoder, "has_decoder", False):
+        return tuple(s for s in stats if s not in POLARITY_STATISTICS)
+    return stats
 
 
 def check_scoring(encoder: Any, stats: Sequence[str]) -> None:
     """Raise EncoderError before any work when ``stats`` needs scores the encoder cannot give."""
-    if needs_scores(stats) and not getattr(encoder, "has_decoder", False):
-        wanted = [s for s in stats if s in SCORE_STATISTICS]
+    if (needs_scores(stats) or needs_polarity(stats)) and not getattr(encoder, "has_decoder", False):
+        wanted = [s for s in stats if s in SCORE_STATISTICS or s in POLARITY_STATISTICS]
         raise EncoderError(
             f"The statistics {wanted} need an encoder with a decoder (to score frames), and encoder "
             f"{getattr(encoder, 'name', encoder)!r} has none. Use the default encoder or a .keras file holding "
@@ -145,6 +164,13 @@ class ClipReducer:
         self._quality: np.ndarray | None = None
         self._motion = needs_motion(self.stats)
         self._steps: np.ndarray | None = None
+        # Polarity (only for `polarity`) is measured on one frame per clip: those frames' ids, sorted.
+        self._polarity_ids = (
+            np.unique([polarity_frames(plan.frame_indices[plan.clip_samples(c)]) for c in range(n)]).astype(np.int64)
+            if needs_polarity(self.stats) and n
+            else None
+        )
+        self._polarity: np.ndarray | None = None
         self._previous_frame: np.ndarray | None = None
 
     @property
@@ -165,13 +191,14 @@ class ClipReducer:
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
         quality = frame_quality(frames, mu, logvar, self._previous_frame) if self._needs_quality else None
         steps = step_motion(frames, self._previous_frame) if self._motion else None
+        polarity = self._measure_polarity(frame_ids, frames, mu, logvar)
         if self._needs_quality or self._motion:
             self._previous_frame = np.array(frames[-1])
         if self._frames is not None:
             self._frames.append((frame_ids, mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar, self._scores = frame_ids, mu, logvar, scores
-            self._quality, self._steps = quality, steps
+            self._quality, self._steps, self._polarity = quality, steps, polarity
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
@@ -179,6 +206,7 @@ class ClipReducer:
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
             self._quality = None if quality is None else np.concatenate([self._quality, quality])
             self._steps = None if steps is None else np.concatenate([self._steps, steps])
+            self._polarity = None if polarity is None else np.concatenate([self._polarity, polarity])
         newest = int(frame_ids[-1])
         plan = self.plan
         while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
@@ -187,6 +215,7 @@ class ClipReducer:
             scores = None if self._scores is None else self._scores[pos]
             quality = None if self._quality is None else self._quality[pos]
             steps = None if self._steps is None else self._steps[pos]
+            polarity = None if self._polarity is None else self._polarity[pos]
             # Microseconds: decoders report the same timestamp with different float rounding (decord and
             # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
             times = np.round(self._starts[fids], 6)
@@ -199,9 +228,22 @@ class ClipReducer:
                     times=times,
                     steps=steps,
                     quality=quality,
+                    polarity=polarity,
                 )
             )
         self._forget_reduced()
+
+    def _measure_polarity(
+        self, frame_ids: np.ndarray, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray
+    ) -> np.ndarray | None:
+        """Polarity of the window's frames some clip measures it on, NaN for the others (None if not needed)."""
+        if self._polarity_ids is None:
+            return None
+        out = np.full(len(frame_ids), np.nan)
+        hit = np.isin(frame_ids, self._polarity_ids)
+        if hit.any():
+            out[hit] = frame_polarity(self.encoder, frames[hit], mu[hit], logvar[hit])
+        return out
 
     def _forget_reduced(self) -> None:
         """Drop the latents and per-frame measurements no clip still to be reduced uses."""
@@ -217,6 +259,8 @@ class ClipReducer:
             self._quality = self._quality[keep]
         if self._steps is not None:
             self._steps = self._steps[keep]
+        if self._polarity is not None:
+            self._polarity = self._polarity[keep]
 
     def result(self) -> VideoResult:
         """The finished video.

@@ -21,6 +21,11 @@ picture: eight columns of detail, block-grid steps, posterior size, the
 whiteness of frame changes and the shape of μ's path, each a ratio or a log,
 which :class:`featkit.ClipAnomalyDetector` scores by default.
 
+``polarity`` (:mod:`featkit.polarity`) is one column: how much better the VAE
+explains the clip's middle frame than that frame's photographic negative, a log
+ratio of negative ELBOs that inverted colours flip; it needs an encoder with a
+decoder (the default has one).
+
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
 name (``anomaly_nelbo``); it needs an encoder with a decoder.
@@ -33,6 +38,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, clip_motion, clip_speed
+from featkit.polarity import POLARITY_COLUMN
 from featkit.posterior import LOGVAR_RANGE, posterior_sigma
 from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
 
@@ -41,6 +47,7 @@ __all__ = [
     "FIXED_COLUMNS",
     "LOGVAR_RANGE",
     "MOTION_STATISTICS",
+    "POLARITY_STATISTICS",
     "QUALITY_STATISTICS",
     "SCORE_STATISTICS",
     "STATISTICS",
@@ -49,6 +56,7 @@ __all__ = [
     "definition_versions",
     "feature_names",
     "needs_motion",
+    "needs_polarity",
     "needs_quality",
     "needs_scores",
 ]
@@ -79,42 +87,49 @@ def _delta(mu: np.ndarray) -> np.ndarray:
 
 
 _Optional = np.ndarray | None
-_Reduce = Callable[[np.ndarray, np.ndarray, _Optional, _Optional, _Optional, _Optional], np.ndarray]
+_Reduce = Callable[[np.ndarray, np.ndarray, _Optional, _Optional, _Optional, _Optional, _Optional], np.ndarray]
 
-#: name -> (description, function of (mu, logvar, scores, times, steps, quality) in float64 returning shape
-#: (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``steps`` /
-#: ``quality`` are None unless a statistic needing them is asked for).
+
+def _polarity(p: np.ndarray) -> np.ndarray:
+    """Mean of the frames' polarity where measured (the reducer measures one frame per clip)."""
+    measured = p[np.isfinite(p)]
+    return np.array([measured.mean() if len(measured) else np.nan])
+
+
+#: name -> (description, function of (mu, logvar, scores, times, steps, quality, polarity) in float64 returning
+#: shape (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``steps`` /
+#: ``quality`` / ``polarity`` are None unless a statistic needing them is asked for).
 STATISTICS: dict[str, tuple[str, _Reduce]] = {
-    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, m, q: mu.mean(axis=0)),
-    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, m, q: mu.std(axis=0)),
+    "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, m, q, p: mu.mean(axis=0)),
+    "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, m, q, p: mu.std(axis=0)),
     "sigma_mean": (
         "mean posterior standard deviation (encoder uncertainty)",
-        lambda mu, lv, sc, t, m, q: posterior_sigma(lv).mean(axis=0),
+        lambda mu, lv, sc, t, m, q, p: posterior_sigma(lv).mean(axis=0),
     ),
     "mu_absdiff": (
         "mean absolute frame-to-frame change of the posterior mean (latent motion)",
-        lambda mu, lv, sc, t, m, q: _absdiff(mu),
+        lambda mu, lv, sc, t, m, q, p: _absdiff(mu),
     ),
     "mu_slope": (
         "least-squares slope of the posterior mean against the frames' presentation times, per second "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, m, q: _slope(mu, t),
+        lambda mu, lv, sc, t, m, q, p: _slope(mu, t),
     ),
     "mu_delta": (
         "net change of the posterior mean over the clip: mean of its second half minus its first half "
         "(signed: negated when the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, m, q: _delta(mu),
+        lambda mu, lv, sc, t, m, q, p: _delta(mu),
     ),
     "motion": (
         "camera motion fitted to the pixels (featkit.motion: median over the clip's steps of the similarity "
         "motion between consecutive frames): content velocity x and y in px/s of a 64-px frame, zoom in "
         "log-scale/s, rotation in rad/s clockwise (signed; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, m, q: clip_motion(m, t),
+        lambda mu, lv, sc, t, m, q, p: clip_motion(m, t),
     ),
     "motion_speed": (
         "size of the camera motion along the same four moves, |motion|, same units (unsigned: unchanged when "
         "the clip runs backwards; 0 for a 1-frame clip)",
-        lambda mu, lv, sc, t, m, q: clip_speed(m, t),
+        lambda mu, lv, sc, t, m, q, p: clip_speed(m, t),
     ),
     "quality": (
         "signal quality, free of the scene (featkit.quality): log detail, log block-grid gradient ratio, log KL "
@@ -122,16 +137,23 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
         "frames; log kurtosis and log "
         "peak-to-median of the latent path's step lengths, its share of still steps, and the log of its length per "
         "second (latent units/s)",
-        lambda mu, lv, sc, t, m, q: clip_quality(q, mu, t),
+        lambda mu, lv, sc, t, m, q, p: clip_quality(q, mu, t),
+    ),
+    "polarity": (
+        "polarity: log of the VAE's negative ELBO for the photographic negative (255 - x) of the clip's middle "
+        "frame over that for the frame itself (featkit.polarity): positive when the model explains the picture "
+        "better the right way round, negated by inverted colours; unitless (a log ratio); needs an encoder with "
+        "a decoder",
+        lambda mu, lv, sc, t, m, q, p: _polarity(p),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
-        lambda mu, lv, sc, t, m, q: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
+        lambda mu, lv, sc, t, m, q, p: np.clip(lv, *LOGVAR_RANGE).mean(axis=0),
     ),
     "anomaly": (
         "anomaly score: mean over the clip's frames of the VAE's negative ELBO per frame, in nats "
         "(see featkit.encoders.Encoder.score; needs an encoder with a decoder)",
-        lambda mu, lv, sc, t, m, q: np.array([sc.mean()]),
+        lambda mu, lv, sc, t, m, q, p: np.array([sc.mean()]),
     ),
 }
 
@@ -149,6 +171,8 @@ TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed
 MOTION_STATISTICS: frozenset[str] = frozenset({"motion", "motion_speed"})
 #: Statistics that need per-frame quality measurements (``quality=`` of :func:`clip_statistics`).
 QUALITY_STATISTICS: frozenset[str] = frozenset({"quality"})
+#: Statistics that need each frame's :func:`featkit.polarity.frame_polarity` (``polarity=``; NaN where unmeasured).
+POLARITY_STATISTICS: frozenset[str] = frozenset({"polarity"})
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
@@ -158,6 +182,7 @@ FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     "motion": MOTION_COLUMNS,
     "motion_speed": SPEED_COLUMNS,
     "quality": QUALITY_COLUMNS,
+    "polarity": (POLARITY_COLUMN,),
 }
 
 
@@ -179,6 +204,11 @@ def needs_motion(stats: Sequence[str]) -> bool:
 def needs_quality(stats: Sequence[str]) -> bool:
     """Whether any of ``stats`` needs :func:`featkit.quality.frame_quality` of the frames."""
     return any(s in QUALITY_STATISTICS for s in stats)
+
+
+def needs_polarity(stats: Sequence[str]) -> bool:
+    """Whether any of ``stats`` needs :func:`featkit.polarity.frame_polarity` (and so a decoder)."""
+    return any(s in POLARITY_STATISTICS for s in stats)
 
 
 def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
@@ -216,6 +246,7 @@ def clip_statistics(
     times: np.ndarray | None = None,
     steps: np.ndarray | None = None,
     quality: np.ndarray | None = None,
+    polarity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
@@ -236,9 +267,13 @@ def clip_statistics(
         :func:`featkit.motion.step_motion` of the frames (row 0, the step
         into the clip, is not used); required when ``stats`` holds a
         statistic of :data:`MOTION_STATISTICS`.
-    quality : ndarray of shape (T, 4), optional
+    quality : ndarray of shape (T, 5), optional
         :func:`featkit.quality.frame_quality` of the frames; required when
         ``stats`` holds a statistic of :data:`QUALITY_STATISTICS`.
+    polarity : ndarray of shape (T,), optional
+        :func:`featkit.polarity.frame_polarity` of the frames, NaN where not
+        measured; required when ``stats`` holds a statistic of
+        :data:`POLARITY_STATISTICS`.
 
     Returns
     -------
@@ -301,5 +336,17 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in QUALITY_STATISTICS]} need per-frame quality measurements "
             "(featkit.quality.frame_quality); pass quality=... . Received: quality=None"
         )
-    rows = [STATISTICS[s][1](mu, logvar, scores, times, steps, quality) for s in stats]
+    if polarity is not None:
+        polarity = np.asarray(polarity, dtype=np.float64)
+        if polarity.shape != mu.shape[:1]:
+            raise ValueError(
+                f"polarity must have one value (or NaN) per frame, shape ({mu.shape[0]},). "
+                f"Received: polarity.shape={polarity.shape}"
+            )
+    elif needs_polarity(stats):
+        raise ValueError(
+            f"The statistics {[s for s in stats if s in POLARITY_STATISTICS]} need each frame's polarity "
+            "(featkit.polarity.frame_polarity; NaN where unmeasured); pass polarity=... . Received: polarity=None"
+        )
+    rows = [STATISTICS[s][1](mu, logvar, scores, times, steps, quality, polarity) for s in stats]
     return np.concatenate(rows).astype(np.float32)

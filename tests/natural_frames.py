@@ -29,3 +29,22 @@ def natural_frames(n: int = 16, height: int = 64, width: int = 64, *, seed: int 
     x0 = 0 if dx >= 0 else abs(dx) * (n - 1)
     out = np.stack([img[y0 + i * dy : y0 + i * dy + height, x0 + i * dx : x0 + i * dx + width] for i in range(n)])
     return np.rint(out * 255).astype(np.uint8)
+
+
+def photo_pan(n: int = 32, *, seed: int = 0, pan=(3, 2), size: int = 64) -> np.ndarray:
+    """Frames (n, size, size, 3) uint8 of a camera panning by ``pan`` = (dx, dy) pixels of the output per frame
+    over a random region of one of scikit-learn's two bundled photographs (real pictures: right way round in
+    brightness, which the ``polarity`` statistic needs and :func:`natural_frames` does not have)."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    img = load_sample_images().images[seed % 2]
+    h, w = img.shape[:2]
+    side = int(rng.integers(96, 160))  # a 3-px step of the output then spans at most 3 x 31 x 2.5 px: it fits
+    step = side / size
+    dx, dy = (round(p * step) for p in pan)
+    span_x, span_y = abs(dx) * (n - 1), abs(dy) * (n - 1)
+    x0 = int(rng.integers(0, w - side - span_x)) + (span_x if dx < 0 else 0)
+    y0 = int(rng.integers(0, h - side - span_y)) + (span_y if dy < 0 else 0)
+    idx = np.linspace(0, side - 1, size).astype(int)
+    return np.stack([img[y0 + i * dy + idx][:, x0 + i * dx + idx] for i in range(n)]).astype(np.uint8)

@@ -96,6 +96,7 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
             n_neighbors=args.n_neighbors,
             contamination=args.contamination,
             statistics=statistics,
+            combine=args.combine,
         )
         print(
             f"{args.method} detector fitted on {len(r['columns'])} columns of {r['n_clips']} clips of "
@@ -159,14 +160,26 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
     fit = sub.add_parser("fit", help="fit a detector on NORMAL.h5 and save it with skops")
     fit.add_argument("path", metavar="NORMAL.h5", help="HDF5 file written by featkit extract, of normal videos")
     fit.add_argument("-o", "--output", required=True, help=".skops file to write (detector.skops)")
-    scorers = ("knn", "mahalanobis", "gmm", "isolation_forest")
-    fit.add_argument("--method", choices=scorers, default="mahalanobis", help="scorer (mahalanobis)")
+    # As featkit.detection.METHODS / COMBINES, which import scikit-learn (~1 s): not for building a parser.
+    fit.add_argument(
+        "--method",
+        choices=("knn", "mahalanobis", "gmm", "isolation_forest"),
+        default="mahalanobis",
+        help="scorer (mahalanobis)",
+    )
     fit.add_argument(
         "--statistics",
-        default="quality",
+        default="quality,polarity",
         metavar="STATS",
-        help="comma-separated statistic groups to score, or 'all' for every column (quality: the columns "
-        "that do not describe the scene)",
+        help="comma-separated statistic groups to score, or 'all' for every column (quality,polarity: the "
+        "columns that do not describe the scene; a file without polarity is scored on quality, with a warning)",
+    )
+    fit.add_argument(
+        "--combine",
+        choices=("auto", "joint", "fisher"),
+        default="auto",
+        help="one density of all the columns (joint), or one per statistic combined by Fisher's method "
+        "(fisher; mahalanobis only); auto = fisher for mahalanobis, else joint",
     )
     fit.add_argument("--n-neighbors", type=int, default=5, help="neighbours for knn (5)")
     fit.add_argument(

@@ -100,7 +100,7 @@ class Encoder(ABC):
         }
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decode latent vectors to frames (only for encoders with a decoder), on batches of ``batch_size`` rows.
+        """Decode latent vectors to frames (only for encoders with a decoder), on fixed batches (as :meth:`encode`).
 
         Parameters
         ----------
@@ -125,7 +125,7 @@ class Encoder(ABC):
                 f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
             )
         out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
-        for rows, n, batch in _fixed_batches(z, self.batch_size):
+        for rows, n, batch in _fixed_batches(z, self._batch_rows(len(z))):
             out[rows] = np.asarray(self._decode_batch(batch))[:n]
         return out
 

@@ -10,8 +10,11 @@ import and load take ~10 ms. Measured against the Keras graph (the model card's
 across batch sizes, thread counts and fresh processes, and the runtime is part of the
 encoder's identity, so a file is never extended with features from the other runtime.
 
-Decoding (reconstruction, generation, the anomaly statistic) still uses the Keras
-decoder, loaded on first use.
+The VAE's decoder ships the same way (``weights/default_decoder.tflite``, card entry
+``runtimes.litert.decoder``): default extraction scores one frame per clip with it (the
+``polarity`` statistic), so it too must not import TensorFlow. Frames decoded by LiteRT
+agree with the Keras decoder's to ~4e-7 and are bit-identical across batch sizes and
+thread counts. A package without that file decodes with Keras, loaded on first use.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from featkit.encoders.base import Encoder
 from featkit.exceptions import ConfigError, DependencyError, EncoderError
 
 __all__ = [
+    "DEFAULT_DECODER_TFLITE_PATH",
     "DEFAULT_TFLITE_PATH",
     "RUNTIMES",
+    "LiteRTDecoder",
     "LiteRTEncoder",
     "interpreter_runtime",
     "load_default_litert",
@@ -45,6 +50,8 @@ __all__ = [
 
 #: The shipped default's float32 flatbuffer (beside its Keras weights).
 DEFAULT_TFLITE_PATH = Path(__file__).resolve().parent / "weights" / "default.tflite"
+#: The shipped default's decoder as a float32 flatbuffer (signature ``decode``: z -> frames).
+DEFAULT_DECODER_TFLITE_PATH = DEFAULT_TFLITE_PATH.with_name("default_decoder.tflite")
 
 
 def interpreter_runtime() -> tuple[Any, str]:
@@ -198,6 +205,53 @@ class LiteRTEncoder(Encoder):
         )
 
 
+class LiteRTDecoder:
+    """A VAE decoder as a TensorFlow Lite model (signature ``decode``: z (n, d) -> ``{"frames"}`` in [0, 1]).
+
+    Parameters
+    ----------
+    model : bytes
+        The ``.tflite`` flatbuffer.
+    latent_dim, input_size : int
+        What it decodes from and to.
+    num_threads : int, optional
+        Interpreter threads; defaults to the CPUs this process may use (results do not depend on it).
+
+    """
+
+    def __init__(self, model: bytes, *, latent_dim: int, input_size: int, num_threads: int | None = None) -> None:
+        self.model_bytes = bytes(model)
+        self.sha256 = hashlib.sha256(self.model_bytes).hexdigest()
+        self.latent_dim, self.input_size = int(latent_dim), int(input_size)
+        self.num_threads = int(num_threads or usable_cpus())
+        self._Interpreter, _ = interpreter_runtime()
+        self._lock = threading.Lock()
+        self._runners: dict[int, tuple[Any, Any]] = {}  # rows -> (interpreter, runner): one per batch size
+
+    def _runner(self, rows: int) -> Any:
+        if rows not in self._runners:
+            try:
+                interpreter = self._Interpreter(model_content=self.model_bytes, num_threads=self.num_threads)
+                runner = interpreter.get_signature_runner("decode")
+                out = runner(z=np.zeros((rows, self.latent_dim), dtype=np.float32))
+            except (ValueError, RuntimeError) as exc:
+                raise EncoderError(f"The shipped LiteRT decoder cannot be loaded: {exc}") from exc
+            shape = tuple(out.get("frames", np.zeros(0)).shape)
+            if shape != (rows, self.input_size, self.input_size, 3):
+                raise EncoderError(
+                    f"The shipped LiteRT decoder must map z (n, {self.latent_dim}) to frames "
+                    f"(n, {self.input_size}, {self.input_size}, 3). Received: {shape}"
+                )
+            self._runners[rows] = (interpreter, runner)  # the interpreter must outlive its runner
+        return self._runners[rows][1]
+
+    def decode_batch(self, z: np.ndarray) -> np.ndarray:
+        """Decode one batch of latents (n, d) float32 to frames (n, S, S, 3) float32."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        with self._lock:
+            return np.array(self._runner(len(z))(z=z)["frames"])
+
+
 class DefaultLiteRTEncoder(LiteRTEncoder):
     """The shipped default VAE's encoder run by LiteRT; its decoder (Keras) loads on first use.
 
@@ -223,6 +277,8 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
         self.has_decoder = True
         self.beta, self.obs_var = float(arch.get("beta", 1.0)), float(arch["obs_var"])
 
+        self.lite_decoder = _shipped_decoder(card, weights_sha256, self.latent_dim, self.input_size)
+
     @cached_property
     def keras_encoder(self) -> Encoder:
         """The same model on the Keras runtime (loaded on first use; imports TensorFlow)."""
@@ -231,17 +287,35 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
         return load_keras_encoder("default", batch_size=self.batch_size)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decode with the default VAE's Keras decoder (imports TensorFlow on first call)."""
-        return self.keras_encoder.decode(z)
+        """Decode with the shipped LiteRT decoder, or the Keras one where the package has none (imports TensorFlow)."""
+        if self.lite_decoder is None:
+            return self.keras_encoder.decode(z)
+        return super().decode(z)
+
+    def _decode_batch(self, z: np.ndarray) -> np.ndarray:
+        return self.lite_decoder.decode_batch(z)
 
     def identity(self) -> dict[str, Any]:
-        """The Keras default's identity plus ``runtime`` and the flatbuffer's provenance."""
+        """The Keras default's identity plus ``runtime`` and the flatbuffers' provenance."""
+        litert = {"tflite_sha256": self.sha256, "converter": self.converter}
+        if self.lite_decoder is not None:
+            litert["decoder_tflite_sha256"] = self.lite_decoder.sha256
         return self._identity(
-            self.weights_sha256,
-            config={"architecture": self.card_architecture},
-            runtime="litert",
-            litert={"tflite_sha256": self.sha256, "converter": self.converter},
+            self.weights_sha256, config={"architecture": self.card_architecture}, runtime="litert", litert=litert
         )
+
+
+def _shipped_decoder(
+    card: dict[str, Any], weights_sha256: str, latent_dim: int, input_size: int
+) -> LiteRTDecoder | None:
+    """The shipped LiteRT decoder when the card vouches for it (same weights, same bytes), else None (Keras decodes)."""
+    entry = card.get("runtimes", {}).get("litert", {}).get("decoder")
+    if entry is None or not DEFAULT_DECODER_TFLITE_PATH.is_file() or entry.get("weights_sha256") != weights_sha256:
+        return None
+    data = DEFAULT_DECODER_TFLITE_PATH.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry.get("tflite_sha256"):
+        return None
+    return LiteRTDecoder(data, latent_dim=latent_dim, input_size=input_size)
 
 
 def load_default_litert(batch_size: int = 64) -> DefaultLiteRTEncoder:

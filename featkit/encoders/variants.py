@@ -77,14 +77,18 @@ def bundled_variant_path(saved_model_dir: str | os.PathLike[str], precision: str
     return Path(saved_model_dir) / EXPORT_METADATA.parent / f"featkit-{precision}.tflite"
 
 
-def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str) -> bytes:
-    """Convert a standard featkit SavedModel's serving signature to a TensorFlow Lite model.
+def convert_saved_model(
+    saved_model_dir: str | os.PathLike[str], precision: str, *, signature: str = "serving_default"
+) -> bytes:
+    """Convert one signature of a standard featkit SavedModel (the encoder's, by default) to a TensorFlow Lite model.
 
     Parameters
     ----------
     saved_model_dir : path-like
         Written by :func:`featkit.encoders.savedmodel.write_saved_model`.
     precision : {"float32", "float16", "int8"}
+    signature : str, default="serving_default"
+        ``"decode"`` converts the VAE's decoder (z -> frames) instead.
 
     Returns
     -------
@@ -98,7 +102,7 @@ def convert_saved_model(saved_model_dir: str | os.PathLike[str], precision: str)
         raise ConfigError(
             f"The 'precision' of a variant must be 'float32', 'float16' or 'int8'. Got {precision!r} instead."
         )
-    converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir), signature_keys=["serving_default"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(saved_model_dir), signature_keys=[signature])
     if precision != "float32":  # float32: the graph as it is (the shipped default's LiteRT model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "float16":

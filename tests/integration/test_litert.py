@@ -134,10 +134,11 @@ def test_a_flatbuffer_from_other_weights_is_refused(tmp_path, monkeypatch):
         lite.load_default_litert()
 
 
-def test_decoder_and_scores_come_from_keras(encoder, keras_encoder):
+def test_decoder_and_scores_agree_with_keras(encoder, keras_encoder):
+    """The shipped LiteRT decoder (tests/integration/test_polarity.py) stays within its card's drift of Keras."""
     frames = natural_frames(6, seed=2)
     z = keras_encoder.encode(frames)[0]
-    np.testing.assert_array_equal(encoder.decode(z), keras_encoder.decode(z))
+    np.testing.assert_allclose(encoder.decode(z), keras_encoder.decode(z), rtol=0, atol=1e-5)
     np.testing.assert_allclose(encoder.score(frames), keras_encoder.score(frames), rtol=1e-4)
     assert encoder.has_decoder
     assert encoder.obs_var == keras_encoder.obs_var
