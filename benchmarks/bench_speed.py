@@ -152,7 +152,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if report.n_extracted != 1 or report.failures:
                 raise RuntimeError(f"featkit extract did not extract {video}: {report}")
             with Stopwatch() as sw:
-                naive_feats, parts = naive_opencv_features(video, keras_model, size, wanted, clips, config.stats)
+                naive_feats, parts = naive_opencv_features(
+                    video, keras_model, size, wanted, clips, config.stats, scorer=encoder
+                )
             times["naive"].append(sw.wall)
             cpu["naive"].append(sw.cpu)
             for k in naive_parts:

@@ -139,3 +139,14 @@ def parallel_ceiling(n_iter: int = 20_000_000) -> dict[str, float]:
     before, two, after = wall(1), wall(2), wall(1)  # one alone on both sides, so a drift in load evens out
     one = 0.5 * (before + after)
     return {"one_s": round(one, 3), "two_s": round(two, 3), "ceiling": round(2 * one / two, 3)}
+
+
+def stats_reduced_by_hand() -> tuple[str, ...]:
+    """The default statistics less ``polarity``: what the pilots that reduce clips themselves compute.
+
+    ``polarity`` needs the VAE's decoder on one frame per clip; those pilots study motion and tuning, which
+    it says nothing of, and predate it.
+    """
+    from featkit.config import DEFAULT_STATS
+
+    return tuple(s for s in DEFAULT_STATS if s != "polarity")

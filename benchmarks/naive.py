@@ -40,6 +40,7 @@ def naive_opencv_features(
     wanted: np.ndarray,
     clips: Sequence[np.ndarray],
     stats: Sequence[str],
+    scorer: Any = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Features of one video the naive way.
 
@@ -55,6 +56,9 @@ def naive_opencv_features(
         Frame indices to encode (sorted).
     clips : sequence of ndarray of int
         Each clip's frame indices (a subset of ``wanted``).
+    scorer : featkit.encoders.Encoder, optional
+        An encoder with a decoder (the same model), for ``polarity``: the clip's middle frame is scored
+        through it (one frame per clip, as featkit does; what a user would do by hand costs the same).
     stats : sequence of str
         Statistic names (:mod:`featkit.stats`).
 
@@ -71,8 +75,12 @@ def naive_opencv_features(
     import cv2
 
     from featkit.motion import step_motion
+    from featkit.polarity import frame_polarity, polarity_frames
     from featkit.quality import frame_quality
-    from featkit.stats import clip_statistics, needs_motion, needs_quality
+    from featkit.stats import clip_statistics, needs_motion, needs_polarity, needs_quality
+
+    if needs_polarity(stats) and scorer is None:
+        raise ValueError("The polarity statistic needs scorer=, an encoder with a decoder.")
 
     keep = {int(i) for i in wanted}
     mu_by_frame: dict[int, np.ndarray] = {}
@@ -118,6 +126,15 @@ def naive_opencv_features(
         quality = None
         if needs_quality(stats):
             quality = frame_quality(np.stack([rgb_by_frame[f] for f in present]), mu, logvar, None)
+        polarity = None
+        if needs_polarity(stats):
+            polarity = np.full(len(present), np.nan)
+            middle = present.index(int(polarity_frames(np.asarray(present))))
+            t1 = time.perf_counter()
+            polarity[middle] = frame_polarity(
+                scorer, rgb_by_frame[present[middle]][None], mu[middle : middle + 1], logvar[middle : middle + 1]
+            )[0]
+            encode_s += time.perf_counter() - t1
         rows.append(
             clip_statistics(
                 mu,
@@ -126,6 +143,7 @@ def naive_opencv_features(
                 times=np.array(present, dtype=np.float64) / fps,  # index / fps: what a naive user does
                 steps=step_motion(np.stack([rgb_by_frame[f] for f in present])) if needs_motion(stats) else None,
                 quality=quality,
+                polarity=polarity,
             )
         )
     return np.stack(rows), {"read_s": read_s, "encode_s": encode_s, "frames_read": i}

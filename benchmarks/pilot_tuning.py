@@ -72,12 +72,14 @@ def _still(path: Path) -> np.ndarray:
 
 
 def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+    from benchmarks.common import stats_reduced_by_hand
     from benchmarks.pilot_distill import fetch_wallpapers
-    from featkit.config import DEFAULT_STATS
     from featkit.encoders import load_encoder
     from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics, feature_names
+
+    DEFAULT_STATS = stats_reduced_by_hand()
 
     encoder = load_encoder("default")
     times = np.arange(N_FRAMES) / FPS
@@ -108,11 +110,13 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
 
 
 def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    from featkit.config import DEFAULT_STATS
+    from benchmarks.common import stats_reduced_by_hand
     from featkit.encoders import load_encoder
     from featkit.motion import step_motion
     from featkit.quality import frame_quality
     from featkit.stats import clip_statistics
+
+    DEFAULT_STATS = stats_reduced_by_hand()
 
     encoder = load_encoder("default")
     images, labels, _ = ds.digits_fallback()

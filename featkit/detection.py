@@ -4,14 +4,18 @@ Fitted on the clips of normal videos (the matrix of :func:`featkit.load_features
 default statistics), it scores new clips by how dense the normal clips are
 around them, the approach the literature finds stronger than reconstruction
 error or likelihood (``../shared/docs/anchors.md``: feature density beats
-reconstruction error; an ELBO ranks simple images as "normal"). By default the
-density is one Gaussian (Mahalanobis distance, Ledoit-Wolf covariance) of the
-``quality`` columns (:mod:`featkit.quality`), which do not describe the scene:
-on the statistics of the picture a new scene is as far from the training clips
-as a corruption (``bench_anomaly``: ROC AUC 0.47 across sources). Which
-columns, which density estimate and which preprocessing are the defaults was
-decided on photos held out by source (``benchmarks/pilot_anomaly_residual.py``,
-``benchmarks/pilot_anomaly_picture.py``, ``benchmarks/bench_anomaly.py``).
+reconstruction error; an ELBO ranks simple images as "normal"). By default it
+scores the ``quality`` columns (:mod:`featkit.quality`) and the ``polarity``
+column (:mod:`featkit.polarity`), which do not describe the scene: on the
+statistics of the picture a new scene is as far from the training clips as a
+corruption (``bench_anomaly``: ROC AUC 0.47 across sources). Each statistic
+gets one Gaussian (Mahalanobis distance, Ledoit-Wolf covariance) and their
+chi-squared tail probabilities are combined by Fisher's method, so the single
+polarity column is not averaged away by the nine quality columns. Which
+columns, which density estimate, which combination and which preprocessing
+are the defaults was decided on photos held out by source
+(``benchmarks/pilot_anomaly_residual.py``, ``benchmarks/pilot_anomaly_picture.py``,
+``benchmarks/bench_anomaly.py``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,11 @@ sixteenth of the cost (one encoder pass of the negative and two decoder passes).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from featkit.exceptions import EncoderError
 
 __all__ = ["POLARITY_COLUMN", "frame_polarity", "polarity_frames"]
 
@@ -35,7 +39,7 @@ def polarity_frames(samples: np.ndarray) -> np.ndarray:
     return np.asarray(samples)[len(samples) // 2]
 
 
-def frame_polarity(encoder: object, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+def frame_polarity(encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """``log nelbo(255 - x) - log nelbo(x)`` of each frame, in float64.
 
     Parameters
@@ -51,10 +55,29 @@ def frame_polarity(encoder: object, frames: np.ndarray, mu: np.ndarray, logvar: 
     ndarray of shape (n,), float64
         Positive when the model explains the frame better than its negative.
 
+    Raises
+    ------
+    EncoderError
+        If the encoder has no decoder.
+
     """
+    from featkit.generative.anomaly import negative_elbo
+
     frames = np.asarray(frames, dtype=np.uint8)
-    if len(frames) == 0:
+    n = len(frames)
+    if n == 0:
         return np.zeros(0)
-    own = encoder.score(frames, posterior=(mu, logvar))
-    negative = encoder.score(np.subtract(255, frames, dtype=np.uint8))
-    return np.log(np.maximum(negative, _FLOOR)) - np.log(np.maximum(own, _FLOOR))
+    if not getattr(encoder, "has_decoder", False):
+        raise EncoderError(
+            f"Encoder {getattr(encoder, 'name', encoder)!r} cannot measure polarity: it has no decoder. Use the "
+            "default encoder or a .keras file holding a whole featkit VAE, or leave 'polarity' out of the statistics."
+        )
+    negative = np.subtract(255, frames, dtype=np.uint8)
+    mu_neg, logvar_neg = encoder.encode(negative)
+    # One decoder call for the frames and their negatives: half the calls (the cost is per call for a few
+    # frames); rows do not depend on their batch (Encoder.decode).
+    recon = encoder.decode(np.concatenate([np.asarray(mu, dtype=np.float32), mu_neg]))
+    terms = {"beta": encoder.beta, "obs_var": encoder.obs_var}
+    own = negative_elbo(frames, recon[:n], mu, logvar, **terms)
+    other = negative_elbo(negative, recon[n:], mu_neg, logvar_neg, **terms)
+    return np.log(np.maximum(other, _FLOOR)) - np.log(np.maximum(own, _FLOOR))

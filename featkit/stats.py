@@ -17,7 +17,7 @@ median of the similarity motions fitted to each pair of consecutive frames
 either way is told from a still one.
 
 ``quality`` (:mod:`featkit.quality`) describes the signal rather than the
-picture: eight columns of detail, block-grid steps, posterior size, the
+picture: nine columns of detail, fine-to-coarse detail, block-grid steps, posterior size, the
 whiteness of frame changes and the shape of μ's path, each a ratio or a log,
 which :class:`featkit.ClipAnomalyDetector` scores by default.
 

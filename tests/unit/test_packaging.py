@@ -26,5 +26,6 @@ def test_the_wheel_installs_nothing_top_level_but_featkit(tmp_path):
     assert {t for t in top if not t.endswith(".dist-info")} == {"featkit"}
     assert "featkit/pipelines/classify.py" in names
     assert "featkit/encoders/weights/default.tflite" in names
+    assert "featkit/encoders/weights/default_decoder.tflite" in names  # polarity decodes on LiteRT
     top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["featkit"]
