@@ -125,9 +125,13 @@ class Encoder(ABC):
                 f"Encoder {self.name!r} decodes latents of shape (n, {self.latent_dim}). Received: shape={z.shape}"
             )
         out = np.empty((z.shape[0], self.input_size, self.input_size, 3), dtype=np.float32)
-        for rows, n, batch in _fixed_batches(z, self._batch_rows(len(z))):
+        for rows, n, batch in _fixed_batches(z, self._decode_rows(len(z))):
             out[rows] = np.asarray(self._decode_batch(batch))[:n]
         return out
+
+    def _decode_rows(self, n: int) -> int:
+        """Rows per decoder call when decoding ``n`` latents (as for encoding, unless a runtime says otherwise)."""
+        return self._batch_rows(n)
 
     def _decode_batch(self, z: np.ndarray) -> np.ndarray:
         """Decode one batch of ``batch_size`` latents to frames; encoders with a decoder implement it."""

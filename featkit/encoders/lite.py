@@ -292,6 +292,14 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
             return self.keras_encoder.decode(z)
         return super().decode(z)
 
+    def _decode_rows(self, n: int) -> int:
+        if self.lite_decoder is None:
+            return self._batch_rows(n)
+        # The next power of two, from 1: the decoder is ~7x the encoder's cost per row, and polarity decodes
+        # two rows per clip (a padded batch of 8 cost ~17 ms a video). Outputs do not depend on the batch
+        # (model card: bit-identical at 1, 2, 8 and 64 rows; tests/integration/test_polarity.py).
+        return min(self.batch_size, 1 << (max(n, 1) - 1).bit_length())
+
     def _decode_batch(self, z: np.ndarray) -> np.ndarray:
         return self.lite_decoder.decode_batch(z)
 
