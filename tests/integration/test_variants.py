@@ -138,10 +138,12 @@ def test_identity_records_the_precision(encoder, variants):
     assert variants["int8"].identity() != variants["float16"].identity()
 
 
-def test_variants_decode_with_the_float32_decoder(encoder, variants, frames):
+def test_variants_decode_with_the_float32_decoder(encoder, keras_encoder, variants, frames):
     z = encoder.encode(frames[:4])[0]
     assert variants["int8"].has_decoder
-    np.testing.assert_array_equal(variants["int8"].decode(z), encoder.decode(z))
+    np.testing.assert_array_equal(variants["int8"].decode(z), keras_encoder.decode(z))
+    # The default's LiteRT decoder (polarity) is within its card's drift of that one.
+    np.testing.assert_allclose(variants["int8"].decode(z), encoder.decode(z), rtol=0, atol=1e-5)
     assert variants["int8"].score(frames[:4]).shape == (4,)
 
 

@@ -323,6 +323,9 @@ def test_ctrl_c_stops_workers_and_keeps_finished_videos(tmp_path, encoder, monke
             if n >= 2:
                 two_done.set()
 
+    ended = threading.Event()
+    swallowed: list[bool] = []
+
     def interrupt() -> None:
         # Interrupt even if the two never finish, so a failure is an assertion, not a run hung for ever.
         finished = two_done.wait(timeout=120)
@@ -331,12 +334,20 @@ def test_ctrl_c_stops_workers_and_keeps_finished_videos(tmp_path, encoder, monke
             seen.extend(w.pid for w in workers)
             time.sleep(0.5)  # let c_hang's worker reach its hang
         os.kill(os.getpid(), signal.SIGINT)
+        if not ended.wait(timeout=60):  # Ctrl-C did not stop it: end the hang, so the test fails, not hangs
+            swallowed.append(True)
+            for w in _workers_of(os.getpid()):
+                os.kill(w.pid, signal.SIGKILL)
 
     thread = threading.Thread(target=interrupt, daemon=True)
     thread.start()
-    with pytest.raises(KeyboardInterrupt):
-        extract(root, out, config, progress=counted, encoder=encoder)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            extract(root, out, config, progress=counted, encoder=encoder)
+    finally:
+        ended.set()
     thread.join()
+    assert not swallowed, "Ctrl-C did not stop the extraction within 60 s"
     assert seen
     assert all(_gone(pid) for pid in seen)
     assert _workers_of(os.getpid()) == []
