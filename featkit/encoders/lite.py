@@ -181,9 +181,11 @@ class LiteRTEncoder(Encoder):
         return runners[batch][1]
 
     def _batch_rows(self, n: int) -> int:
-        if self.small_batches and n < self.batch_size:
-            return min(self.batch_size, max(8, 1 << (max(n, 1) - 1).bit_length()))
-        return self.batch_size
+        return self._power_of_two_rows(n, 8) if self.small_batches else self.batch_size
+
+    def _power_of_two_rows(self, n: int, smallest: int) -> int:
+        """The next power of two at or above ``n`` (at least ``smallest``, at most ``batch_size``)."""
+        return min(self.batch_size, max(smallest, 1 << (max(n, 1) - 1).bit_length()))
 
     def _encode_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # The same cast and scale as the Keras graph (IEEE division is correctly rounded in both).
@@ -298,7 +300,7 @@ class DefaultLiteRTEncoder(LiteRTEncoder):
         # The next power of two, from 1: the decoder is ~7x the encoder's cost per row, and polarity decodes
         # two rows per clip (a padded batch of 8 cost ~17 ms a video). Outputs do not depend on the batch
         # (model card: bit-identical at 1, 2, 8 and 64 rows; tests/integration/test_polarity.py).
-        return min(self.batch_size, 1 << (max(n, 1) - 1).bit_length())
+        return self._power_of_two_rows(n, 1)
 
     def _decode_batch(self, z: np.ndarray) -> np.ndarray:
         return self.lite_decoder.decode_batch(z)
