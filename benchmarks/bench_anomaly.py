@@ -279,12 +279,12 @@ def _columns_scorer(columns: np.ndarray, **kw: Any) -> Scorer:
 
 
 def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column: int | None) -> dict[str, Scorer]:
-    """Every scorer compared: the detector on quality, with and without polarity; on the picture's statistics; ELBO.
+    """Every scorer compared: the detector on quality, polarity, residual and subsets; the picture's statistics; ELBO.
 
-    Also the ablation of the default scorer: it less ``polarity``, and less each quality column.
+    Also the ablation of the default scorer: it less each statistic, with both tails, and less each quality column.
 
     ``names`` are the extracted matrix's column names; ``posterior_columns`` selects the default
-    statistics that describe the picture (all but ``quality`` and ``polarity``); ``nelbo_column`` is the
+    statistics that describe the picture (all but ``quality``, ``polarity`` and ``residual``); ``nelbo_column`` is the
     ``anomaly_nelbo`` column (scored as minus the negative ELBO).
     """
     from featkit.detection import ClipAnomalyDetector
@@ -309,6 +309,7 @@ def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column
 
     quality_columns = [i for i, n in enumerate(names) if statistic_of(n) == "quality"]
     polarity_columns = [i for i, n in enumerate(names) if statistic_of(n) == "polarity"]
+    residual_columns = [i for i, n in enumerate(names) if statistic_of(n) == "residual"]
     both = quality_columns + polarity_columns
     out: dict[str, Scorer] = {}
     for log_positive in (False, True):
@@ -325,15 +326,42 @@ def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column
     if polarity_columns:
         # With polarity: one density of both (joint), or one per statistic combined by Fisher's method.
         stats = {"statistics": ("quality", "polarity")}
-        out["quality+polarity_fisher_mahalanobis_raw"] = detector(both, method="mahalanobis", combine="fisher", **stats)
+        out["quality+polarity_fisher_mahalanobis_raw"] = detector(
+            both, method="mahalanobis", combine="fisher", tails="both", **stats
+        )
+        out["quality+polarity_fisher1_mahalanobis_raw"] = detector(
+            both, method="mahalanobis", combine="fisher", **stats
+        )
         out["quality+polarity_mahalanobis_raw"] = detector(both, method="mahalanobis", combine="joint", **stats)
         out["quality+polarity_knn20_raw"] = detector(both, method="knn", n_neighbors=20, combine="joint", **stats)
         out["quality+polarity_gmm4_raw"] = detector(both, method="gmm", n_components=4, combine="joint", **stats)
         out["polarity_mahalanobis_raw"] = detector(polarity_columns, method="mahalanobis", statistics=("polarity",))
-        # Ablation of the default (never chosen as a default): it less polarity, and less each quality column.
-        out[f"{ABLATION_PREFIX}polarity"] = detector(quality_columns, method="mahalanobis", statistics=("quality",))
+    if polarity_columns and residual_columns:
+        # The decoder's two cues: "fisher1" tests each on the side a corruption moves it to (tails="auto").
+        every = both + residual_columns
+        stats = {"statistics": ("quality", "polarity", "residual")}
+        out["quality+polarity+residual_fisher1_mahalanobis_raw"] = detector(every, method="mahalanobis", **stats)
+        out["quality+polarity+residual_fisher_mahalanobis_raw"] = detector(
+            every, method="mahalanobis", tails="both", **stats
+        )
+        out["quality+polarity+residual_mahalanobis_raw"] = detector(
+            every, method="mahalanobis", combine="joint", **stats
+        )
+        out["quality+polarity+residual_knn20_raw"] = detector(
+            every, method="knn", n_neighbors=20, combine="joint", **stats
+        )
+        out["residual_mahalanobis_raw"] = detector(residual_columns, method="mahalanobis", statistics=("residual",))
+        # Ablation of the default (never chosen as a default): it less each statistic, and less each quality column.
+        out[f"{ABLATION_PREFIX}residual"] = detector(both, method="mahalanobis", statistics=("quality", "polarity"))
+        out[f"{ABLATION_PREFIX}polarity"] = detector(
+            quality_columns + residual_columns, method="mahalanobis", statistics=("quality", "residual")
+        )
+        out[f"{ABLATION_PREFIX}quality"] = detector(
+            polarity_columns + residual_columns, method="mahalanobis", statistics=("polarity", "residual")
+        )
+        out[f"{ABLATION_PREFIX}one-sided tails"] = out["quality+polarity+residual_fisher_mahalanobis_raw"]
         for drop in quality_columns:
-            kept = [i for i in both if i != drop]
+            kept = [i for i in every if i != drop]
             out[f"{ABLATION_PREFIX}{names[drop]}"] = detector(kept, method="mahalanobis", **stats)
     for log_positive in (True, False):
         tag = "log" if log_positive else "raw"
@@ -466,7 +494,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = np.array([r["label"] for r in rows])
     groups = np.array([r["group"] for r in rows])
     sets = np.array([r["set"] for r in rows])
-    picture = set(DEFAULT_STATS) - {"quality", "polarity"}
+    picture = set(DEFAULT_STATS) - {"quality", "polarity", "residual"}
     posterior_columns = np.flatnonzero([statistic_of(n) in picture for n in names])
     nelbo = [i for i, n in enumerate(names) if n == "anomaly_nelbo"]
     scorers = candidates(names, posterior_columns, nelbo[0] if nelbo else None)
@@ -484,8 +512,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "config": {
             "stats": list(config.stats),
-            "detector_features": "quality_*: the quality columns of the default statistics; quality+polarity_*: "
-            "those and the polarity column (fisher: one Gaussian per statistic, Fisher's method); posterior_*: "
+            "detector_features": "quality_*: the quality columns of the default statistics; quality+polarity_*, "
+            "quality+polarity+residual_*: those and the polarity (and residual) column (fisher: one Gaussian per "
+            "statistic, Fisher's method, both tails; fisher1: polarity and residual tested on one side); posterior_*: "
             "the other default statistics (anomaly_nelbo is scored on its own)",
             "per_source": task.spec["per_source"],
             "seeds": list(seeds),

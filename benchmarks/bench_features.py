@@ -384,7 +384,7 @@ def compute_features(task: ds.TaskData, encoder: Any, work: Path, reference: Any
             mu, logvar = pixel_mu_logvar(frames, dim)
             # The baselines get the same `motion` statistics: the camera steps of the same frames.
             steps = step_motion(frames)
-            quality = frame_quality(frames, mu, logvar, None)
+            quality = frame_quality(frames, None)
             pix_rows.append(clip_statistics(mu, logvar, config.stats, times=times, steps=steps, quality=quality))
             frame_steps.append(steps)
             frame_q.append(quality)

@@ -75,12 +75,13 @@ def naive_opencv_features(
     import cv2
 
     from featkit.motion import step_motion
-    from featkit.polarity import frame_polarity, polarity_frames
+    from featkit.polarity import polarity_frames
     from featkit.quality import frame_quality
-    from featkit.stats import clip_statistics, needs_motion, needs_polarity, needs_quality
+    from featkit.reduce import measure_decoded
+    from featkit.stats import DECODED_MEASURES, clip_statistics, needs_decoded, needs_motion, needs_quality
 
-    if needs_polarity(stats) and scorer is None:
-        raise ValueError("The polarity statistic needs scorer=, an encoder with a decoder.")
+    if needs_decoded(stats) and scorer is None:
+        raise ValueError("The polarity and residual statistics need scorer=, an encoder with a decoder.")
 
     keep = {int(i) for i in wanted}
     mu_by_frame: dict[int, np.ndarray] = {}
@@ -125,15 +126,14 @@ def naive_opencv_features(
         mu, logvar = np.stack([mu_by_frame[f] for f in present]), np.stack([lv_by_frame[f] for f in present])
         quality = None
         if needs_quality(stats):
-            quality = frame_quality(np.stack([rgb_by_frame[f] for f in present]), mu, logvar, None)
-        polarity = None
-        if needs_polarity(stats):
-            polarity = np.full(len(present), np.nan)
+            quality = frame_quality(np.stack([rgb_by_frame[f] for f in present]), None)
+        decoded = None
+        if needs_decoded(stats):
+            decoded = np.full((len(present), len(DECODED_MEASURES)), np.nan)
             middle = present.index(int(polarity_frames(np.asarray(present))))
             t1 = time.perf_counter()
-            polarity[middle] = frame_polarity(
-                scorer, rgb_by_frame[present[middle]][None], mu[middle : middle + 1], logvar[middle : middle + 1]
-            )[0]
+            one = slice(middle, middle + 1)
+            decoded[one] = measure_decoded(scorer, rgb_by_frame[present[middle]][None], mu[one], logvar[one], stats)
             encode_s += time.perf_counter() - t1
         rows.append(
             clip_statistics(
@@ -143,7 +143,7 @@ def naive_opencv_features(
                 times=np.array(present, dtype=np.float64) / fps,  # index / fps: what a naive user does
                 steps=step_motion(np.stack([rgb_by_frame[f] for f in present])) if needs_motion(stats) else None,
                 quality=quality,
-                polarity=polarity,
+                decoded=decoded,
             )
         )
     return np.stack(rows), {"read_s": read_s, "encode_s": encode_s, "frames_read": i}

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 DEFAULT_STATS,
                 times=times,
                 steps=step_motion(clip),
-                quality=frame_quality(clip, mu, logvar, None),
+                quality=frame_quality(clip, None),
             )
         )
     m, w, s, d = (np.stack(rows[k]) for k in ("motion", "weighted", "speed", "default"))

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             speed = latent_speed(mu, jac, times)
             for name, fit in candidates.items():
                 feats[name].append(np.r_[fit(mu, jac, times), speed])
-            quality = frame_quality(clip, mu, logvar, None)
+            quality = frame_quality(clip, None)
             rows.append(
                 clip_statistics(mu, logvar, DEFAULT_STATS, times=times, steps=step_motion(clip), quality=quality)
             )

@@ -98,7 +98,7 @@ def _features(per_motion: int, seed: int, cache: Path) -> tuple[np.ndarray, list
                         DEFAULT_STATS,
                         times=times,
                         steps=step_motion(frames),
-                        quality=frame_quality(frames, mu, logvar, None),
+                        quality=frame_quality(frames, None),
                     )
                 )
                 motion.append(m)
@@ -136,7 +136,7 @@ def _digit_features(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray
                 DEFAULT_STATS,
                 times=times,
                 steps=step_motion(frames),
-                quality=frame_quality(frames, mu, logvar, None),
+                quality=frame_quality(frames, None),
             )
         )
         digit.append(str(labels[i]))

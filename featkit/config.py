@@ -38,6 +38,7 @@ DEFAULT_STATS: tuple[str, ...] = (
     "motion_speed",
     "quality",
     "polarity",
+    "residual",
 )
 
 #: What runs the float32 default encoder: LiteRT (its shipped TensorFlow Lite model), Keras, or auto (LiteRT).

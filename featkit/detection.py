@@ -5,13 +5,17 @@ default statistics), it scores new clips by how dense the normal clips are
 around them, the approach the literature finds stronger than reconstruction
 error or likelihood (``../shared/docs/anchors.md``: feature density beats
 reconstruction error; an ELBO ranks simple images as "normal"). By default it
-scores the ``quality`` columns (:mod:`featkit.quality`) and the ``polarity``
-column (:mod:`featkit.polarity`), which do not describe the scene: on the
-statistics of the picture a new scene is as far from the training clips as a
-corruption (``bench_anomaly``: ROC AUC 0.47 across sources). Each statistic
-gets one Gaussian (Mahalanobis distance, Ledoit-Wolf covariance) and their
-chi-squared tail probabilities are combined by Fisher's method, so the single
-polarity column is not averaged away by the nine quality columns. Which
+scores the ``quality`` columns (:mod:`featkit.quality`), the ``polarity``
+column (:mod:`featkit.polarity`) and the ``residual`` column
+(:mod:`featkit.residual`), which do not describe the scene: on the statistics
+of the picture a new scene is as far from the training clips as a corruption
+(``bench_anomaly``: ROC AUC 0.47 across sources). Each statistic gets one
+Gaussian (Mahalanobis distance, Ledoit-Wolf covariance) and their tail
+probabilities are combined by Fisher's method, so a single column is not
+averaged away by the eight quality columns. ``polarity`` and ``residual`` are
+tested on one side only, the side a corruption moves them to (a VAE explains a
+natural frame better than its negative, and misses its detail rather than its
+flat regions); a clean clip far out on the other side is not flagged. Which
 columns, which density estimate, which combination and which preprocessing
 are the defaults was decided on photos held out by source
 (``benchmarks/pilot_anomaly_residual.py``, ``benchmarks/pilot_anomaly_picture.py``,
@@ -33,13 +37,19 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from featkit.exceptions import ConfigError
 from featkit.transformers import _column_names, statistic_of
 
-__all__ = ["COMBINES", "METHODS", "ClipAnomalyDetector"]
+__all__ = ["ANOMALOUS_TAILS", "COMBINES", "METHODS", "TAILS", "ClipAnomalyDetector"]
 
 #: Density estimates :class:`ClipAnomalyDetector` can score with.
 METHODS: tuple[str, ...] = ("knn", "mahalanobis", "gmm", "isolation_forest")
 #: How the columns of several statistics are scored: one density of them all, or one per statistic
 #: ("auto": "fisher" for the Mahalanobis method, which has a tail law to combine, else "joint").
 COMBINES: tuple[str, ...] = ("auto", "joint", "fisher")
+#: Which tail of a statistic is tested: "both" (a chi-squared law of its Mahalanobis distance), or for a
+#: one-column statistic "lower" / "upper" (a normal tail of its standardised value).
+TAILS: tuple[str, ...] = ("both", "lower", "upper")
+#: The side a corruption moves each one-column statistic to, which ``tails="auto"`` tests alone: an inverted
+#: picture lowers ``polarity``; occlusions and noise put the VAE's error in flat regions, raising ``residual``.
+ANOMALOUS_TAILS: dict[str, str] = {"polarity": "lower", "residual": "upper"}
 
 # Columns never negative in the training clips (standard deviations, absolute changes, sigma) are compared on
 # a log scale; the floor keeps a clip whose motion is exactly 0 (a frozen picture) finite but far away.
@@ -90,6 +100,13 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         many degrees of freedom as the statistic has columns (Fisher's
         method): a clip far out in *one* statistic (the single column of
         ``polarity``) is not drowned by the many columns of another.
+    tails : "auto", "both" or dict, default="auto"
+        Which tail of each statistic counts as anomalous, with ``combine="fisher"``.
+        ``"auto"``: the side of :data:`ANOMALOUS_TAILS` for ``polarity`` and
+        ``residual`` (one-sided normal tail probabilities of their standardised
+        value), both tails for the others. ``"both"``: both tails everywhere.
+        A dict maps statistic names to ``"both"``, ``"lower"`` or ``"upper"``
+        (the others: both); one side needs a one-column statistic.
     feature_names : array-like of str, optional
         Names of the columns of ``X`` when it is not a DataFrame.
     log_positive : bool, default=False
@@ -126,6 +143,8 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         ``combine`` as resolved.
     column_groups_ : list of ndarray of int
         Positions in ``columns_`` of each statistic's columns (one group for ``combine="joint"``).
+    tails_ : tuple of str
+        The tail tested for each group of ``column_groups_`` (``"both"`` unless one-sided).
     log_columns_ : ndarray of shape (len(columns_),), bool
         Of those, the ones taken on a log scale.
     offset_ : float
@@ -145,6 +164,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "statistics": [tuple, list, None],
         "combine": [StrOptions(set(COMBINES))],
+        "tails": [StrOptions({"auto", "both"}), dict],
         "feature_names": ["array-like", None],
         "log_positive": ["boolean"],
         "whiten": ["boolean"],
@@ -159,8 +179,9 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         *,
         n_neighbors: int = 5,
         n_components: int = 4,
-        statistics: Sequence[str] | None = ("quality", "polarity"),
+        statistics: Sequence[str] | None = ("quality", "polarity", "residual"),
         combine: str = "auto",
+        tails: str | dict[str, str] = "auto",
         feature_names: Sequence[str] | None = None,
         log_positive: bool = False,
         whiten: bool = False,
@@ -173,6 +194,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         self.n_components = n_components
         self.statistics = statistics
         self.combine = combine
+        self.tails = tails
         self.feature_names = feature_names
         self.log_positive = log_positive
         self.whiten = whiten
@@ -187,6 +209,7 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         if self.statistics is None:
             self.statistics_ = None
             self.column_groups_ = [np.arange(n_features)]
+            self.tails_ = ("both",)
             return np.arange(n_features)
         names = _column_names(self, n_features)
         if names is None:
@@ -202,13 +225,14 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
             raise ConfigError(
                 f"X has no columns of the statistics {wanted!r} (its columns: "
                 f"{', '.join(map(str, names[:4]))} …). Extract with the default statistics (they include "
-                "'quality' and 'polarity'), or pass the statistics X has."
+                "'quality', 'polarity' and 'residual'), or pass the statistics X has."
             )
         if len(present) < len(wanted):
             missing = [st for st in wanted if st not in present]
             warnings.warn(
                 f"X has no columns of the statistics {missing}; scoring {list(present)} only. Files extracted "
-                "before featkit had the 'polarity' statistic lack it: re-extract them to score it too.",
+                "before featkit had the 'polarity' and 'residual' statistics lack them: re-extract them to score "
+                "them too.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -216,9 +240,26 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         columns = np.flatnonzero(np.isin(of, present))
         if self.combine_ == "joint":
             self.column_groups_ = [np.arange(len(columns))]
+            self.tails_ = ("both",)
         else:
             self.column_groups_ = [np.flatnonzero(of[columns] == st) for st in present]
+            self.tails_ = tuple(self._tail_of(st, len(g)) for st, g in zip(present, self.column_groups_, strict=True))
         return columns
+
+    def _tail_of(self, statistic: str, n_columns: int) -> str:
+        if self.tails == "both":
+            return "both"
+        if self.tails == "auto":
+            return ANOMALOUS_TAILS.get(statistic, "both") if n_columns == 1 else "both"
+        tail = self.tails.get(statistic, "both")
+        if tail not in TAILS:
+            raise ConfigError(f"tails[{statistic!r}] must be one of {TAILS}. Got {tail!r}.")
+        if tail != "both" and n_columns != 1:
+            raise ConfigError(
+                f"tails[{statistic!r}]={tail!r} tests one side of one column, and {statistic!r} has {n_columns} "
+                "columns: use 'both' for it."
+            )
+        return tail
 
     def _fit_preprocess(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -343,8 +384,9 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
             return -dist.mean(axis=1)
         if self.method == "mahalanobis" and self.combine_ == "fisher":
             groups = self._z_groups(Z)
+            tails = self.tails_ if len(groups) == len(self.tails_) else ("both",) * len(groups)
             return np.sum(
-                [_chi2_logsf(m.mahalanobis(Z[:, g]), len(g)) for m, g in zip(self._model, groups, strict=True)], axis=0
+                [_log_tail(m, Z[:, g], tail) for m, g, tail in zip(self._model, groups, tails, strict=True)], axis=0
             )
         if self.method == "mahalanobis":
             return -0.5 * self._model.mahalanobis(Z)
@@ -382,6 +424,16 @@ class ClipAnomalyDetector(OutlierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _log_tail(model: Any, Z: np.ndarray, tail: str) -> np.ndarray:
+    """Log tail probability of each row under a fitted Gaussian: chi-squared of the distance, or one normal side."""
+    if tail == "both":
+        return _chi2_logsf(model.mahalanobis(Z), Z.shape[1])
+    from scipy.special import log_ndtr
+
+    z = (Z[:, 0] - model.location_[0]) / np.sqrt(max(float(model.covariance_[0, 0]), 1e-12))
+    return log_ndtr(-z) if tail == "upper" else log_ndtr(z)
 
 
 def _chi2_logsf(d2: np.ndarray, k: int) -> np.ndarray:

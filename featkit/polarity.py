@@ -39,7 +39,9 @@ def polarity_frames(samples: np.ndarray) -> np.ndarray:
     return np.asarray(samples)[len(samples) // 2]
 
 
-def frame_polarity(encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+def frame_polarity(
+    encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray, *, return_reconstruction: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``log nelbo(255 - x) - log nelbo(x)`` of each frame, in float64.
 
     Parameters
@@ -49,11 +51,16 @@ def frame_polarity(encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.
     frames : ndarray of shape (n, S, S, 3), uint8
     mu, logvar : ndarray of shape (n, d)
         The frames' posterior (saves encoding them again).
+    return_reconstruction : bool, default=False
+        Also return the decoder's reconstruction of the frames (what
+        :func:`featkit.residual.flat_residual` measures), which this computes anyway.
 
     Returns
     -------
-    ndarray of shape (n,), float64
+    polarity : ndarray of shape (n,), float64
         Positive when the model explains the frame better than its negative.
+    reconstruction : ndarray of shape (n, S, S, 3), float32
+        Only with ``return_reconstruction``: the decoder's mean of ``mu``, in [0, 1].
 
     Raises
     ------
@@ -66,7 +73,8 @@ def frame_polarity(encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.
     frames = np.asarray(frames, dtype=np.uint8)
     n = len(frames)
     if n == 0:
-        return np.zeros(0)
+        empty = np.zeros(0)
+        return (empty, np.zeros((0, *frames.shape[1:]), np.float32)) if return_reconstruction else empty
     if not getattr(encoder, "has_decoder", False):
         raise EncoderError(
             f"Encoder {getattr(encoder, 'name', encoder)!r} cannot measure polarity: it has no decoder. Use the "
@@ -80,4 +88,5 @@ def frame_polarity(encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.
     terms = {"beta": encoder.beta, "obs_var": encoder.obs_var}
     own = negative_elbo(frames, recon[:n], mu, logvar, **terms)
     other = negative_elbo(negative, recon[n:], mu_neg, logvar_neg, **terms)
-    return np.log(np.maximum(other, _FLOOR)) - np.log(np.maximum(own, _FLOOR))
+    polarity = np.log(np.maximum(other, _FLOOR)) - np.log(np.maximum(own, _FLOOR))
+    return (polarity, recon[:n]) if return_reconstruction else polarity

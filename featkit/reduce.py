@@ -16,25 +16,27 @@ from featkit.io.sampling import ClipPlan
 from featkit.motion import step_motion
 from featkit.polarity import frame_polarity, polarity_frames
 from featkit.quality import frame_quality
+from featkit.residual import flat_residual
 from featkit.stats import (
-    POLARITY_STATISTICS,
+    DECODED_MEASURES,
+    DECODED_STATISTICS,
     SCORE_STATISTICS,
     clip_statistics,
     feature_names,
+    needs_decoded,
     needs_motion,
-    needs_polarity,
     needs_quality,
     needs_scores,
 )
 from featkit.store import VideoResult
 
-__all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video", "stats_for_encoder"]
+__all__ = ["ClipReducer", "check_scoring", "encode_frames", "encode_video", "measure_decoded", "stats_for_encoder"]
 
 
 def stats_for_encoder(encoder: Any, stats: Sequence[str]) -> tuple[str, ...]:
-    """``stats``, less ``polarity`` when they are :data:`featkit.DEFAULT_STATS` and the encoder has no decoder.
+    """``stats`` less the statistics that need a decoder, if they are :data:`featkit.DEFAULT_STATS` and it has none.
 
-    The default set's one statistic that needs a decoder is dropped for encoders
+    The default set's statistics that need a decoder are dropped for encoders
     without one (SavedModels, TF Hub modules, encoder-only ``.keras`` files), so
     that ``featkit extract --encoder ...`` with no ``--stats`` keeps working; asked
     for by name, it still needs a decoder (:func:`check_scoring`).
@@ -43,19 +45,46 @@ def stats_for_encoder(encoder: Any, stats: Sequence[str]) -> tuple[str, ...]:
 
     stats = tuple(stats)
     if stats == DEFAULT_STATS and not getattr(encoder, "has_decoder", False):
-        return tuple(s for s in stats if s not in POLARITY_STATISTICS)
+        return tuple(s for s in stats if s not in DECODED_STATISTICS)
     return stats
 
 
 def check_scoring(encoder: Any, stats: Sequence[str]) -> None:
     """Raise EncoderError before any work when ``stats`` needs scores the encoder cannot give."""
-    if (needs_scores(stats) or needs_polarity(stats)) and not getattr(encoder, "has_decoder", False):
-        wanted = [s for s in stats if s in SCORE_STATISTICS or s in POLARITY_STATISTICS]
+    if (needs_scores(stats) or needs_decoded(stats)) and not getattr(encoder, "has_decoder", False):
+        wanted = [s for s in stats if s in SCORE_STATISTICS or s in DECODED_STATISTICS]
         raise EncoderError(
             f"The statistics {wanted} need an encoder with a decoder (to score frames), and encoder "
             f"{getattr(encoder, 'name', encoder)!r} has none. Use the default encoder or a .keras file holding "
             "a whole featkit VAE, or drop them from the statistics."
         )
+
+
+def measure_decoded(
+    encoder: Any, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray, stats: Sequence[str]
+) -> np.ndarray:
+    """The decoder pass of some frames: their :data:`~featkit.stats.DECODED_MEASURES` (NaN where ``stats`` lacks one).
+
+    One decoder call serves both measurements: polarity needs the frames' reconstruction anyway, and the
+    residual is measured on it; with ``residual`` alone, only the frames are decoded.
+
+    Returns
+    -------
+    ndarray of shape (n, 2), float64
+        Columns ``polarity`` (:func:`featkit.polarity.frame_polarity`) and ``residual``
+        (:func:`featkit.residual.flat_residual`).
+
+    """
+    out = np.full((len(frames), len(DECODED_MEASURES)), np.nan)
+    if "polarity" in stats:
+        out[:, 0], recon = frame_polarity(encoder, frames, mu, logvar, return_reconstruction=True)
+    elif "residual" in stats:
+        recon = encoder.decode(mu)
+    else:
+        return out
+    if "residual" in stats:
+        out[:, 1] = flat_residual(frames, recon)
+    return out
 
 
 def encode_frames(
@@ -164,13 +193,14 @@ class ClipReducer:
         self._quality: np.ndarray | None = None
         self._motion = needs_motion(self.stats)
         self._steps: np.ndarray | None = None
-        # Polarity (only for `polarity`) is measured on one frame per clip: those frames' ids, sorted.
-        self._polarity_ids = (
+        # The decoder's measurements (only for `polarity` and `residual`) are taken on one frame per clip: those
+        # frames' ids, sorted.
+        self._decoded_ids = (
             np.unique([polarity_frames(plan.frame_indices[plan.clip_samples(c)]) for c in range(n)]).astype(np.int64)
-            if needs_polarity(self.stats) and n
+            if needs_decoded(self.stats) and n
             else None
         )
-        self._polarity: np.ndarray | None = None
+        self._decoded: np.ndarray | None = None
         self._previous_frame: np.ndarray | None = None
 
     @property
@@ -189,16 +219,16 @@ class ClipReducer:
             return
         frame_ids = np.asarray(frame_ids, dtype=np.int64)
         mu, logvar, scores = encode_frames(self.encoder, frames, self.stats)
-        quality = frame_quality(frames, mu, logvar, self._previous_frame) if self._needs_quality else None
+        quality = frame_quality(frames, self._previous_frame) if self._needs_quality else None
         steps = step_motion(frames, self._previous_frame) if self._motion else None
-        polarity = self._measure_polarity(frame_ids, frames, mu, logvar)
+        decoded = self._measure_decoded(frame_ids, frames, mu, logvar)
         if self._needs_quality or self._motion:
             self._previous_frame = np.array(frames[-1])
         if self._frames is not None:
             self._frames.append((frame_ids, mu, logvar))
         if self._mu is None:
             self._ids, self._mu, self._logvar, self._scores = frame_ids, mu, logvar, scores
-            self._quality, self._steps, self._polarity = quality, steps, polarity
+            self._quality, self._steps, self._decoded = quality, steps, decoded
         else:
             self._ids = np.concatenate([self._ids, frame_ids])
             self._mu = np.concatenate([self._mu, mu])
@@ -206,7 +236,7 @@ class ClipReducer:
             self._scores = None if scores is None else np.concatenate([self._scores, scores])
             self._quality = None if quality is None else np.concatenate([self._quality, quality])
             self._steps = None if steps is None else np.concatenate([self._steps, steps])
-            self._polarity = None if polarity is None else np.concatenate([self._polarity, polarity])
+            self._decoded = None if decoded is None else np.concatenate([self._decoded, decoded])
         newest = int(frame_ids[-1])
         plan = self.plan
         while self.n_done < plan.n_clips and self._last[self.n_done] <= newest:
@@ -215,7 +245,7 @@ class ClipReducer:
             scores = None if self._scores is None else self._scores[pos]
             quality = None if self._quality is None else self._quality[pos]
             steps = None if self._steps is None else self._steps[pos]
-            polarity = None if self._polarity is None else self._polarity[pos]
+            decoded = None if self._decoded is None else self._decoded[pos]
             # Microseconds: decoders report the same timestamp with different float rounding (decord and
             # PyAV differed by 1e-9 s), which would otherwise reach the slope's last bits.
             times = np.round(self._starts[fids], 6)
@@ -228,21 +258,21 @@ class ClipReducer:
                     times=times,
                     steps=steps,
                     quality=quality,
-                    polarity=polarity,
+                    decoded=decoded,
                 )
             )
         self._forget_reduced()
 
-    def _measure_polarity(
+    def _measure_decoded(
         self, frame_ids: np.ndarray, frames: np.ndarray, mu: np.ndarray, logvar: np.ndarray
     ) -> np.ndarray | None:
-        """Polarity of the window's frames some clip measures it on, NaN for the others (None if not needed)."""
-        if self._polarity_ids is None:
+        """:data:`DECODED_MEASURES` of the window's frames a clip measures them on, NaN elsewhere (None: not needed)."""
+        if self._decoded_ids is None:
             return None
-        out = np.full(len(frame_ids), np.nan)
-        hit = np.isin(frame_ids, self._polarity_ids)
+        out = np.full((len(frame_ids), len(DECODED_MEASURES)), np.nan)
+        hit = np.isin(frame_ids, self._decoded_ids)
         if hit.any():
-            out[hit] = frame_polarity(self.encoder, frames[hit], mu[hit], logvar[hit])
+            out[hit] = measure_decoded(self.encoder, frames[hit], mu[hit], logvar[hit], self.stats)
         return out
 
     def _forget_reduced(self) -> None:
@@ -259,8 +289,8 @@ class ClipReducer:
             self._quality = self._quality[keep]
         if self._steps is not None:
             self._steps = self._steps[keep]
-        if self._polarity is not None:
-            self._polarity = self._polarity[keep]
+        if self._decoded is not None:
+            self._decoded = self._decoded[keep]
 
     def result(self) -> VideoResult:
         """The finished video.

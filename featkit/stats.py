@@ -23,8 +23,11 @@ which :class:`featkit.ClipAnomalyDetector` scores by default.
 
 ``polarity`` (:mod:`featkit.polarity`) is one column: how much better the VAE
 explains the clip's middle frame than that frame's photographic negative, a log
-ratio of negative ELBOs that inverted colours flip; it needs an encoder with a
-decoder (the default has one).
+ratio of negative ELBOs that inverted colours flip. ``residual``
+(:mod:`featkit.residual`) is one column too: how much of the VAE's error on that
+frame falls where the frame is flat, which occlusions and noise raise. Both
+come from one decoder pass (:data:`DECODED_STATISTICS`) and need an encoder with
+a decoder (the default has one).
 
 A statistic of :data:`SCORE_STATISTICS` (``anomaly``) instead reduces per-frame
 scores from :meth:`featkit.encoders.Encoder.score` to one column with its own
@@ -41,13 +44,15 @@ from featkit.motion import MOTION_COLUMNS, SPEED_COLUMNS, clip_motion, clip_spee
 from featkit.polarity import POLARITY_COLUMN
 from featkit.posterior import LOGVAR_RANGE, posterior_sigma
 from featkit.quality import FRAME_QUALITY, QUALITY_COLUMNS, clip_quality
+from featkit.residual import RESIDUAL_COLUMN
 
 __all__ = [
+    "DECODED_MEASURES",
+    "DECODED_STATISTICS",
     "DEFINITION_VERSIONS",
     "FIXED_COLUMNS",
     "LOGVAR_RANGE",
     "MOTION_STATISTICS",
-    "POLARITY_STATISTICS",
     "QUALITY_STATISTICS",
     "SCORE_STATISTICS",
     "STATISTICS",
@@ -55,8 +60,8 @@ __all__ = [
     "clip_statistics",
     "definition_versions",
     "feature_names",
+    "needs_decoded",
     "needs_motion",
-    "needs_polarity",
     "needs_quality",
     "needs_scores",
 ]
@@ -90,15 +95,20 @@ _Optional = np.ndarray | None
 _Reduce = Callable[[np.ndarray, np.ndarray, _Optional, _Optional, _Optional, _Optional, _Optional], np.ndarray]
 
 
-def _polarity(p: np.ndarray) -> np.ndarray:
-    """Mean of the frames' polarity where measured (the reducer measures one frame per clip)."""
-    measured = p[np.isfinite(p)]
+#: Per-frame measurements of the decoder pass, the columns of ``decoded=`` of :func:`clip_statistics`.
+DECODED_MEASURES: tuple[str, ...] = ("polarity", "residual")
+
+
+def _decoded(d: np.ndarray, measure: str) -> np.ndarray:
+    """Mean of one decoded measurement over the frames where it was measured (the reducer measures one per clip)."""
+    values = d[:, DECODED_MEASURES.index(measure)]
+    measured = values[np.isfinite(values)]
     return np.array([measured.mean() if len(measured) else np.nan])
 
 
-#: name -> (description, function of (mu, logvar, scores, times, steps, quality, polarity) in float64 returning
+#: name -> (description, function of (mu, logvar, scores, times, steps, quality, decoded) in float64 returning
 #: shape (d,), or the width of :data:`FIXED_COLUMNS` for those statistics; ``scores`` / ``times`` / ``steps`` /
-#: ``quality`` / ``polarity`` are None unless a statistic needing them is asked for).
+#: ``quality`` / ``decoded`` are None unless a statistic needing them is asked for).
 STATISTICS: dict[str, tuple[str, _Reduce]] = {
     "mu_mean": ("mean of the posterior mean over the clip", lambda mu, lv, sc, t, m, q, p: mu.mean(axis=0)),
     "mu_std": ("standard deviation of the posterior mean over the clip", lambda mu, lv, sc, t, m, q, p: mu.std(axis=0)),
@@ -144,7 +154,14 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
         "frame over that for the frame itself (featkit.polarity): positive when the model explains the picture "
         "better the right way round, negated by inverted colours; unitless (a log ratio); needs an encoder with "
         "a decoder",
-        lambda mu, lv, sc, t, m, q, p: _polarity(p),
+        lambda mu, lv, sc, t, m, q, p: _decoded(p, "polarity"),
+    ),
+    "residual": (
+        "residual: log of the mean squared reconstruction error of the clip's middle frame over its flattest "
+        "quarter (4-px tiles of lowest grey variance) over that of the whole frame (featkit.residual): negative "
+        "when the VAE's error sits in the detail, as in natural frames, raised by occluding patches and noise; "
+        "unitless (a log ratio, at most log 4); needs an encoder with a decoder",
+        lambda mu, lv, sc, t, m, q, p: _decoded(p, "residual"),
     ),
     "logvar_mean": (
         "mean posterior log variance over the clip",
@@ -162,8 +179,8 @@ STATISTICS: dict[str, tuple[str, _Reduce]] = {
 #: one column. motion 2: the median of the steps' velocities (1 was one least-squares fit of all steps);
 #: motion 3 and motion_speed 2: fitted to the pixels (before, to the latent path through the encoder's
 #: response to probing moves), motion_speed the size of motion (1 was the mean absolute step velocity);
-#: quality 2: 9 columns, ``quality_scale`` added (1 had 8).
-DEFINITION_VERSIONS: dict[str, int] = {"motion": 3, "motion_speed": 2, "quality": 2}
+#: quality 2: 9 columns, ``quality_scale`` added (1 had 8); quality 3: 8 columns, ``quality_kl`` dropped.
+DEFINITION_VERSIONS: dict[str, int] = {"motion": 3, "motion_speed": 2, "quality": 3}
 
 #: Statistics that need each frame's presentation time (``times=`` of :func:`clip_statistics`).
 TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed", "quality"})
@@ -171,8 +188,8 @@ TIME_STATISTICS: frozenset[str] = frozenset({"mu_slope", "motion", "motion_speed
 MOTION_STATISTICS: frozenset[str] = frozenset({"motion", "motion_speed"})
 #: Statistics that need per-frame quality measurements (``quality=`` of :func:`clip_statistics`).
 QUALITY_STATISTICS: frozenset[str] = frozenset({"quality"})
-#: Statistics that need each frame's :func:`featkit.polarity.frame_polarity` (``polarity=``; NaN where unmeasured).
-POLARITY_STATISTICS: frozenset[str] = frozenset({"polarity"})
+#: Statistics that need the decoder pass of :data:`DECODED_MEASURES` (``decoded=``; NaN where unmeasured).
+DECODED_STATISTICS: frozenset[str] = frozenset(DECODED_MEASURES)
 
 #: Statistics of per-frame scores rather than of the posterior: name -> its single column's name.
 SCORE_STATISTICS: dict[str, str] = {"anomaly": "anomaly_nelbo"}
@@ -183,6 +200,7 @@ FIXED_COLUMNS: dict[str, tuple[str, ...]] = {
     "motion_speed": SPEED_COLUMNS,
     "quality": QUALITY_COLUMNS,
     "polarity": (POLARITY_COLUMN,),
+    "residual": (RESIDUAL_COLUMN,),
 }
 
 
@@ -206,9 +224,9 @@ def needs_quality(stats: Sequence[str]) -> bool:
     return any(s in QUALITY_STATISTICS for s in stats)
 
 
-def needs_polarity(stats: Sequence[str]) -> bool:
-    """Whether any of ``stats`` needs :func:`featkit.polarity.frame_polarity` (and so a decoder)."""
-    return any(s in POLARITY_STATISTICS for s in stats)
+def needs_decoded(stats: Sequence[str]) -> bool:
+    """Whether any of ``stats`` needs the decoder pass of :data:`DECODED_MEASURES` (and so a decoder)."""
+    return any(s in DECODED_STATISTICS for s in stats)
 
 
 def feature_names(stats: Sequence[str], latent_dim: int) -> list[str]:
@@ -246,7 +264,7 @@ def clip_statistics(
     times: np.ndarray | None = None,
     steps: np.ndarray | None = None,
     quality: np.ndarray | None = None,
-    polarity: np.ndarray | None = None,
+    decoded: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce one clip's posterior to a feature row.
 
@@ -267,13 +285,14 @@ def clip_statistics(
         :func:`featkit.motion.step_motion` of the frames (row 0, the step
         into the clip, is not used); required when ``stats`` holds a
         statistic of :data:`MOTION_STATISTICS`.
-    quality : ndarray of shape (T, 5), optional
+    quality : ndarray of shape (T, 4), optional
         :func:`featkit.quality.frame_quality` of the frames; required when
         ``stats`` holds a statistic of :data:`QUALITY_STATISTICS`.
-    polarity : ndarray of shape (T,), optional
-        :func:`featkit.polarity.frame_polarity` of the frames, NaN where not
+    decoded : ndarray of shape (T, 2), optional
+        Columns of :data:`DECODED_MEASURES`: :func:`featkit.polarity.frame_polarity`
+        and :func:`featkit.residual.flat_residual` of the frames, NaN where not
         measured; required when ``stats`` holds a statistic of
-        :data:`POLARITY_STATISTICS`.
+        :data:`DECODED_STATISTICS`.
 
     Returns
     -------
@@ -336,17 +355,18 @@ def clip_statistics(
             f"The statistics {[s for s in stats if s in QUALITY_STATISTICS]} need per-frame quality measurements "
             "(featkit.quality.frame_quality); pass quality=... . Received: quality=None"
         )
-    if polarity is not None:
-        polarity = np.asarray(polarity, dtype=np.float64)
-        if polarity.shape != mu.shape[:1]:
+    if decoded is not None:
+        decoded = np.asarray(decoded, dtype=np.float64)
+        want = (mu.shape[0], len(DECODED_MEASURES))
+        if decoded.shape != want:
             raise ValueError(
-                f"polarity must have one value (or NaN) per frame, shape ({mu.shape[0]},). "
-                f"Received: polarity.shape={polarity.shape}"
+                f"decoded must have one row of {DECODED_MEASURES} (or NaN) per frame, shape {want}. "
+                f"Received: decoded.shape={decoded.shape}"
             )
-    elif needs_polarity(stats):
+    elif needs_decoded(stats):
         raise ValueError(
-            f"The statistics {[s for s in stats if s in POLARITY_STATISTICS]} need each frame's polarity "
-            "(featkit.polarity.frame_polarity; NaN where unmeasured); pass polarity=... . Received: polarity=None"
+            f"The statistics {[s for s in stats if s in DECODED_STATISTICS]} need each frame's decoded measurements "
+            f"{DECODED_MEASURES} (NaN where unmeasured); pass decoded=... . Received: decoded=None"
         )
-    rows = [STATISTICS[s][1](mu, logvar, scores, times, steps, quality, polarity) for s in stats]
+    rows = [STATISTICS[s][1](mu, logvar, scores, times, steps, quality, decoded) for s in stats]
     return np.concatenate(rows).astype(np.float32)

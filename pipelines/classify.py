@@ -68,11 +68,11 @@ DIRECTION_GROUPS: tuple[str, ...] = ("mu_slope", "mu_delta", "motion", "motion_s
 #: picture. On a camera-motion task of moving footage every other group is noise that the balance alone does
 #: not silence with a few labels (``benchmarks/pilot_motion_fit.py``'s moving set: 0.67 -> 0.75 at 10 labels).
 MOTION_GROUPS: tuple[str, ...] = ("motion", "motion_speed")
-#: Statistic groups left out when ``stats`` is None: ``polarity`` says whether a clip's colours are inverted,
-#: which no content or motion task asks, and as a one-column group the balance can weigh it like a 128-column
-#: one (tests/integration/test_pipelines.py's pattern task: 0.98 balanced accuracy without it, 0.88 with it).
-#: Name it in ``stats`` to use it.
-LEFT_OUT_BY_DEFAULT: tuple[str, ...] = ("polarity",)
+#: Statistic groups left out when ``stats`` is None: ``polarity`` says whether a clip's colours are inverted and
+#: ``residual`` whether the VAE's error sits in flat regions, which no content or motion task asks, and as
+#: one-column groups the balance can weigh each like a 128-column one (tests/integration/test_pipelines.py's
+#: pattern task: 0.98 balanced accuracy without polarity, 0.88 with it). Name them in ``stats`` to use them.
+LEFT_OUT_BY_DEFAULT: tuple[str, ...] = ("polarity", "residual")
 #: Folds of the inner cross-validation by video that chooses within :data:`TUNING_GRID`.
 INNER_FOLDS = 3
 

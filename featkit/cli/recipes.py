@@ -97,6 +97,7 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
             contamination=args.contamination,
             statistics=statistics,
             combine=args.combine,
+            tails=args.tails,
         )
         print(
             f"{args.method} detector fitted on {len(r['columns'])} columns of {r['n_clips']} clips of "
@@ -169,10 +170,11 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
     )
     fit.add_argument(
         "--statistics",
-        default="quality,polarity",
+        default="quality,polarity,residual",
         metavar="STATS",
-        help="comma-separated statistic groups to score, or 'all' for every column (quality,polarity: the "
-        "columns that do not describe the scene; a file without polarity is scored on quality, with a warning)",
+        help="comma-separated statistic groups to score, or 'all' for every column (quality,polarity,residual: "
+        "the columns that do not describe the scene; a file without polarity or residual is scored on what it "
+        "has, with a warning)",
     )
     fit.add_argument(
         "--combine",
@@ -180,6 +182,13 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="one density of all the columns (joint), or one per statistic combined by Fisher's method "
         "(fisher; mahalanobis only); auto = fisher for mahalanobis, else joint",
+    )
+    fit.add_argument(
+        "--tails",
+        choices=("auto", "both"),
+        default="auto",
+        help="with fisher: test polarity and residual on the side a corruption moves them to (auto), or both "
+        "tails of every statistic (both)",
     )
     fit.add_argument("--n-neighbors", type=int, default=5, help="neighbours for knn (5)")
     fit.add_argument(

@@ -89,7 +89,9 @@ def test_scores_only_the_named_statistics():
     rng = np.random.default_rng(3)
     names = ["mu_mean_00", "mu_mean_01", *QUALITY_COLUMNS]
     X = rng.normal(size=(150, len(names)))
-    with pytest.warns(UserWarning, match=r"no columns of the statistics \['polarity'\]; scoring \['quality'\]"):
+    with pytest.warns(
+        UserWarning, match=r"no columns of the statistics \['polarity', 'residual'\]; scoring \['quality'\]"
+    ):
         det = ClipAnomalyDetector(feature_names=names).fit(X)
     assert det.statistics_ == ("quality",)
     assert det.columns_.tolist() == list(range(2, len(names)))
@@ -116,15 +118,72 @@ def test_fisher_lets_a_one_column_statistic_count():
     inverted[:, -1] -= 4.0
     normal = rng.normal(size=(2000, len(names)))
     flagged = {}
+    kw = {"feature_names": names, "statistics": ("quality", "polarity"), "tails": "both"}
     for combine in ("fisher", "joint"):
-        det = ClipAnomalyDetector(feature_names=names, combine=combine).fit(X)
+        det = ClipAnomalyDetector(combine=combine, **kw).fit(X)
         assert det.statistics_ == ("quality", "polarity")
-        assert [len(g) for g in det.column_groups_] == ([9, 1] if combine == "fisher" else [10])
+        assert [len(g) for g in det.column_groups_] == ([8, 1] if combine == "fisher" else [9])
         flagged[combine] = float((det.predict(inverted) == -1).mean())
         assert (det.predict(normal) == -1).mean() < 0.04  # both thresholds still hold on normal clips
-    assert ClipAnomalyDetector(feature_names=names).fit(X).combine_ == "fisher"  # auto, for mahalanobis
+    assert ClipAnomalyDetector(**kw).fit(X).combine_ == "fisher"  # auto, for mahalanobis
     # Measured: 0.86 against 0.62.
     assert flagged["fisher"] > flagged["joint"] + 0.1
+
+
+def test_one_sided_tails_flag_the_side_a_corruption_moves_to():
+    """tails="auto": polarity counts when it falls (inversion), residual when it rises; the other side is normal."""
+    from featkit.detection import ANOMALOUS_TAILS
+    from featkit.quality import QUALITY_COLUMNS
+
+    rng = np.random.default_rng(9)
+    names = [*QUALITY_COLUMNS, "polarity_nelbo", "residual_flat"]
+    X = rng.normal(size=(400, len(names)))
+    normal = rng.normal(size=(2000, len(names)))
+    auto = ClipAnomalyDetector(feature_names=names).fit(X)
+    both = ClipAnomalyDetector(feature_names=names, tails="both").fit(X)
+    assert auto.statistics_ == ("quality", "polarity", "residual")
+    assert auto.tails_ == ("both", "lower", "upper")
+    assert both.tails_ == ("both",) * 3
+    assert ANOMALOUS_TAILS == {"polarity": "lower", "residual": "upper"}
+    for det in (auto, both):
+        assert (det.predict(normal) == -1).mean() < 0.04
+    rate = {}
+    for column, shift in (
+        ("polarity_nelbo", -4.0),
+        ("polarity_nelbo", 4.0),
+        ("residual_flat", 4.0),
+        ("residual_flat", -4.0),
+    ):
+        moved = rng.normal(size=(200, len(names)))
+        moved[:, names.index(column)] += shift
+        rate[column, shift] = {k: float((d.predict(moved) == -1).mean()) for k, d in (("auto", auto), ("both", both))}
+    for anomalous in (("polarity_nelbo", -4.0), ("residual_flat", 4.0)):
+        # One side has twice the tail probability's resolution there: flagged more often than with both tails.
+        assert rate[anomalous]["auto"] > rate[anomalous]["both"] > 0.3
+    for harmless in (("polarity_nelbo", 4.0), ("residual_flat", -4.0)):
+        assert rate[harmless]["auto"] < 0.05 < rate[harmless]["both"]
+    # The score is the sum over statistics of log tail probabilities: one-sided, a normal tail of the z-score.
+    from scipy.stats import norm
+
+    one = ClipAnomalyDetector(feature_names=["residual_flat"], statistics=("residual",)).fit(X[:, -1:])
+    z = (X[:5, -1] - X[:, -1].mean()) / X[:, -1].std()
+    np.testing.assert_allclose(one.score_samples(X[:5, -1:]), norm.logsf(z), rtol=1e-6)
+
+
+def test_tails_are_validated():
+    from featkit.exceptions import ConfigError
+    from featkit.quality import QUALITY_COLUMNS
+
+    names = [*QUALITY_COLUMNS, "polarity_nelbo"]
+    X = np.random.default_rng(10).normal(size=(40, len(names)))
+    with pytest.raises(ConfigError, match=r"tails\['quality'\]='upper' tests one side of one column"):
+        ClipAnomalyDetector(feature_names=names, statistics=("quality", "polarity"), tails={"quality": "upper"}).fit(X)
+    with pytest.raises(ConfigError, match=r"tails\['polarity'\] must be one of"):
+        ClipAnomalyDetector(feature_names=names, statistics=("quality", "polarity"), tails={"polarity": "down"}).fit(X)
+    with pytest.raises(ValueError, match="tails"):
+        ClipAnomalyDetector(feature_names=names, tails="left").fit(X)
+    det = ClipAnomalyDetector(feature_names=names, statistics=("quality", "polarity"), tails={"polarity": "upper"})
+    assert det.fit(X).tails_ == ("both", "upper")
 
 
 def test_fisher_needs_the_gaussian_tail():
@@ -260,7 +319,7 @@ def test_cli_fit_refuses_a_file_without_the_scored_columns(anomaly_files, capsys
     base, files = anomaly_files
     model = base / "never.skops"
     assert main(["anomaly", "fit", str(files["narrow"]), "-o", str(model)]) == 2
-    assert "no columns of the statistics ('quality', 'polarity')" in capsys.readouterr().err
+    assert "no columns of the statistics ('quality', 'polarity', 'residual')" in capsys.readouterr().err
     assert not model.exists()
     assert main(["anomaly", "fit", str(files["narrow"]), "-o", str(model), "--statistics", "mu_mean"]) == 0
 

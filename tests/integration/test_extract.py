@@ -40,7 +40,7 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
         assert names == feature_names(DEFAULT_STATS, encoder.latent_dim)
         width = max(2, len(str(encoder.latent_dim - 1)))  # mu_mean_00 for d = 32, mu_mean_000 for d = 128
         assert names[0] == f"mu_mean_{0:0{width}d}"
-        assert names[-(10 + len(QUALITY_COLUMNS)) :] == [
+        assert names[-(11 + len(QUALITY_COLUMNS)) :] == [
             f"mu_delta_{encoder.latent_dim - 1:0{width}d}",
             "motion_x",
             "motion_y",
@@ -52,8 +52,9 @@ def test_layout_read_back_with_plain_h5py(extracted, labelled_tree, encoder):
             "motion_speed_rotate",
             *QUALITY_COLUMNS,
             "polarity_nelbo",
+            "residual_flat",
         ]
-        assert len(names) == f["features"].shape[1] == 6 * encoder.latent_dim + 8 + len(QUALITY_COLUMNS) + 1
+        assert len(names) == f["features"].shape[1] == 6 * encoder.latent_dim + 8 + len(QUALITY_COLUMNS) + 2
         assert f["features"].compression is None  # uncompressed: loads 10x faster (benchmarks/bench_load.py)
         assert f["features"].chunks is not None
         paths = [p.decode() for p in f["videos/path"][()]]

@@ -40,8 +40,8 @@ from tests.shipped import default_latent_dim
 def test_load_features_filters_match_the_full_read(class_features):
     X, y, groups, names = load_features(class_features)
     videos = load_videos(class_features)
-    # The default statistics: 6 per latent, 8 of camera motion, 9 of quality, 1 of polarity.
-    assert X.shape == (48, 6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS) + 1)
+    # The default statistics: 6 per latent, 8 of camera motion, 8 of quality, 1 of polarity, 1 of residual.
+    assert X.shape == (48, 6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS) + 2)
     assert X.dtype == np.float32
     assert list(np.unique(y)) == ["bar", "square", "stripes"]
     assert np.array_equal(np.bincount(groups), np.full(12, 4))
@@ -254,8 +254,8 @@ def test_video_extractor_in_grid_search_decodes_each_video_once(class_videos, cl
 def test_video_extractor_errors(tmp_path, class_videos):
     broken = vf.write_zero_bytes(tmp_path / "empty.mp4")
     ext = VideoFeatureExtractor(clip_len=4, aggregate="mean_std").fit([str(broken)])
-    assert len(ext.get_feature_names_out()) == 2 * (6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS) + 1)
-    assert ext.get_feature_names_out()[-1] == "polarity_nelbo_std"
+    assert len(ext.get_feature_names_out()) == 2 * (6 * default_latent_dim() + 8 + len(QUALITY_COLUMNS) + 2)
+    assert ext.get_feature_names_out()[-1] == "residual_flat_std"
     with pytest.raises(VideoOpenError, match=r"empty\.mp4"):
         ext.transform([str(broken)])
     with pytest.raises(ValueError, match="wrap it in a list"):
