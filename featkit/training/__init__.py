@@ -19,13 +19,49 @@ The VAE's architecture lives in :mod:`featkit.encoders.vae`.
 
 from __future__ import annotations
 
-from featkit.training.config import DEFAULT_CROP_SCALES, TrainConfig, TrainResult
-from featkit.training.data import TrainingWarning, split_videos
-from featkit.training.frames import collect_frames, random_crops, read_views
-from featkit.training.init_model import architecture_of, load_vae_file
-from featkit.training.job import train_vae_on_videos
-from featkit.training.report import summary_lines
-from featkit.training.trainer import VAETrainer, reconstruct
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads each name on first use
+    from featkit.training.config import DEFAULT_CROP_SCALES, TrainConfig, TrainResult
+    from featkit.training.data import TrainingWarning, split_videos
+    from featkit.training.frames import collect_frames, random_crops, read_views
+    from featkit.training.init_model import architecture_of, load_vae_file
+    from featkit.training.job import train_vae_on_videos
+    from featkit.training.report import summary_lines
+    from featkit.training.trainer import VAETrainer, reconstruct
+
+#: Where each public name lives; loaded on first use (PEP 562), so that importing one submodule (the CLI's
+#: `featkit.training.command`, for `featkit --help`) does not import numpy through the others.
+_HOMES = {
+    "DEFAULT_CROP_SCALES": "config",
+    "TrainConfig": "config",
+    "TrainResult": "config",
+    "TrainingWarning": "data",
+    "split_videos": "data",
+    "collect_frames": "frames",
+    "random_crops": "frames",
+    "read_views": "frames",
+    "architecture_of": "init_model",
+    "load_vae_file": "init_model",
+    "train_vae_on_videos": "job",
+    "summary_lines": "report",
+    "VAETrainer": "trainer",
+    "reconstruct": "trainer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"featkit.training.{_HOMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'featkit.training' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = [
     "DEFAULT_CROP_SCALES",

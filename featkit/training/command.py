@@ -14,9 +14,6 @@ import warnings
 from typing import Any
 
 from featkit.training.config import TrainConfig
-from featkit.training.data import TrainingWarning
-from featkit.training.job import train_vae_on_videos
-from featkit.training.report import summary_lines
 
 __all__ = ["add_arguments", "run_cli"]
 
@@ -109,6 +106,11 @@ def add_arguments(parser: Any) -> None:
 
 def run_cli(args: Any) -> int:
     """Run ``featkit train`` from parsed arguments; return the exit code (errors propagate)."""
+    # Here, not at the top: `featkit --help` builds this command's parser, and these import numpy (~0.1 s).
+    from featkit.training.data import TrainingWarning
+    from featkit.training.job import train_vae_on_videos
+    from featkit.training.report import summary_lines
+
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     default_show = warnings.showwarning
 
