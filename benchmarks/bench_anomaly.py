@@ -326,43 +326,46 @@ def candidates(names: Sequence[str], posterior_columns: np.ndarray, nelbo_column
     if polarity_columns:
         # With polarity: one density of both (joint), or one per statistic combined by Fisher's method.
         stats = {"statistics": ("quality", "polarity")}
-        out["quality+polarity_fisher_mahalanobis_raw"] = detector(
-            both, method="mahalanobis", combine="fisher", tails="both", **stats
-        )
-        out["quality+polarity_fisher1_mahalanobis_raw"] = detector(
-            both, method="mahalanobis", combine="fisher", **stats
-        )
+        gauss = {"method": "mahalanobis", "combine": "fisher", "law": "gaussian"}
+        out["quality+polarity_fisher_mahalanobis_raw"] = detector(both, tails="both", **gauss, **stats)
+        out["quality+polarity_fisher1_mahalanobis_raw"] = detector(both, **gauss, **stats)
         out["quality+polarity_mahalanobis_raw"] = detector(both, method="mahalanobis", combine="joint", **stats)
         out["quality+polarity_knn20_raw"] = detector(both, method="knn", n_neighbors=20, combine="joint", **stats)
         out["quality+polarity_gmm4_raw"] = detector(both, method="gmm", n_components=4, combine="joint", **stats)
-        out["polarity_mahalanobis_raw"] = detector(polarity_columns, method="mahalanobis", statistics=("polarity",))
+        out["polarity_mahalanobis_raw"] = detector(
+            polarity_columns, method="mahalanobis", law="gaussian", statistics=("polarity",)
+        )
     if polarity_columns and residual_columns:
-        # The decoder's two cues: "fisher1" tests each on the side a corruption moves it to (tails="auto").
+        # The decoder's two cues. "fisher1": each tested on the side a corruption moves it to (tails="auto");
+        # "_t": every statistic read against a Student t fitted to the training clips (law="t"), else Gaussian.
         every = both + residual_columns
         stats = {"statistics": ("quality", "polarity", "residual")}
-        out["quality+polarity+residual_fisher1_mahalanobis_raw"] = detector(every, method="mahalanobis", **stats)
+        maha = {"method": "mahalanobis"}
+        out["quality+polarity+residual_fisher1_t_mahalanobis_raw"] = detector(every, **maha, **stats)
+        out["quality+polarity+residual_fisher_t_mahalanobis_raw"] = detector(every, tails="both", **maha, **stats)
+        out["quality+polarity+residual_fisher1_mahalanobis_raw"] = detector(every, law="gaussian", **maha, **stats)
         out["quality+polarity+residual_fisher_mahalanobis_raw"] = detector(
-            every, method="mahalanobis", tails="both", **stats
+            every, tails="both", law="gaussian", **maha, **stats
         )
-        out["quality+polarity+residual_mahalanobis_raw"] = detector(
-            every, method="mahalanobis", combine="joint", **stats
-        )
+        out["quality+polarity+residual_mahalanobis_raw"] = detector(every, combine="joint", **maha, **stats)
         out["quality+polarity+residual_knn20_raw"] = detector(
             every, method="knn", n_neighbors=20, combine="joint", **stats
         )
-        out["residual_mahalanobis_raw"] = detector(residual_columns, method="mahalanobis", statistics=("residual",))
-        # Ablation of the default (never chosen as a default): it less each statistic, and less each quality column.
-        out[f"{ABLATION_PREFIX}residual"] = detector(both, method="mahalanobis", statistics=("quality", "polarity"))
+        out["residual_mahalanobis_raw"] = detector(residual_columns, law="gaussian", statistics=("residual",), **maha)
+        # Ablation of the default (never chosen as a default): it less each statistic, with both tails, with
+        # the Gaussian law, and less each quality column.
+        out[f"{ABLATION_PREFIX}residual"] = detector(both, statistics=("quality", "polarity"), **maha)
         out[f"{ABLATION_PREFIX}polarity"] = detector(
-            quality_columns + residual_columns, method="mahalanobis", statistics=("quality", "residual")
+            quality_columns + residual_columns, statistics=("quality", "residual"), **maha
         )
         out[f"{ABLATION_PREFIX}quality"] = detector(
-            polarity_columns + residual_columns, method="mahalanobis", statistics=("polarity", "residual")
+            polarity_columns + residual_columns, statistics=("polarity", "residual"), **maha
         )
-        out[f"{ABLATION_PREFIX}one-sided tails"] = out["quality+polarity+residual_fisher_mahalanobis_raw"]
+        out[f"{ABLATION_PREFIX}one-sided tails"] = out["quality+polarity+residual_fisher_t_mahalanobis_raw"]
+        out[f"{ABLATION_PREFIX}the t law"] = out["quality+polarity+residual_fisher1_mahalanobis_raw"]
         for drop in quality_columns:
             kept = [i for i in every if i != drop]
-            out[f"{ABLATION_PREFIX}{names[drop]}"] = detector(kept, method="mahalanobis", **stats)
+            out[f"{ABLATION_PREFIX}{names[drop]}"] = detector(kept, **maha, **stats)
     for log_positive in (True, False):
         tag = "log" if log_positive else "raw"
         for k in (5, 20):
@@ -514,7 +517,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "stats": list(config.stats),
             "detector_features": "quality_*: the quality columns of the default statistics; quality+polarity_*, "
             "quality+polarity+residual_*: those and the polarity (and residual) column (fisher: one Gaussian per "
-            "statistic, Fisher's method, both tails; fisher1: polarity and residual tested on one side); posterior_*: "
+            "statistic, Fisher's method, both tails; fisher1: polarity and residual tested on one side; _t: the "
+            "Student t law with fitted degrees of freedom, else Gaussian); posterior_*: "
             "the other default statistics (anomaly_nelbo is scored on its own)",
             "per_source": task.spec["per_source"],
             "seeds": list(seeds),

@@ -98,6 +98,7 @@ def _cmd_anomaly(args: argparse.Namespace) -> int:
             statistics=statistics,
             combine=args.combine,
             tails=args.tails,
+            law=args.law,
         )
         print(
             f"{args.method} detector fitted on {len(r['columns'])} columns of {r['n_clips']} clips of "
@@ -189,6 +190,13 @@ def _add_anomaly(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="with fisher: test polarity and residual on the side a corruption moves them to (auto), or both "
         "tails of every statistic (both)",
+    )
+    fit.add_argument(
+        "--law",
+        choices=("t", "gaussian"),
+        default="t",
+        help="with fisher: read each statistic's distance against a Student t with degrees of freedom fitted "
+        "to the normal clips (t), or against the Gaussian's chi-squared law (gaussian)",
     )
     fit.add_argument("--n-neighbors", type=int, default=5, help="neighbours for knn (5)")
     fit.add_argument(

@@ -165,9 +165,42 @@ def test_one_sided_tails_flag_the_side_a_corruption_moves_to():
     # The score is the sum over statistics of log tail probabilities: one-sided, a normal tail of the z-score.
     from scipy.stats import norm
 
-    one = ClipAnomalyDetector(feature_names=["residual_flat"], statistics=("residual",)).fit(X[:, -1:])
+    kw = {"feature_names": ["residual_flat"], "statistics": ("residual",)}
+    one = ClipAnomalyDetector(law="gaussian", **kw).fit(X[:, -1:])
     z = (X[:5, -1] - X[:, -1].mean()) / X[:, -1].std()
     np.testing.assert_allclose(one.score_samples(X[:5, -1:]), norm.logsf(z), rtol=1e-6)
+    assert one.dof_ == [np.inf]
+
+
+def test_the_t_law_fits_heavy_tails_and_reads_distances_against_them():
+    """law="t": degrees of freedom by maximum likelihood; scores are scipy's F and t tails at those."""
+    from scipy import stats
+
+    from featkit.quality import QUALITY_COLUMNS
+
+    names = [*QUALITY_COLUMNS, "residual_flat"]
+    k = len(QUALITY_COLUMNS)
+    heavy = stats.multivariate_t(np.zeros(k + 1), np.eye(k + 1), df=4).rvs(4000, random_state=2)
+    light = np.random.default_rng(2).normal(size=(4000, k + 1))
+    det = ClipAnomalyDetector(feature_names=names, threshold_folds=None).fit(heavy)
+    assert det.tails_ == ("both", "upper")
+    assert 3.0 < det.dof_[0] < 5.5  # the quality group's 8 columns, drawn with 4
+    assert det.dof_[1] < 8  # the one residual column, drawn with 4 too (one column is a noisier estimate)
+    assert ClipAnomalyDetector(feature_names=names, threshold_folds=None).fit(light).dof_[0] > 100
+    # The score is the sum of log tails: F(k, ν) of the quality distance, one t tail of the residual.
+    Z = (heavy - heavy.mean(0)) / heavy.std(0)
+    q, r = det._model
+    nu_q, nu_r = det.dof_
+    want = stats.f.logsf(q.mahalanobis(Z[:10, :k]) * nu_q / (nu_q - 2) / k, k, nu_q)
+    z = (Z[:10, k] - r.location_[0]) / np.sqrt(r.covariance_[0, 0])
+    want = want + stats.t.logsf(z * np.sqrt(nu_r / (nu_r - 2)), nu_r)
+    np.testing.assert_allclose(det.score_samples(heavy[:10]), want, rtol=1e-8)
+    # Far tails stay finite and ordered (scipy's logsf is -inf there).
+    far = np.zeros((3, k + 1))
+    far[:, 0] = [1e3, 1e6, 1e150]
+    scores = det.score_samples(heavy.mean(0) + far * heavy.std(0))
+    assert np.isfinite(scores).all()
+    assert scores[0] > scores[1] > scores[2]
 
 
 def test_tails_are_validated():
@@ -296,6 +329,25 @@ def test_cli_fit_and_score_flag_corrupted_videos(anomaly_files, capsys):
     # polarity (the default scores it with quality): inverted copies fall out too; measured 3 of 4, against 1 of 4
     # on the quality columns alone (these synthetic scenes are only roughly natural; photographs: test_polarity.py).
     assert anomalous["inverted"] >= 3
+
+
+def test_cli_passes_the_combination_settings_to_the_saved_detector(anomaly_files):
+    from featkit.cli import main
+    from featkit.pipelines.classify import load_model
+
+    base, files = anomaly_files
+    model = base / "gaussian.skops"
+    argv = ["anomaly", "fit", str(files["normal"]), "-o", str(model), "--law", "gaussian", "--tails", "both"]
+    assert main(argv) == 0
+    det = load_model(model)["model"]
+    assert (det.law, det.tails) == ("gaussian", "both")
+    assert det.dof_ == [np.inf] * 3
+    assert det.tails_ == ("both",) * 3
+    default = base / "default.skops"
+    assert main(["anomaly", "fit", str(files["normal"]), "-o", str(default)]) == 0
+    det = load_model(default)["model"]
+    assert det.tails_ == ("both", "lower", "upper")
+    assert all(2.0 < nu <= 1000.0 for nu in det.dof_)
 
 
 def test_cli_refuses_a_file_of_another_feature_layout(anomaly_files, capsys):
