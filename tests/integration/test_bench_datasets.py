@@ -377,8 +377,11 @@ def test_run_end_to_end_on_tiny_tasks(tmp_path, encoder):
     assert set(saved["evaluations"]) == {"mnist_class", "mnist_direction", "camera_motion", "camera_axis"}
     assert saved["encoder"]["sha256"] == encoder.identity()["sha256"]
     d = encoder.latent_dim
-    # 6 statistics per latent, 8 motion and 9 quality columns, for the VAE and the pixels alike.
-    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == 6 * d + 17
+    # 6 statistics per latent, 8 motion and the quality columns, for the VAE and the pixels alike.
+    from featkit.quality import QUALITY_COLUMNS
+
+    width = 6 * d + 8 + len(QUALITY_COLUMNS)
+    assert saved["representations"]["vae"]["dim"] == saved["representations"]["pixels"]["dim"] == width
     assert saved["representations"]["vae_motion"]["dim"] == 8
     assert saved["tasks"]["moving_mnist"]["n_videos"] == 20
     assert saved["machine"]["cpu_model"]

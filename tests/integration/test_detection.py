@@ -182,11 +182,12 @@ def test_the_t_law_fits_heavy_tails_and_reads_distances_against_them():
     k = len(QUALITY_COLUMNS)
     heavy = stats.multivariate_t(np.zeros(k + 1), np.eye(k + 1), df=4).rvs(4000, random_state=2)
     light = np.random.default_rng(2).normal(size=(4000, k + 1))
-    det = ClipAnomalyDetector(feature_names=names, threshold_folds=None).fit(heavy)
+    kw = {"feature_names": names, "statistics": ("quality", "residual"), "threshold_folds": None}
+    det = ClipAnomalyDetector(**kw).fit(heavy)
     assert det.tails_ == ("both", "upper")
     assert 3.0 < det.dof_[0] < 5.5  # the quality group's 8 columns, drawn with 4
     assert det.dof_[1] < 8  # the one residual column, drawn with 4 too (one column is a noisier estimate)
-    assert ClipAnomalyDetector(feature_names=names, threshold_folds=None).fit(light).dof_[0] > 100
+    assert ClipAnomalyDetector(**kw).fit(light).dof_[0] > 100
     # The score is the sum of log tails: F(k, ν) of the quality distance, one t tail of the residual.
     Z = (heavy - heavy.mean(0)) / heavy.std(0)
     q, r = det._model

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -61,6 +61,10 @@ def test_path_columns_ignore_time_direction_and_a_shift(mu, shift):
     forward = clip_quality(per_frame, mu, times)
     assert np.isfinite(forward).all()
     np.testing.assert_allclose(clip_quality(per_frame, mu[::-1], times), forward, atol=1e-9)
+    # Away from the still line (mean step 1e-12), where the float rounding of the shift itself decides
+    # (Hypothesis found steps of 1e-12 still before a shift of 1 and moving after it).
+    steps = np.linalg.norm(np.diff(mu, axis=0), axis=1)
+    assume(len(steps) == 0 or steps.mean() == 0.0 or steps.mean() > 1e-9)
     np.testing.assert_allclose(clip_quality(per_frame, mu + shift, times), forward, atol=1e-6)
 
 
