@@ -369,7 +369,9 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int = FPS) 
         # One thread: the bitstream is then the same on every machine and run.
         stream.options = {"crf": "18", "preset": "fast", "threads": "1"}
         for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
+            # Converted here: the conversion inside encode() varied from run to run.
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(format="yuv420p")
+            container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
 

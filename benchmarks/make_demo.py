@@ -88,7 +88,7 @@ def cut_into_segments(
             vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
             vs.options = {"preset": "veryfast", "crf": "26"}
             for image in part:
-                dst.mux(vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+                dst.mux(vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")))
             dst.mux(vs.encode(None))
         os.replace(tmp, path)
         written.append(path)

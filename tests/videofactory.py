@@ -393,6 +393,19 @@ def _rate(fps: float | Fraction) -> Fraction:
     return rate
 
 
+def _open_output(path: Path, options: Mapping[str, str] | None = None) -> av.container.OutputContainer:
+    # bitexact: Matroska and WebM otherwise write a random segment UID, so
+    # two writes of the same frames would differ in their bytes.
+    return av.open(str(path), "w", options={"fflags": "+bitexact", **dict(options or {})})
+
+
+def _encoder_frame(image: np.ndarray, stream: av.video.stream.VideoStream) -> av.VideoFrame:
+    # Converted here, not by ``stream.encode``: PyAV 18's conversion inside
+    # encode() gave other YUV pixels from run to run (libx264 files of the
+    # same frames differed about one write in four); ``reformat`` does not.
+    return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=stream.pix_fmt)
+
+
 def _encode_all(
     container: av.container.OutputContainer,
     stream: av.video.stream.VideoStream,
@@ -400,7 +413,7 @@ def _encode_all(
     pts: Sequence[int] | None = None,
 ) -> None:
     for i, image in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame = _encoder_frame(image, stream)
         if pts is not None:
             frame.pts = int(pts[i])
             frame.time_base = stream.codec_context.time_base
@@ -471,7 +484,7 @@ def write_video(
     frames = _check_frames(frames)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options=dict(container_options or {})) as container:
+    with _open_output(path, container_options) as container:
         stream = _open_video_stream(
             container,
             frames,
@@ -655,7 +668,7 @@ def write_vfr_video(
         codec_options = {"bf": "0"}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    with _open_output(path) as container:
         stream = _open_video_stream(
             container,
             frames,
@@ -712,7 +725,7 @@ def write_packed_bframes_avi(path: PathLike, frames: np.ndarray, fps: float | Fr
         with av.open(str(plain)) as source:
             stream = source.streams.video[0]
             packets = [(bytes(p), p.pts, bool(p.is_keyframe)) for p in source.demux(stream) if p.size]
-            with av.open(str(path), "w") as out:
+            with _open_output(path) as out:
                 target = out.add_stream_from_template(stream)
                 first, *rest = packets
                 vop = first[0].find(b"\x00\x00\x01\xb6")  # the user data goes before the first VOP
@@ -965,7 +978,7 @@ def write_audio_only(
     path = _prepare(path)
     n_samples = max(1, round(duration * sample_rate))
     tone = 0.3 * np.sin(2 * math.pi * 440.0 * np.arange(n_samples) / sample_rate)
-    with av.open(str(path), "w") as container:
+    with _open_output(path) as container:
         stream = container.add_stream(codec, rate=sample_rate)
         stream.layout = "mono"
         sample_fmt = stream.codec_context.codec.audio_formats[0].name
@@ -1003,12 +1016,12 @@ def write_zero_duration(path: PathLike, frames: np.ndarray) -> Path:
     """
     frames = _check_frames(frames)
     path = _prepare(path)
-    with av.open(str(path), "w") as container:
+    with _open_output(path) as container:
         stream = _open_video_stream(
             container, frames, codec="mjpeg", pix_fmt="yuvj444p", rate=Fraction(24), codec_options=None
         )
         for image in [*frames, None]:
-            packets = stream.encode(None if image is None else av.VideoFrame.from_ndarray(image, format="rgb24"))
+            packets = stream.encode(None if image is None else _encoder_frame(image, stream))
             for packet in packets:
                 packet.pts = packet.dts = 0
                 container.mux(packet)
@@ -1031,7 +1044,7 @@ def write_empty_video_stream(path: PathLike, codec: str = "libx264") -> Path:
         ``path``.
     """
     path = _prepare(path)
-    with av.open(str(path), "w") as container:
+    with _open_output(path) as container:
         _open_video_stream(
             container,
             np.zeros((1, 64, 64, 3), np.uint8),

@@ -268,7 +268,8 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = self._av.open(str(self.path), "w")
+        # bitexact: Matroska and WebM would otherwise write a random segment UID.
+        self._container = self._av.open(str(self.path), "w", options={"fflags": "+bitexact"})
         return self
 
     def write(self, frames: np.ndarray) -> None:
@@ -286,7 +287,10 @@ class VideoWriter:
             elif self.codec == "libvpx-vp9":
                 self._stream.options = {"crf": "20", "b": "0"}
         for frame in frames:
-            packet = self._stream.encode(self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24"))
+            # Converted here, not inside encode(): PyAV 18 converted there with
+            # other YUV pixels from run to run, so the same frames gave other files.
+            image = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            packet = self._stream.encode(image.reformat(format=self._stream.pix_fmt))
             self._container.mux(packet)
             self.n_frames += 1
 

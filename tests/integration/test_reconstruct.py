@@ -139,3 +139,16 @@ def test_cli_reconstruct(clip, tmp_path, capsys):
     assert out.stat().st_size > 0
     assert cli_main(["reconstruct", str(tmp_path / "missing.mp4"), "-o", str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm", ".avi"])
+def test_video_writer_gives_the_same_bytes_for_the_same_frames(tmp_path, suffix):
+    from featkit.generative.media import VideoWriter
+
+    frames = natural_frames(24, seed=15, pan=(3, 2))
+    written = set()
+    for i in range(4):
+        with VideoWriter(tmp_path / f"out{i}{suffix}", fps=12) as writer:
+            writer.write(frames)
+        written.add((tmp_path / f"out{i}{suffix}").read_bytes())
+    assert len(written) == 1
