@@ -14,9 +14,10 @@ video. So every decode runs in a worker process of a :class:`DecodePool`:
   ``worker_crashed`` the next one is tried from the start;
 * **windows**: a worker never holds a whole video; it decodes the frames the
   clips need in windows of at most a few MB and streams them. At most
-  ``max_buffered`` windows per video wait in the parent, and at most
-  ``2 * n_jobs`` videos are in flight, so memory does not grow with video
-  length or count.
+  ``max_buffered`` windows per video wait in the parent, 256 MiB of frames
+  for all the videos behind the one being encoded, and at most ``4 * n_jobs``
+  videos are in flight, so memory does not grow with video length or count
+  while a worker runs ahead of a long video on another.
 
 The parent sees, per video and in task order, :class:`VideoStarted`, then
 :class:`FramesDecoded` windows, then :class:`VideoDone` or :class:`VideoFailed`.

@@ -157,8 +157,16 @@ def test_pool_yields_each_video_in_order_in_bounded_windows(tmp_path, monkeypatc
         assert windows[0].frames.shape[1:] == (64, 64, 3)
 
 
-def test_fallbacks_keep_the_order_and_never_deadlock(tmp_path, monkeypatch):
-    """Retries of an early video while later, long ones fill their buffers: everything still arrives, in order."""
+@pytest.mark.parametrize("held_bytes", [None, 1], ids=["default", "no-room-ahead"])
+def test_fallbacks_keep_the_order_and_never_deadlock(tmp_path, monkeypatch, held_bytes):
+    """Retries of an early video while later, long ones fill their buffers: everything still arrives, in order.
+
+    With no room for frames ahead, only the video being handed out is read, and every other worker waits.
+    """
+    import featkit.workers.pool
+
+    if held_bytes is not None:
+        monkeypatch.setattr(featkit.workers.pool, "_HELD_BYTES", held_bytes)
     root = tmp_path / "v"
     vf.write_video(root / "a_vp8.ogv", vf.pattern_frames(60, 64, 64, seed=1), fps=25, codec="libvpx")  # decord: no
     for i, name in enumerate(["b_crash", "c_long", "d_long", "e_hang", "f_long"]):
