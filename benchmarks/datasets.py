@@ -366,12 +366,11 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int = FPS) 
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = int(frames.shape[1]), int(frames.shape[2])
         stream.pix_fmt = "yuv420p"
-        # One thread: the bitstream is then the same on every machine and run.
-        stream.options = {"crf": "18", "preset": "fast", "threads": "1"}
+        # One thread and no macroblock tree: the bitstream is then the same on every machine and run
+        # (x264's mbtree varied with what the process had encoded before).
+        stream.options = {"crf": "18", "preset": "fast", "threads": "1", "mbtree": "0"}
         for image in frames:
-            # Converted here: the conversion inside encode() varied from run to run.
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(format="yuv420p")
-            container.mux(stream.encode(frame))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
         container.mux(stream.encode(None))
     return path
 

@@ -399,13 +399,6 @@ def _open_output(path: Path, options: Mapping[str, str] | None = None) -> av.con
     return av.open(str(path), "w", options={"fflags": "+bitexact", **dict(options or {})})
 
 
-def _encoder_frame(image: np.ndarray, stream: av.video.stream.VideoStream) -> av.VideoFrame:
-    # Converted here, not by ``stream.encode``: PyAV 18's conversion inside
-    # encode() gave other YUV pixels from run to run (libx264 files of the
-    # same frames differed about one write in four); ``reformat`` does not.
-    return av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=stream.pix_fmt)
-
-
 def _encode_all(
     container: av.container.OutputContainer,
     stream: av.video.stream.VideoStream,
@@ -413,7 +406,7 @@ def _encode_all(
     pts: Sequence[int] | None = None,
 ) -> None:
     for i, image in enumerate(frames):
-        frame = _encoder_frame(image, stream)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         if pts is not None:
             frame.pts = int(pts[i])
             frame.time_base = stream.codec_context.time_base
@@ -434,8 +427,14 @@ def _open_video_stream(
     stream.height = int(frames.shape[1])
     stream.width = int(frames.shape[2])
     stream.pix_fmt = pix_fmt
-    if codec_options:
-        stream.options = {str(k): str(v) for k, v in codec_options.items()}
+    options = {str(k): str(v) for k, v in (codec_options or {}).items()}
+    if codec == "libx264":
+        # x264's macroblock-tree rate control gave other bytes for the same frames depending on what the
+        # process had encoded before (VP9, MPEG-4, another size), so a test's data, and any threshold
+        # read from it, changed with the tests that ran first. Without it the files are reproducible.
+        options.setdefault("mbtree", "0")
+    if options:
+        stream.options = options
     return stream
 
 
@@ -1021,7 +1020,7 @@ def write_zero_duration(path: PathLike, frames: np.ndarray) -> Path:
             container, frames, codec="mjpeg", pix_fmt="yuvj444p", rate=Fraction(24), codec_options=None
         )
         for image in [*frames, None]:
-            packets = stream.encode(None if image is None else _encoder_frame(image, stream))
+            packets = stream.encode(None if image is None else av.VideoFrame.from_ndarray(image, format="rgb24"))
             for packet in packets:
                 packet.pts = packet.dts = 0
                 container.mux(packet)

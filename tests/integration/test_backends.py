@@ -167,14 +167,32 @@ def test_pyav_broken_files_raise_video_errors(tmp_path, make):
     assert str(path) in str(info.value)
 
 
-def test_damaged_tail_keeps_the_intact_frames(tmp_path):
+@pytest.mark.parametrize(
+    ("fmt", "fraction"),
+    [
+        *[("h264_mkv", f) for f in (0.44, 0.5, 0.54, 0.6)],
+        pytest.param(
+            "mpeg4_avi",
+            0.66,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known: after a cut inside an MPEG-4 B-frame group the decoder's last output repeats an "
+                "earlier picture (frame 1 at t = 5/24); not fixed yet",
+            ),
+        ),
+    ],
+)
+def test_damaged_tail_keeps_the_intact_frames(tmp_path, fmt, fraction):
+    # Each frame read is the picture shown at its timestamp. With B-frames a cut can keep a P-frame
+    # whose B-frames before it are lost, so the intact frames are not always 0..n-1 (frame 4 after 0).
     frames = vf.pattern_frames(48, 64, 64, kind="counter")
-    src = vf.write_clip(tmp_path, "full", frames, fmt="h264_mkv")
-    path = vf.write_truncated(src, tmp_path / "cut.mkv", 0.6)
+    src = vf.write_clip(tmp_path, "full", frames, fmt=fmt, fps=24)
+    path = vf.write_truncated(src, tmp_path / f"cut{src.suffix}", fraction)
     reader = PyAVReader(path, 64)
     n = reader.info.n_frames
     assert 0 < n < 48
-    assert [vf.decode_counter(f) for f in reader.read(np.arange(n))] == list(range(n))
+    shown = np.rint(np.asarray(reader.info.starts) * 24).astype(int).tolist()
+    assert [vf.decode_counter(f) for f in reader.read(np.arange(n))] == shown
 
 
 def test_backend_choice():
