@@ -51,7 +51,9 @@ def small_tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("variant_videos")
     spec = {
         "square": [vf.ClipSpec("a", "moving_square", seed=1, n_frames=24, motion=(3, 1))],
-        "stripes": [vf.ClipSpec("a", "stripes", seed=2, n_frames=24, motion=(0, 2))],
+        # 1 px a frame (3 px per sampled step): at 2 px (6 px steps of the 16-px square wave) the fit of one
+        # clip found no motion once the test files became reproducible (the periodic pattern's aliasing).
+        "stripes": [vf.ClipSpec("a", "stripes", seed=2, n_frames=24, motion=(0, 1))],
     }
     vf.make_corpus(root, spec)
     return root
