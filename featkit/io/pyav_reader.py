@@ -149,7 +149,7 @@ class PyAVReader:
             header = bytes(stream.codec_context.extradata or b"") if mpeg4 else b""
             try:
                 for packet in container.demux(stream):
-                    if packet.size == 0:  # a flush packet, not a frame
+                    if packet.size == 0 or packet.is_corrupt:  # a flush packet, or one cut short: not a frame
                         continue
                     if mpeg4 and not pts:  # the stream's headers are in its extradata or its first packet
                         packed = _DIVX_PACKED.search(header + bytes(packet)) is not None
@@ -209,6 +209,11 @@ class PyAVReader:
         """
         try:
             for packet in self._container.demux(self._stream):
+                if packet.is_corrupt:
+                    # Cut short (a truncated file's last packet): MPEG-4 Part 2 decoded it as a copy of an
+                    # earlier picture. It is not in the index either.
+                    self._bad_packets += 1
+                    continue
                 try:
                     yield from packet.decode()
                 except self._errors:
