@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featkit.exceptions import VideoDecodeError, VideoOpenError
+from featkit.io.truncation import is_cut_short
 
 __all__ = ["DecordReader", "VideoInfo", "decoder_version"]
 
@@ -118,6 +119,12 @@ class DecordReader:
         self.size = int(size)
         errors = (*_DECODER_ERRORS, decord.DECORDError)
         self._errors = errors
+        if is_cut_short(self.path):
+            # decord's last frames of such a file repeat the one before or carry other frames' times;
+            # "auto" then reads it with PyAV, which keeps each intact frame at its own time.
+            raise VideoDecodeError(
+                self.path, "the file is shorter than its container header says (cut short); decord misreads its tail"
+            )
         try:
             probe = decord.VideoReader(self.path, num_threads=num_threads)
         except errors as exc:

@@ -189,6 +189,21 @@ def test_damaged_tail_keeps_the_intact_frames(tmp_path, fmt, fraction):
     assert [vf.decode_counter(f) for f in reader.read(np.arange(n))] == shown
 
 
+@pytest.mark.parametrize("fmt", ["h264_mkv", "mpeg4_avi", "mjpeg_avi", "vp9_webm"])
+def test_auto_reads_a_file_cut_short_with_pyav(tmp_path, fmt):
+    """decord's last frames of a cut file repeat the one before or carry other times: such files go to PyAV."""
+    frames = vf.pattern_frames(48, 64, 64, kind="counter")
+    src = vf.write_clip(tmp_path, "full", frames, fmt=fmt, fps=24)
+    DecordReader(src, 64).close()  # the whole file is read by decord as before
+    cut = vf.write_truncated(src, tmp_path / f"cut{src.suffix}", 0.7)
+    with pytest.raises(VideoDecodeError, match="cut short"):
+        DecordReader(cut, 64)
+    got = decode_video(str(tmp_path), VideoFile(cut.name, ""), 64, SamplingConfig(clip_len=4, fps=None))
+    assert got.video["backend"] == "pyav"
+    shown = np.rint(np.asarray(got.starts)[got.frame_ids] * 24).astype(int).tolist()
+    assert [vf.decode_counter(f) for f in got.frames] == shown
+
+
 def test_backend_choice():
     assert BACKEND_CHOICES == ("auto", "decord", "pyav")
     assert backends_for("auto", "a/b.mp4") == ("decord", "pyav")
