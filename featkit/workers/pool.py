@@ -253,8 +253,7 @@ class DecodePool:
         worker is always read; when the head waits for a worker, a replacement
         is starting.
         """
-        held = [job.held() for job in jobs if job is not head]
-        room = sum(nbytes for _, nbytes in held) < _HELD_BYTES
+        room = sum(job.held()[1] for job in jobs if job is not head) < _HELD_BYTES
         owing = [
             w
             for w in self._workers
