@@ -34,12 +34,18 @@ _RECYCLE_RSS = 1 << 30
 _MAX_START_FAILURES = 3
 # Seconds a worker may take to start (import numpy and the decoders) on a busy machine.
 _START_TIMEOUT = 120.0
-# Jobs sent to one worker at a time: the one it works on and the next.
-_QUEUE = 2
 # Videos in flight per worker. Videos are handed to the caller in order, so a worker that is ahead of a
 # long video on another waits once its videos' windows are held; with 2 per worker (and start and end
 # messages counted as windows) -j 2 on 200 short clips spent 75 % of one worker's time blocked in send.
 _IN_FLIGHT = 4
+# Jobs sent to one worker at a time: the one it works on and those after it. A worker learns of its next
+# video only when the parent has read the end of the last one, which waits while the parent encodes; with
+# 2 (the current and the next) a worker on 60 short clips at -j 1 waited ~0.5 s in all for work.
+_QUEUE = 4
+# Bytes a worker may send before the parent reads them (the kernel caps it at net.core.wmem_max). The default
+# (~208 KiB) is less than one short clip's window, so a worker blocked in send whenever the parent was
+# encoding: 1.5 s of 15 s on 60 short clips at -j 1. This memory comes on top of max_buffered's.
+_SOCKET_BUFFER = 4 << 20
 # Decoded frames held for videos that are not the caller's current one, all together (bounds the
 # memory that running ahead costs whatever the frame size and n_jobs).
 _HELD_BYTES = 256 << 20
@@ -140,6 +146,9 @@ class DecodePool:
         if self._closed:
             return
         parent, child = socket.socketpair()
+        with contextlib.suppress(OSError):  # only a hint: a smaller buffer is slower, not wrong
+            child.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+            parent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         # Isolated (-I): neither the working directory nor PYTHON* variables reach the worker's sys.path, so a
         # decord.py, av.py or numpy.py lying in the working directory is never imported. It gets this process's
         # import path instead, with featkit's own location first (a source checkout too) and cwd-relative entries
@@ -221,7 +230,7 @@ class DecodePool:
             self._assign(jobs)  # a worker that just finished starts its next video before we encode
 
     def _assign(self, jobs: deque[_Job]) -> None:
-        """Send waiting jobs to workers, in order: idle workers first, then one queued behind a busy one.
+        """Send waiting jobs to workers, in order: idle workers first, then up to ``_QUEUE`` behind a busy one.
 
         A queued job lets a worker go on to its next video without waiting for
         the parent, which may be busy encoding.
