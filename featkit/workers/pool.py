@@ -38,11 +38,9 @@ _START_TIMEOUT = 120.0
 # long video on another waits once its videos' windows are held; with 2 per worker (and start and end
 # messages counted as windows) -j 2 on 200 short clips spent 75 % of one worker's time blocked in send.
 _IN_FLIGHT = 4
-# Jobs sent to one worker at a time: the one it works on and the next. A worker learns of the one after only
-# when the parent has read the end of the last one (~0.5 s of waiting on 60 short clips at -j 1). 4 removed
-# that wait, but then videos queued behind a timed-out and a crashed one were read with their second backend
-# (tests/integration/test_distributed.py); until that is understood, 2.
-_QUEUE = 2
+# Jobs sent to one worker at a time: the one it works on and three more. With 2 a worker learnt of its next
+# video only when the parent had read the end of the last one: ~0.5 s of waiting on 60 short clips at -j 1.
+_QUEUE = 4
 # Bytes a worker may send before the parent reads them (the kernel caps it at net.core.wmem_max). The default
 # (~208 KiB) is less than one short clip's window, so a worker blocked in send whenever the parent was
 # encoding: 1.5 s of 15 s on 60 short clips at -j 1. This memory comes on top of max_buffered's.
@@ -81,6 +79,9 @@ class _Worker:
     ready: bool = False
     queue: deque[_Job] = field(default_factory=deque)  # sent to it; it works on the first
     started: float = field(default_factory=time.monotonic)
+    # It refused a job: it has died, but what it sent before is still to be read, and only the end of that
+    # says which of its jobs it died on (the parent's view lags behind a deep queue).
+    dead: bool = False
 
     @property
     def job(self) -> _Job | None:
@@ -241,7 +242,9 @@ class DecodePool:
                 continue
             # Never behind a later video: that one may wait for us to take its windows, which we take in order.
             ready = [
-                w for w in self._workers if w.ready and len(w.queue) < _QUEUE and all(q.key < job.key for q in w.queue)
+                w
+                for w in self._workers
+                if w.ready and not w.dead and len(w.queue) < _QUEUE and all(q.key < job.key for q in w.queue)
             ]
             if not ready:
                 return
@@ -249,7 +252,10 @@ class DecodePool:
             try:
                 worker.conn.send((job.key, job.attempt, job.task))
             except OSError:
-                self._crashed(worker)  # died while idle; its replacement will take the job
+                if not worker.queue:
+                    self._crashed(worker)  # died while idle; its replacement will take the job
+                    return
+                worker.dead = True  # reading the rest of its messages ends in EOF, and _crashed then
                 return
             worker.queue.append(job)
             job.worker, job.charged = worker, 0.0
@@ -333,6 +339,8 @@ class DecodePool:
             worker.queue.popleft()
             job.worker = None
             self._job_failed(job, reason, text, size, mtime)
+        if worker.dead and not worker.queue and worker in self._workers:
+            self._crashed(worker)  # it died after its last job: nothing to blame, nothing more to read
 
     def _job_failed(self, job: _Job, reason: str, text: str, size: int = -1, mtime_ns: int = -1) -> None:
         """Try the next backend, or end the job with a failure naming every attempt."""

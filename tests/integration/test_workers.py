@@ -195,6 +195,51 @@ def test_fallbacks_keep_the_order_and_never_deadlock(tmp_path, monkeypatch, held
     }
 
 
+def test_a_worker_that_died_ahead_of_the_parent_is_blamed_for_the_right_video(tmp_path, monkeypatch):
+    """The parent reads behind a worker that has run ahead: when a job cannot be sent because the worker has
+    died, the video it died on is the one after what it sent last, not the one the parent is reading."""
+    root = tmp_path / "v"
+    names = ["a", "b", "c", "d", "e_crash", "f", "g"]
+    _videos(root, names, n_frames=12)
+    monkeypatch.setenv(FAULT_ENV, "segfault:e_crash.mp4")  # every backend
+    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=SHORT))
+    events = []
+    with DecodePool(1, timeout=30) as pool:
+        for event in pool.run(tasks):
+            events.append(event)
+            if isinstance(event, VideoDone):
+                time.sleep(1.0)  # the parent encoding: the worker decodes on, then dies on e_crash
+    ended = {e.task.path: type(e).__name__ for e in events if isinstance(e, VideoDone | VideoFailed)}
+    assert ended == {f"{n}.mp4": "VideoDone" for n in names if n != "e_crash"} | {"e_crash.mp4": "VideoFailed"}
+    backend = {e.task.path: e.video["backend"] for e in events if isinstance(e, VideoStarted)}
+    assert {p: b for p, b in backend.items() if p != "e_crash.mp4"} == {f"{n}.mp4": "decord" for n in "abcdfg"}
+    (failed,) = [e for e in events if isinstance(e, VideoFailed)]
+    assert failed.reason == "worker_crashed"
+    assert failed.message.count("died") == 2, failed.message  # decord, then pyav: both on e_crash
+
+
+def test_a_worker_killed_while_idle_behind_the_parent_is_replaced(tmp_path):
+    """Killed (the OOM killer, say) after it sent all its videos but before the parent read them: they all
+    count, and the next videos go to a new worker."""
+    root = tmp_path / "v"
+    names = ["a", "b", "c", "d", "e", "f"]
+    _videos(root, names, n_frames=12)
+    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=SHORT))
+    events, killed = [], []
+    with DecodePool(1, timeout=30) as pool:
+        for event in pool.run(tasks):
+            events.append(event)
+            if isinstance(event, VideoDone) and not killed:
+                time.sleep(1.0)  # it finishes what it was sent and waits for more
+                killed += pool.pids
+                os.kill(killed[0], signal.SIGKILL)
+                psutil.Process(killed[0]).wait(10)
+        assert pool.pids != killed
+    assert [type(e).__name__ for e in events if isinstance(e, VideoDone | VideoFailed)] == ["VideoDone"] * 6
+    assert {e.video["backend"] for e in events if isinstance(e, VideoStarted)} == {"decord"}
+    assert len([e for e in events if isinstance(e, VideoStarted)]) == 6
+
+
 def test_workers_whose_memory_grew_are_replaced_between_videos(tmp_path, monkeypatch):
     """Native decoders keep memory after a long video; a worker over the limit is retired and replaced."""
     import featkit.workers.pool
