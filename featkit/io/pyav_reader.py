@@ -23,7 +23,12 @@ its user data, which is how FFmpeg tells) the reader counts decoded frames
 from the start instead of placing them by label; the pictures equal those of
 the same video stored unpacked (``tests/integration/test_backends.py``).
 Only the wanted frames are converted and kept, so memory does not depend on
-the video's length or resolution beyond one decoded frame.
+the video's length or resolution beyond one decoded frame. Frames that are
+not wanted and that no other frame refers to (most B-frames) are not decoded
+at all (FFmpeg's ``skip_frame = NONREF``, set packet by packet): the wanted
+frames stay bit-identical, since no decoded frame depends on a skipped one.
+At 8 fps of 24-fps H.264 this decodes about a third fewer frames. Should a
+wanted frame still go missing, the reader decodes again without skipping.
 """
 
 from __future__ import annotations
@@ -78,6 +83,9 @@ class PyAVReader:
     ----------
     info : VideoInfo
         Frame count, size (after display rotation), frame times.
+    frames_decoded : int
+        Pictures the decoder has produced so far (skipped frames are not
+        decoded, a seek or a fresh start decodes some again).
 
     Raises
     ------
@@ -99,6 +107,11 @@ class PyAVReader:
         self._graph: Any = None
         self._graph_key: tuple[Any, ...] | None = None
         self._bad_packets = 0
+        # Frames the current read wants, and the last of them: packets of other frames before it are skippable.
+        self._wanted: frozenset[int] = frozenset()
+        self._wanted_last = -1
+        self._skip_unwanted = True  # off for good once a wanted frame went missing with it on
+        self.frames_decoded = 0
         self._index_packets()
         self._open_decoder()
         first = self._next_frame()
@@ -207,21 +220,39 @@ class PyAVReader:
         A frame that is skipped this way and is needed makes :meth:`read` fail;
         the intact frames of a damaged file are still read.
         """
+        context = self._stream.codec_context
+        skipping = False
+        if self._skip_unwanted:
+            context.skip_frame = "DEFAULT"  # a seek keeps the context: start from a known state
         try:
             for packet in self._container.demux(self._stream):
+                if self._skip_unwanted and self._by_pts:
+                    skip = self._unwanted(packet)
+                    if skip != skipping:  # only reference frames are decoded while "NONREF" is set
+                        context.skip_frame, skipping = ("NONREF" if skip else "DEFAULT"), skip
                 if packet.is_corrupt:
                     # Cut short (a truncated file's last packet): MPEG-4 Part 2 decoded it as a copy of an
                     # earlier picture. It is not in the index either.
                     self._bad_packets += 1
                     continue
                 try:
-                    yield from packet.decode()
+                    for frame in packet.decode():
+                        self.frames_decoded += 1
+                        yield frame
                 except self._errors:
                     self._bad_packets += 1
         except self._errors:
             self._bad_packets += 1  # the demuxer met the damage: flush what the decoder holds
             with contextlib.suppress(*self._errors):
                 yield from self._stream.codec_context.decode(None)
+
+    def _unwanted(self, packet: Any) -> bool:
+        """Whether the packet's frame lies before the current read's last wanted frame and is not wanted."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None:
+            return False
+        index = int(np.searchsorted(self._pts, float(stamp)))
+        return index < self._wanted_last and self._pts[index] == stamp and index not in self._wanted
 
     def _next_frame(self) -> Any:
         return next(self._frames, None)
@@ -260,6 +291,8 @@ class PyAVReader:
         while True:
             frame, self._pending = (self._pending, None) if self._pending is not None else (self._next_frame(), None)
             if frame is None:
+                if self._skip_unwanted:
+                    return self._without_skipping(target)
                 raise VideoDecodeError(
                     self.path,
                     f"the video stream ended before frame {target} of {self._n} "
@@ -276,11 +309,19 @@ class PyAVReader:
                     self._by_pts = False
                     self._open_decoder()
                     return self._frame(target)
+                if self._skip_unwanted:
+                    return self._without_skipping(target)
                 raise VideoDecodeError(
                     self.path,
                     f"frame {target} of {self._n} is missing from the decoded stream "
                     f"({self._bad_packets} damaged packets skipped)",
                 )
+
+    def _without_skipping(self, target: int) -> Any:
+        """Decode from the start again with every frame decoded (a wanted frame went missing while skipping)."""
+        self._skip_unwanted = False
+        self._open_decoder()
+        return self._frame(target)
 
     def _convert(self, frame: Any) -> np.ndarray:
         """Rotate, resize and convert one frame through FFmpeg filters (decord's chain), then crop."""
@@ -338,6 +379,8 @@ class PyAVReader:
         if self._container is None:
             self._open_decoder()
         out = np.empty((len(indices), self.size, self.size, 3), dtype=np.uint8)
+        self._wanted = frozenset(int(i) for i in indices)
+        self._wanted_last = max(self._wanted, default=-1)
         for j, raw in enumerate(indices):
             target = int(raw)
             if not 0 <= target < self._n:

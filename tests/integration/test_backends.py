@@ -440,3 +440,35 @@ def test_animated_gif_reads_with_its_frame_delays_through_both_backends(tmp_path
         assert sorted(videos["path"]) == ["anim.gif", "still.gif"]
         assert dict(zip(videos["path"], videos["n_frames"], strict=True)) == {"anim.gif": 20, "still.gif": 1}
     np.testing.assert_array_equal(runs["decord"], runs["pyav"])
+
+
+@pytest.mark.parametrize("name", sorted({**MIXED, **PYAV_ONLY}))
+def test_pyav_skips_frames_no_one_needs_and_the_sampled_ones_stay_exact(tmp_path, name):
+    """At 8 fps of 24, unwanted frames no other frame refers to are not decoded; the wanted ones are unchanged."""
+    frames = vf.pattern_frames(72, 90, 160, kind="gradient", seed=4, motion=(2, 1))
+    path = _write(tmp_path, name, frames, fps=24)
+    with PyAVReader(path, 64) as reference:
+        every = reference.read(np.arange(reference.info.n_frames))  # every frame wanted: nothing skipped
+        assert reference.frames_decoded == reference.info.n_frames
+    from featkit.io.sampling import sample_frame_indices
+
+    with PyAVReader(path, 64) as reader:
+        idx = np.unique(sample_frame_indices(reader.info.starts, reader.info.end, 8.0))
+        got = np.concatenate([reader.read(idx[:10]), reader.read(idx[10:])])  # two windows, as the workers read
+        decoded = reader.frames_decoded
+    np.testing.assert_array_equal(got, every[idx])
+    print(f"{name}: decoded {decoded} of {len(every)} frames for {len(idx)} wanted")
+    if name in {"h264_bframes_mkv", "mpeg4_bframes_avi", "mpeg4_open_gop_avi"}:  # B-frames nothing refers to
+        assert decoded < len(every) - len(idx) // 2
+
+
+def test_pyav_decodes_again_without_skipping_if_a_wanted_frame_went_missing(tmp_path, monkeypatch):
+    """The safety net: were a wanted frame skipped, the reader starts over decoding every frame."""
+    frames = vf.pattern_frames(48, 64, 64, kind="counter")
+    path = vf.write_video(tmp_path / "b.mkv", frames, fps=24, codec_options={"bf": "3"})
+    monkeypatch.setattr(PyAVReader, "_unwanted", lambda self, packet: True)  # every B-frame skipped, wanted or not
+    want = np.arange(0, 48, 3)
+    with PyAVReader(path, 64) as reader:
+        got = [vf.decode_counter(f) for f in reader.read(want)]
+        assert not reader._skip_unwanted
+    assert got == list(want)
