@@ -78,7 +78,7 @@ def decode_tasks(
             label=vf.label,
             size=size,
             sampling=config.sampling,
-            backends=backends_for(config.backend, vf.path),
+            backends=backends_for(config.backend, vf.path, sparse=config.sampling.fps is not None),
             decode_threads=config.decode_threads,
             window=window,
             tail_window=config.batch_size,
@@ -105,7 +105,10 @@ class LocalExecutor:
 
     def __init__(self, config: ExtractionConfig) -> None:
         self.config = config
-        backends = BACKENDS if config.backend == "auto" else (config.backend,)
+        # What the workers import at start: every decoder "auto" may use, the one it tries first first.
+        backends = backends_for(config.backend, "", sparse=config.sampling.fps is not None)
+        if config.backend == "auto":
+            backends = (*backends, *(b for b in BACKENDS if b not in backends))
         self.pool = DecodePool(config.n_jobs, timeout=config.timeout, backends=backends)
 
     def __enter__(self) -> LocalExecutor:

@@ -151,7 +151,7 @@ def decode_video(
     decode_threads : int, default=1
         Decoder threads.
     backend : {"auto", "decord", "pyav"}, default="auto"
-        Decoder; ``"auto"`` tries PyAV when decord fails.
+        Decoder; ``"auto"`` as :func:`featkit.io.backends.backends_for` says.
 
     Returns
     -------
@@ -167,7 +167,7 @@ def decode_video(
         digest = sha256_of(full)
     except OSError as exc:  # missing, unreadable, a FIFO, a device, or a folder named like a video
         return FailureRecord(file.path, "unreadable", f"{type(exc).__name__}: {exc}", size_bytes, mtime_ns)
-    names = backends_for(backend, file.path)
+    names = backends_for(backend, file.path, sparse=sampling.fps is not None)
     for name in names:
         reader = None
         try:

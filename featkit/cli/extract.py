@@ -135,8 +135,9 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         _E,
         "backend",
         ("--backend",),
-        "decoder: 'auto' uses decord and falls back to PyAV per video when decord fails, crashes or hangs "
-        "(default {default})",
+        "decoder: 'auto' reads with PyAV when sampling at a frame rate (it skips frames no clip needs) and "
+        "with decord for --fps native, each falling back to the other per video when it fails, crashes or "
+        "hangs (default {default})",
         kwargs={"choices": BACKEND_CHOICES},
     ),
     ConfigFlag(

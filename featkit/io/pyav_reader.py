@@ -122,7 +122,9 @@ class PyAVReader:
         width, height = int(first.width), int(first.height)
         if self._rotation % 2:
             width, height = height, width
-        self.info = _make_info(self.path, self._n, self._avg_fps, width, height, self._times)
+        # decord gives times in float32; rounded the same way here, both backends store the same clip times.
+        times = self._times.astype(np.float32).astype(np.float64)
+        self.info = _make_info(self.path, self._n, self._avg_fps, width, height, times)
         self._target = _resize_target(self.info.width, self.info.height, self.size)
         th, tw = self._target[1], self._target[0]
         self._crop = ((th - self.size) // 2, (tw - self.size) // 2)

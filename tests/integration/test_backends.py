@@ -68,8 +68,8 @@ def test_both_backends_give_the_same_frames_for_the_same_timestamps(tmp_path, na
         == (30, 160, 90)
     )
     assert p.info.timestamp_source == d.info.timestamp_source
-    np.testing.assert_allclose(p.info.starts, d.info.starts, atol=1e-6)
-    assert p.info.end == pytest.approx(d.info.end, abs=1e-6)
+    np.testing.assert_array_equal(p.info.starts, d.info.starts)  # the same times, to the bit
+    assert p.info.end == d.info.end
     # The frames the default sampling (8 fps) picks, i.e. the same timestamps for both.
     from featkit.io.sampling import sample_frame_indices
 
@@ -207,6 +207,9 @@ def test_auto_reads_a_file_cut_short_with_pyav(tmp_path, fmt):
 def test_backend_choice():
     assert BACKEND_CHOICES == ("auto", "decord", "pyav")
     assert backends_for("auto", "a/b.mp4") == ("decord", "pyav")
+    assert backends_for("auto", "a/b.mp4", sparse=True) == ("pyav", "decord")  # PyAV skips what is not needed
+    assert backends_for("auto", "a/b.ts", sparse=True) == ("pyav",)
+    assert backends_for("decord", "a/b.mp4", sparse=True) == ("decord",)
     assert backends_for("auto", "a/b.TS") == ("pyav",)  # decord reads MPEG-TS/PS and WMV wrongly
     assert backends_for("auto", "a/b.wmv") == ("pyav",)
     assert backends_for("decord", "a/b.ts") == ("decord",)
@@ -240,7 +243,7 @@ def test_extract_falls_back_to_pyav_for_files_decord_cannot_read(tmp_path, encod
     vf.write_video(root / "vp8.ogv", vf.pattern_frames(24, 64, 64, seed=2), fps=12, codec="libvpx")
     # H.264 in MPEG-TS: decord returns wrong frames; auto reads it with PyAV directly.
     vf.write_video(root / "tv.ts", vf.pattern_frames(24, 64, 64, seed=3), fps=12)
-    config = ExtractionConfig(sampling=SamplingConfig(clip_len=4))
+    config = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=None))  # every frame: decord first
     out = tmp_path / "auto.h5"
     report = extract(root, out, config, progress=False, encoder=encoder)
     assert report.ok, report.failures

@@ -23,7 +23,8 @@ from featkit.distributed import DaskExecutor, check_workers, run_on_dask  # noqa
 
 # decord hangs on stuck.mp4 (after its first window), so it falls back to PyAV; every decoder segfaults on crash.mp4.
 FAULTS = "hang@decord:*/stuck.mp4;segfault:*/crash.mp4"
-CONFIG = ExtractionConfig(sampling=SamplingConfig(clip_len=4), timeout=2.0)
+# Every frame sampled, so "auto" tries decord first and the hang and crash exercise the fallback.
+CONFIG = ExtractionConfig(sampling=SamplingConfig(clip_len=4, fps=None), timeout=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_cli_scheduler_option(corpus, local_run, cluster, client, tmp_path, caps
     from featkit.cli import main
 
     out = tmp_path / "cli.h5"
-    argv = ["extract", str(corpus), "-o", str(out), "--clip-len", "4", "--timeout", "2", "-q"]
+    argv = ["extract", str(corpus), "-o", str(out), "--clip-len", "4", "--fps", "native", "--timeout", "2", "-q"]
     code = main([*argv, "--scheduler", cluster.scheduler_address])
     assert code == 1, capsys.readouterr().err  # finished; the file records the failed videos
     _assert_same_file(local_run[0], out)

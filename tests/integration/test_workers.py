@@ -34,6 +34,8 @@ from tests.integration.conftest import features_of
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT = SamplingConfig(clip_len=4)
+# Every frame sampled: "auto" tries decord first (PyAV first when sampling at a frame rate), the fallback tested here.
+DENSE = SamplingConfig(clip_len=4, fps=None)
 
 
 def _videos(root: Path, names: list[str], n_frames: int = 24) -> list[Path]:
@@ -97,7 +99,7 @@ def test_auto_falls_back_to_pyav_after_decord_crashes_or_hangs(tmp_path, encoder
     _videos(root, ["crash", "hang", "plain"], n_frames=40)
     monkeypatch.setenv(FAULT_ENV, "segfault@decord:crash.mp4;hang@decord:hang.mp4")
     out = tmp_path / "auto.h5"
-    report = extract(root, out, ExtractionConfig(sampling=SHORT, timeout=3), progress=False, encoder=encoder)
+    report = extract(root, out, ExtractionConfig(sampling=DENSE, timeout=3), progress=False, encoder=encoder)
     assert report.ok, report.failures
     with h5py.File(out, "r") as f:
         used = dict(zip(f["videos/path"][()].astype(str), f["videos/backend"][()].astype(str), strict=True))
@@ -105,7 +107,7 @@ def test_auto_falls_back_to_pyav_after_decord_crashes_or_hangs(tmp_path, encoder
     # The first window decord sent for crash.mp4 before dying was thrown away: features equal a PyAV-only run.
     monkeypatch.delenv(FAULT_ENV)
     ref = tmp_path / "pyav.h5"
-    extract(root, ref, ExtractionConfig(sampling=SHORT, backend="pyav"), progress=False, encoder=encoder)
+    extract(root, ref, ExtractionConfig(sampling=DENSE, backend="pyav"), progress=False, encoder=encoder)
     a, b = features_of(out), features_of(ref)
     np.testing.assert_array_equal(a["features"], b["features"])
     np.testing.assert_array_equal(a["clips/start_time"], b["clips/start_time"])
@@ -115,10 +117,13 @@ def test_a_crash_with_every_backend_names_both(tmp_path, encoder, monkeypatch):
     root = tmp_path / "v"
     _videos(root, ["bad"])
     monkeypatch.setenv(FAULT_ENV, "exit=7:bad.mp4")
-    report = extract(root, tmp_path / "f.h5", ExtractionConfig(sampling=SHORT), progress=False, encoder=encoder)
-    (rec,) = report.failures
-    assert rec.reason == "worker_crashed"
-    assert rec.message.startswith("decord: worker_crashed: the decoding process died: exit code 7; pyav: ")
+    for sampling, order in ((DENSE, ("decord", "pyav")), (SHORT, ("pyav", "decord"))):
+        report = extract(root, tmp_path / "f.h5", ExtractionConfig(sampling=sampling), progress=False, encoder=encoder)
+        (rec,) = report.failures
+        assert rec.reason == "worker_crashed"
+        first, second = order
+        assert rec.message.startswith(f"{first}: worker_crashed: the decoding process died: exit code 7; {second}: ")
+        (tmp_path / "f.h5").unlink()
 
 
 def test_pool_yields_each_video_in_order_in_bounded_windows(tmp_path, monkeypatch):
@@ -202,7 +207,7 @@ def test_a_worker_that_died_ahead_of_the_parent_is_blamed_for_the_right_video(tm
     names = ["a", "b", "c", "d", "e_crash", "f", "g"]
     _videos(root, names, n_frames=12)
     monkeypatch.setenv(FAULT_ENV, "segfault:e_crash.mp4")  # every backend
-    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=SHORT))
+    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=DENSE))
     events = []
     with DecodePool(1, timeout=30) as pool:
         for event in pool.run(tasks):
@@ -224,7 +229,7 @@ def test_a_worker_killed_while_idle_behind_the_parent_is_replaced(tmp_path):
     root = tmp_path / "v"
     names = ["a", "b", "c", "d", "e", "f"]
     _videos(root, names, n_frames=12)
-    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=SHORT))
+    tasks = decode_tasks([VideoFile(f"{n}.mp4", "") for n in names], root, 64, ExtractionConfig(sampling=DENSE))
     events, killed = [], []
     with DecodePool(1, timeout=30) as pool:
         for event in pool.run(tasks):
@@ -366,7 +371,7 @@ def test_ctrl_c_stops_workers_and_keeps_finished_videos(tmp_path, encoder, monke
     # decord hangs; if Ctrl-C were lost, the killed worker's video is retried with PyAV and ends, so the
     # test fails instead of hanging the run (a hang on every backend had no end).
     monkeypatch.setenv(FAULT_ENV, "hang@decord:c_hang.mp4")
-    config = ExtractionConfig(sampling=SHORT, timeout=None)  # nothing would ever end the hang but Ctrl-C
+    config = ExtractionConfig(sampling=DENSE, timeout=None)  # nothing would ever end the hang but Ctrl-C
     seen: list[int] = []
     two_done = threading.Event()
 
@@ -457,7 +462,7 @@ def test_auto_reads_a_video_decord_would_buffer_in_full_with_pyav(tmp_path, enco
     assert DecordReader(long_one, 64).lookahead_bytes > MAX_LOOKAHEAD_BYTES
     short_one = write_synthetic_video(tmp_path / "v" / "short.mp4", 4.0, **wide)
     assert DecordReader(short_one, 64).lookahead_bytes < MAX_LOOKAHEAD_BYTES
-    config = ExtractionConfig(sampling=SamplingConfig(clip_len=8, fps=4.0))
+    config = ExtractionConfig(sampling=SamplingConfig(clip_len=8, fps=None))  # every frame: decord first
     report = extract(tmp_path / "v", tmp_path / "auto.h5", config, progress=False, encoder=encoder)
     assert report.ok
     table = load_videos(tmp_path / "auto.h5", as_frame=False)
