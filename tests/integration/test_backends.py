@@ -475,3 +475,16 @@ def test_pyav_decodes_again_without_skipping_if_a_wanted_frame_went_missing(tmp_
         got = [vf.decode_counter(f) for f in reader.read(want)]
         assert not reader._skip_unwanted
     assert got == list(want)
+
+
+def test_default_sampling_reads_a_cut_faststart_mp4_with_pyav(tmp_path):
+    """An MP4 cut short whose index survived (faststart) looks whole to decord (a known gap at --fps native);
+    the default sampling reads it with PyAV first, which keeps each intact frame at its own time."""
+    frames = vf.pattern_frames(48, 64, 64, kind="counter")
+    src = vf.write_video(tmp_path / "full.mp4", frames, fps=24, container_options={"movflags": "+faststart"})
+    cut = vf.write_truncated(src, tmp_path / "cut.mp4", 0.7)
+    got = decode_video(str(tmp_path), VideoFile(cut.name, ""), 64, SamplingConfig(clip_len=4))
+    assert got.video["backend"] == "pyav"
+    shown = np.rint(np.asarray(got.starts)[got.frame_ids] * 24).astype(int).tolist()
+    assert [vf.decode_counter(f) for f in got.frames] == shown
+    assert len(got.frame_ids) > 0
