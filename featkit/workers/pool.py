@@ -37,7 +37,10 @@ _START_TIMEOUT = 120.0
 # Videos in flight per worker. Videos are handed to the caller in order, so a worker that is ahead of a
 # long video on another waits once its videos' windows are held; with 2 per worker (and start and end
 # messages counted as windows) -j 2 on 200 short clips spent 75 % of one worker's time blocked in send.
-_IN_FLIGHT = 4
+# With 4, -j 2 on 60 short clips still left both workers and the parent idle half the time: a worker ahead
+# of a 10-s clip on the other ran out of videos to take. 16: -j 2 14.5 / 14.6 s -> 13.5 / 12.1 s (32 gave
+# 10.6 / 12.7 s, within the noise of 16). Memory stays bounded by _HELD_BYTES, whatever this is.
+_IN_FLIGHT = 16
 # Jobs sent to one worker at a time: the one it works on and three more. With 2 a worker learnt of its next
 # video only when the parent had read the end of the last one: ~0.5 s of waiting on 60 short clips at -j 1.
 _QUEUE = 4
