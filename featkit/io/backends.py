@@ -87,8 +87,9 @@ def backends_for(choice: str, path: str | os.PathLike[str], *, sparse: bool = Fa
         fails, crashes or hangs); ``("pyav", "decord")`` when ``sparse``: PyAV
         decodes only the frames the clips need and those they depend on, where
         decord decodes and converts every frame (at 8 fps of 24-30 fps sources
-        the same frames in 0.84x the time over the benchmark's codecs, 0.77x on
-        a long H.264 video; ``benchmarks/bench_folder.py``); ``("pyav",)`` on
+        the same frames in 0.83x the time on the folder benchmark, 0.61x on its
+        long 720p H.264 video; ``benchmarks/bench_folder.py``, ``bench_speed.py``;
+        VP9 is 7 % slower); ``("pyav",)`` on
         MPEG-TS/PS and ASF/WMV files (decord returns wrong frames for them).
         Otherwise the one named.
 
