@@ -504,11 +504,16 @@ def _extract(
     unreadable: list[tuple[str, str]],
 ) -> ExtractionReport:
     from featkit.encoders import load_encoder
+    from featkit.encoders.lite import threads_beside
 
     report = ExtractionReport(output=os.fspath(output), n_found=len(files))
     if encoder is None:
         encoder = load_encoder(
-            config.encoder, batch_size=config.batch_size, precision=config.precision, runtime=config.runtime
+            config.encoder,
+            batch_size=config.batch_size,
+            precision=config.precision,
+            runtime=config.runtime,
+            num_threads=threads_beside(config.n_jobs),  # the decode workers have the other cores
         )
     deliver_held_signals()
     stats = stats_for_encoder(encoder, config.stats)

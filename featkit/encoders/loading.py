@@ -124,6 +124,7 @@ def load_encoder(
     precision: str = "float32",
     unsafe: bool = False,
     runtime: str = "auto",
+    num_threads: int | None = None,
 ) -> Encoder:
     """Load an encoder by name, path or TF Hub handle.
 
@@ -152,6 +153,10 @@ def load_encoder(
         the LiteRT interpreter (``"litert"``: starts in milliseconds, no TensorFlow
         import) or the Keras model (``"keras"``). ``"auto"``: LiteRT for the default,
         Keras for other encoders. Recorded in the encoder's identity.
+    num_threads : int, optional
+        Interpreter threads where a TensorFlow Lite interpreter runs the model
+        (the LiteRT default, the float16 / int8 variants); default: the CPUs
+        this process may use. Results do not depend on it.
 
     Returns
     -------
@@ -173,7 +178,7 @@ def load_encoder(
     validate_params("load_encoder", {"precision": [Options(PRECISIONS)]}, {"precision": precision})
     spec = os.fspath(spec)
     if resolve_runtime(spec, precision, runtime) == "litert" and precision == "float32":
-        return load_default_litert(batch_size=batch_size)
+        return load_default_litert(batch_size=batch_size, num_threads=num_threads)
     kind = spec_kind(spec)
     if kind in ("default", "keras"):
         if kind == "keras" and not unsafe:
@@ -185,7 +190,7 @@ def load_encoder(
         base = load_hub_handle(spec, batch_size=batch_size, unsafe=unsafe)
     if precision == "float32":
         return base
-    return make_variant(base, precision)
+    return make_variant(base, precision, num_threads=num_threads)
 
 
 #: The name this function had here before it was the public :func:`featkit.encoders.load_encoder`.

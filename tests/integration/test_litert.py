@@ -69,6 +69,20 @@ def test_litert_is_batch_and_thread_independent(encoder):
     assert sorted(encoder._small_runners) == [8, 16, 32]
 
 
+def test_extraction_gives_the_interpreters_the_cores_the_workers_leave(encoder, monkeypatch):
+    """Encoder and decoder interpreters get the CPUs the decode workers leave (at least 1); same outputs."""
+    monkeypatch.setattr(lite, "usable_cpus", lambda: 8)
+    assert [lite.threads_beside(n) for n in (1, 2, 7, 8, 16)] == [7, 6, 1, 1, 1]
+    one = load_encoder("default", num_threads=1)
+    assert one.num_threads == one.lite_decoder.num_threads == 1
+    assert load_encoder("default").num_threads == 8  # outside extract: every CPU, as before
+    frames = natural_frames(12, seed=3)
+    for got, want in zip(one.encode(frames), encoder.encode(frames), strict=True):
+        np.testing.assert_array_equal(got, want)
+    z = encoder.encode(frames)[0][:3]
+    np.testing.assert_array_equal(one.decode(z), encoder.decode(z))
+
+
 def test_fresh_processes_give_bit_identical_features(tree, tmp_path):
     outs = []
     for i in range(2):
