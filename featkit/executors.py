@@ -20,7 +20,7 @@ from featkit._signals import deliver_held_signals
 from featkit.config import ExtractionConfig
 from featkit.discover import VideoFile
 from featkit.exceptions import VideoDecodeError
-from featkit.io.backends import BACKENDS, backends_for
+from featkit.io.backends import backends_for, run_backends
 from featkit.reduce import ClipReducer
 from featkit.store import FailureRecord, VideoResult
 from featkit.workers.messages import DecodeTask, FramesDecoded, VideoDone, VideoFailed, VideoStarted, window_frames
@@ -105,10 +105,7 @@ class LocalExecutor:
 
     def __init__(self, config: ExtractionConfig) -> None:
         self.config = config
-        # What the workers import at start: every decoder "auto" may use, the one it tries first first.
-        backends = backends_for(config.backend, "", sparse=config.sampling.fps is not None)
-        if config.backend == "auto":
-            backends = (*backends, *(b for b in BACKENDS if b not in backends))
+        backends = run_backends(config.backend, sparse=config.sampling.fps is not None)
         self.pool = DecodePool(config.n_jobs, timeout=config.timeout, backends=backends)
 
     def __enter__(self) -> LocalExecutor:

@@ -23,6 +23,7 @@ __all__ = [
     "backends_for",
     "open_reader",
     "open_video",
+    "run_backends",
 ]
 
 
@@ -94,17 +95,25 @@ def backends_for(choice: str, path: str | os.PathLike[str], *, sparse: bool = Fa
         Otherwise the one named.
 
     """
-    if choice == "auto":
-        if PurePath(os.fspath(path)).suffix.lower() in _PYAV_ONLY_SUFFIXES:
-            return tuple(name for name, b in REGISTRY.items() if b.exact_containers)
-        return _SPARSE_ORDER if sparse else BACKENDS
-    if choice not in BACKENDS:
-        raise ValueError(f"Unknown decoding backend {choice!r}; expected one of {list(BACKEND_CHOICES)}.")
-    return (choice,)
+    if choice == "auto" and PurePath(os.fspath(path)).suffix.lower() in _PYAV_ONLY_SUFFIXES:
+        return tuple(name for name, b in REGISTRY.items() if b.exact_containers)
+    return run_backends(choice, sparse=sparse)
 
 
 #: ``"auto"``'s order when clips sample at a frame rate: the decoder that can skip what they do not need first.
 _SPARSE_ORDER: tuple[str, ...] = ("pyav", "decord")
+
+
+def run_backends(choice: str, *, sparse: bool = False) -> tuple[str, ...]:
+    """Every decoder a run with this setting may use, in the order it tries them on most files.
+
+    What the decode workers import at start (the first first); :func:`backends_for` is the per-file order.
+    """
+    if choice == "auto":
+        return _SPARSE_ORDER if sparse else BACKENDS
+    if choice not in BACKENDS:
+        raise ValueError(f"Unknown decoding backend {choice!r}; expected one of {list(BACKEND_CHOICES)}.")
+    return (choice,)
 
 
 def open_reader(backend: str, path: str | os.PathLike[str], size: int, *, num_threads: int = 1) -> Any:
