@@ -319,16 +319,20 @@ def plot_load(result: dict[str, Any], path: Path) -> Path | None:
 
 
 def _targets_md(result: dict[str, Any]) -> str:
+    targets = result.get("targets", []) or []
+    noted = any(t.get("note") for t in targets)  # a note column only where a benchmark writes notes
     rows = [
         [
             t["name"],
             _fmt(t.get("value"), t.get("unit", "")),
             f"{_op(t['op'])} {_fmt(t['target'], t.get('unit', ''))}",
             _met(t),
+            *([t.get("note", "")] if noted else []),
         ]
-        for t in result.get("targets", []) or []
+        for t in targets
     ]
-    return _table(["measure", "value", "target", "met"], rows) if rows else ""
+    header = ["measure", "value", "target", "met", *(["note"] if noted else [])]
+    return _table(header, rows) if rows else ""
 
 
 def _section_speed(r: dict[str, Any], plots: dict[str, str]) -> str:
