@@ -594,6 +594,31 @@ def _cell(v: dict[str, Any] | None) -> str:
     return f"{v['mean']:.3f} ± {v['ci95']:.3f}" if np.isfinite(v["ci95"]) else f"{v['mean']:.3f}"
 
 
+def pilot_task(
+    cache: Path, cue_table: Callable[[Path, list[dict[str, str]]], dict[str, np.ndarray]]
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], dict[str, np.ndarray]]:
+    """What an anomaly pilot reads from this benchmark's cached task.
+
+    ``cue_table(videos_folder, rows)`` gives the pilot's own cues, one value per row of ``labels.csv``.
+    Returns the cues, the extracted matrix and its column names (``features.h5``, one row per clip), and the
+    clips' ``label``, ``group`` and ``set``, with the cues in the matrix's row order.
+    """
+    import csv
+
+    from featkit import load_features, load_videos
+
+    task = cache / "tasks" / "anomaly"
+    with open(task / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cues = cue_table(task / "videos", rows)
+    X, _, video_ids, names = load_features(task / "features.h5")
+    paths = np.asarray(load_videos(task / "features.h5")["path"]).astype(str)
+    index = {r["path"]: i for i, r in enumerate(rows)}
+    order = np.array([index[paths[v]] for v in video_ids])
+    meta = {k: np.array([rows[i][k] for i in order]) for k in ("label", "group", "set")}
+    return {k: v[order] for k, v in cues.items()}, X, [str(n) for n in names], meta
+
+
 def pilot_main(argv: Sequence[str] | None, name: str, run_pilot: Callable[[argparse.Namespace], Any], doc: str) -> int:
     """Command line of an anomaly pilot on this benchmark's task: ``--cache --out --seeds --recompute``."""
     from benchmarks.provenance import run_and_write

@@ -25,7 +25,6 @@ folds). Selection would be on ``photos``; ``corpus`` is reported.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,20 +117,12 @@ def _minp(groups: Sequence[Sequence[int]]) -> ba.Scorer:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from featkit import load_features, load_videos
     from featkit.transformers import statistic_of
 
-    task = args.cache / "tasks" / "anomaly"
-    with open(task / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    cues = _table(task / "videos", rows, args.recompute)
-    X, _, video_ids, names = load_features(task / "features.h5")
-    paths = np.asarray(load_videos(task / "features.h5")["path"]).astype(str)
-    index = {r["path"]: i for i, r in enumerate(rows)}
-    order = np.array([index[paths[v]] for v in video_ids])
+    cues, X, names, meta = ba.pilot_task(args.cache, lambda videos, rows: _table(videos, rows, args.recompute))
     quality = [i for i, n in enumerate(names) if statistic_of(str(n)) == "quality"]
     cue_names = sorted(cues)
-    M = np.column_stack([X[:, quality]] + [cues[k][order] for k in cue_names])
+    M = np.column_stack([X[:, quality]] + [cues[k] for k in cue_names])
     q = list(range(len(quality)))
     col = {k: len(quality) + j for j, k in enumerate(cue_names)}
     scorers: dict[str, ba.Scorer] = {"quality (the default)": _scorer(q)}
@@ -142,9 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scorers[f"minp(quality, {k})"] = _minp([q, [col[k]]])
     scorers["minp(quality, flat_static_moving, lskew)"] = _minp([q, [col["flat_static_moving"]], [col["lskew"]]])
     scorers["minp(each quality column)"] = _minp([[j] for j in q])
-    kinds = np.array([rows[i]["label"] for i in order])
-    groups = np.array([rows[i]["group"] for i in order])
-    sets = np.array([rows[i]["set"] for i in order])
+    kinds, groups, sets = meta["label"], meta["group"], meta["set"]
     evaluations = {}
     for s in ("photos", "corpus"):
         keep = sets == s

@@ -27,7 +27,6 @@ reported.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,31 +109,21 @@ def _detector(names: Sequence[str], columns: Sequence[int], **kw: Any) -> ba.Sco
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from featkit import load_features, load_videos
     from featkit.transformers import statistic_of
 
-    task = args.cache / "tasks" / "anomaly"
-    with open(task / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    cues = _table(task / "videos", rows, args.recompute)
-    X, _, video_ids, names = load_features(task / "features.h5")
-    paths = np.asarray(load_videos(task / "features.h5")["path"]).astype(str)
-    index = {r["path"]: i for i, r in enumerate(rows)}
-    order = np.array([index[paths[v]] for v in video_ids])
+    cues, X, names, meta = ba.pilot_task(args.cache, lambda videos, rows: _table(videos, rows, args.recompute))
     base = [i for i, n in enumerate(names) if statistic_of(str(n)) in ("quality", "polarity")]
-    M = np.column_stack([X[:, base]] + [cues[k][order] for k in CANDIDATES])
+    M = np.column_stack([X[:, base]] + [cues[k] for k in CANDIDATES])
     cols = [str(names[i]) for i in base] + [name for name, _ in CANDIDATES.values()]
     q = list(range(len(base)))
-    kinds = np.array([rows[i]["label"] for i in order])
-    groups = np.array([rows[i]["group"] for i in order])
-    sets = np.array([rows[i]["set"] for i in order])
+    kinds, groups, sets = meta["label"], meta["group"], meta["set"]
     alone: dict[str, dict[str, dict[str, float]]] = {}
     for s in ("photos", "corpus"):
         keep = sets == s
         clean = kinds[keep] == "clean"
         alone[s] = {}
         for k, (_, side) in CANDIDATES.items():
-            v = cues[k][order][keep]
+            v = cues[k][keep]
             sign = 1.0 if side == "lower" else -1.0  # _auc ranks lower values as more anomalous
             alone[s][k] = {c: ba._auc(sign * v[clean], sign * v[kinds[keep] == c]) for c in ba.CORRUPTIONS}
     scorers: dict[str, ba.Scorer] = {

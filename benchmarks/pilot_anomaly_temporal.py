@@ -33,7 +33,6 @@ is on ``photos``, ``corpus`` is reported.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import bench_anomaly as ba  # noqa: E402
+from benchmarks.pilot_anomaly_decoded import _detector  # noqa: E402
 
 #: Each candidate's side: where its corruption moves it.
 CANDIDATES: dict[str, str] = {"still": "upper", "hold": "upper", "isolated": "upper", "floor": "upper"}
@@ -103,20 +103,6 @@ def _table(root: Path, rows: list[dict[str, str]], recompute: bool) -> dict[str,
     return arrays
 
 
-def _detector(names: Sequence[str], columns: Sequence[int], **kw: Any) -> ba.Scorer:
-    from featkit.detection import ClipAnomalyDetector
-
-    cols = np.asarray(columns)
-    kept = [names[i] for i in cols]
-    stats = tuple(dict.fromkeys(n.rsplit("_", 1)[0] for n in kept))
-
-    def score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        det = ClipAnomalyDetector(feature_names=kept, statistics=stats, random_state=0, threshold_folds=None, **kw)
-        return det.fit(train[:, cols]).score_samples(test[:, cols])
-
-    return score
-
-
 def _empirical(columns: Sequence[int], sides: Sequence[str], combine: str) -> ba.Scorer:
     """Empirical tail probabilities of each column (add-one smoothed), summed in logs or their minimum."""
 
@@ -134,24 +120,13 @@ def _empirical(columns: Sequence[int], sides: Sequence[str], combine: str) -> ba
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from featkit import load_features, load_videos
     from featkit.detection import ANOMALOUS_TAILS
     from featkit.quality import QUALITY_COLUMNS
 
-    task = args.cache / "tasks" / "anomaly"
-    with open(task / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    cues = _table(task / "videos", rows, args.recompute)
-    X, _, video_ids, names = load_features(task / "features.h5")
-    names = [str(n) for n in names]
-    paths = np.asarray(load_videos(task / "features.h5")["path"]).astype(str)
-    index = {r["path"]: i for i, r in enumerate(rows)}
-    order = np.array([index[paths[v]] for v in video_ids])
+    cues, X, names, meta = ba.pilot_task(args.cache, lambda videos, rows: _table(videos, rows, args.recompute))
     base_names = [*QUALITY_COLUMNS, "polarity_nelbo", "residual_flat"]
-    M = np.column_stack([X[:, [names.index(n) for n in base_names]]] + [cues[k][order] for k in CANDIDATES])
-    kinds = np.array([rows[i]["label"] for i in order])
-    groups = np.array([rows[i]["group"] for i in order])
-    sets = np.array([rows[i]["set"] for i in order])
+    M = np.column_stack([X[:, [names.index(n) for n in base_names]]] + [cues[k] for k in CANDIDATES])
+    kinds, groups, sets = meta["label"], meta["group"], meta["set"]
     base = list(range(len(base_names)))
     n_quality = len(QUALITY_COLUMNS)
     extra = {k: len(base_names) + j for j, k in enumerate(CANDIDATES)}
