@@ -176,8 +176,9 @@ class LiteRTEncoder(Encoder):
         return runner
 
     #: Whether a call of fewer than ``batch_size`` frames may run on a smaller fixed batch (the next power of
-    #: two, at least 8): only where outputs were shown not to depend on the batch (float32 XNNPACK; tested).
-    #: A 6-frame clip then costs one 8-frame pass, not a 64-frame one (~16 ms): the per-video overhead.
+    #: two, from 1): only where outputs were shown not to depend on the batch (float32 XNNPACK; tested).
+    #: A 6-frame clip then costs one 8-frame pass, not a 64-frame one (~16 ms), and polarity's one negative
+    #: frame a 1-row pass (0.5 ms, against 2.1-2.8 ms padded to 8): the per-video overhead.
     small_batches = False
 
     def _runner_for(self, batch: int) -> Any:
@@ -193,7 +194,7 @@ class LiteRTEncoder(Encoder):
         return runners[batch][1]
 
     def _batch_rows(self, n: int) -> int:
-        return self._power_of_two_rows(n, 8) if self.small_batches else self.batch_size
+        return self._power_of_two_rows(n, 1) if self.small_batches else self.batch_size
 
     def _power_of_two_rows(self, n: int, smallest: int) -> int:
         """The next power of two at or above ``n`` (at least ``smallest``, at most ``batch_size``)."""

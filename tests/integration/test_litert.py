@@ -66,7 +66,8 @@ def test_litert_is_batch_and_thread_independent(encoder):
     np.testing.assert_array_equal(encoder.encode(frames[5:6])[0][0], ref[0][5])
     for n in (3, 9, 17, 40):
         np.testing.assert_array_equal(encoder.encode(frames[:n])[0], ref[0][:n])
-    assert sorted(encoder._small_runners) == [8, 16, 32]
+    # Each short call ran on the next power of two from 1 (other tests may have made other sizes before).
+    assert {1, 4, 16, 32} <= set(encoder._small_runners) <= {1, 2, 4, 8, 16, 32}
 
 
 def test_extraction_gives_the_interpreters_the_cores_the_workers_leave(encoder, monkeypatch):
