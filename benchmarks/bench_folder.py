@@ -102,6 +102,8 @@ def _time(cmd: list[str]) -> tuple[float, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; return the result record (without provenance)."""
+    from featkit.encoders.lite import usable_cpus
+
     cache = Path(os.environ.get("FEATKIT_BENCH_CACHE", Path.home() / ".cache" / "featkit" / "bench"))
     n_clips = 12 if args.quick else args.clips
     n_tiny = 20 if args.quick else args.tiny
@@ -166,7 +168,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     moon = round(med["decode_everything"] / med["featkit_j1"], 3)
     # -j 1 already runs decoding (worker) and encoding (parent) side by side, so it uses more than one core: -j 2
     # can be at most as fast as its CPU time spread over every core, whatever the scheduling.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cpus()
     cpu_med = {k: summarize(v)["median"] for k, v in cpu.items()}
     ceiling = round(med["featkit_j1"] / (cpu_med["featkit_j2"] / cores), 3)
     return {

@@ -48,7 +48,6 @@ from benchmarks.pilot_anomaly_decoded import _detector  # noqa: E402
 
 #: Each candidate's side: where its corruption moves it.
 CANDIDATES: dict[str, str] = {"still": "upper", "hold": "upper", "isolated": "upper", "floor": "upper"}
-_STILL = 0.1  # as featkit.quality: a step under this share of the mean step is still
 _HOLD_S = 0.5
 _PICTURE = ("quality_detail", "quality_blocking", "quality_flicker", "quality_scale")
 
@@ -68,7 +67,7 @@ def _rests(still: np.ndarray) -> list[tuple[int, int]]:
 
 def clip_cues(frames: np.ndarray, fps: float) -> dict[str, float]:
     """The candidates of one clip's grey frames (n, H, W) in [0, 1], sampled at ``fps``."""
-    from featkit.quality import _laplacian
+    from featkit.quality import _STILL, _laplacian  # a step under this share of the mean step is still
 
     r = np.sqrt((np.diff(frames, axis=0) ** 2).mean(axis=(1, 2)))
     mean = float(r.mean()) if len(r) else 0.0

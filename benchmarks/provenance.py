@@ -64,10 +64,12 @@ def _cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, RAM, OS, Python and the current load average."""
+    from featkit.encoders.lite import usable_cpus
+
     info: dict[str, Any] = {
         "cpu_model": _cpu_model(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cores": usable_cpus(),
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
