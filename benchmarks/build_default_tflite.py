@@ -59,19 +59,13 @@ def build(weights_dir: Path) -> dict[str, Any]:
     """Convert ``weights_dir``'s default encoder to ``default.tflite`` and update its card; returns the entry."""
     import tensorflow as tf
 
-    from featkit.encoders.keras_encoder import KerasEncoder
     from featkit.encoders.lite import LiteRTEncoder, interpreter_runtime
-    from featkit.encoders.vae import build_vae
     from featkit.encoders.variants import convert_to_tflite
 
-    card_path, weights_path = weights_dir / "default.json", weights_dir / "default.weights.h5"
+    card_path = weights_dir / "default.json"
     card = json.loads(card_path.read_text())
-    vae = build_vae(**card["architecture"])
-    vae.load_weights(weights_path)
-    weights_sha = sha256_of(weights_path)
-    keras_enc = KerasEncoder(
-        vae.encoder, name=card["name"], sha256=weights_sha, config={"architecture": card["architecture"]}
-    )
+    keras_enc = _keras_encoder(weights_dir)
+    weights_sha = keras_enc.sha256
     data = convert_to_tflite(keras_enc, "float32")
     frames = drift_frames(size=keras_enc.input_size)
     mu_k, lv_k = keras_enc.encode(frames)
@@ -111,20 +105,37 @@ def build(weights_dir: Path) -> dict[str, Any]:
     return entry
 
 
+def _keras_encoder(weights_dir: Path) -> Any:
+    """The Keras encoder (with its decoder) of ``weights_dir``'s card and weights: the package's or a recipe run's."""
+    from featkit.encoders.keras_encoder import KerasEncoder
+    from featkit.encoders.vae import build_vae
+
+    card = json.loads((weights_dir / "default.json").read_text())
+    weights_path = weights_dir / "default.weights.h5"
+    vae = build_vae(**card["architecture"])
+    vae.load_weights(weights_path)
+    return KerasEncoder(
+        vae.encoder,
+        name=card["name"],
+        sha256=sha256_of(weights_path),
+        config={"architecture": card["architecture"]},
+        decoder=vae.decoder,
+        beta=vae.beta,
+        obs_var=vae.obs_var,
+    )
+
+
 def build_decoder(weights_dir: Path) -> dict[str, Any]:
     """Convert ``weights_dir``'s default decoder to ``default_decoder.tflite``; record it in the card's LiteRT entry."""
     import tempfile
 
-    from featkit.encoders.keras_encoder import DEFAULT_WEIGHTS_PATH, load_keras_encoder
     from featkit.encoders.lite import LiteRTDecoder
     from featkit.encoders.savedmodel import write_saved_model
     from featkit.encoders.variants import convert_saved_model
 
     card_path = weights_dir / "default.json"
-    if weights_dir.resolve() != DEFAULT_WEIGHTS_PATH.parent.resolve():
-        raise SystemExit("--decoder-only converts the installed package's weights only")
     card = json.loads(card_path.read_text())
-    keras_enc = load_keras_encoder("default")
+    keras_enc = _keras_encoder(weights_dir)
     with tempfile.TemporaryDirectory(prefix="featkit-decoder-") as tmp:
         saved = Path(tmp) / "saved_model"
         write_saved_model(keras_enc, saved)
