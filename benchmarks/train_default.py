@@ -16,6 +16,9 @@ frame; ``build_vae(latent_grid=8, latent_global=64)``), trained from scratch for
   with ``pip download``) and scikit-learn, seen through a virtual camera
   (zooms 15-100 %, random place, ±30° rotation half of the time):
   ``--photo-views`` (300) per photograph;
+* optionally (``--stamp-views N``, default 0: tried, not adopted) N frames of
+  Tux Paint's object cut-outs pasted on photo views or plain colours
+  (``benchmarks/stamps.py``);
 
 with a second observation beside the pixels (``featkit/training/distill.py``):
 the pooled features of a frozen ImageNet MobileNetV2 (``benchmarks/teacher.py``,
@@ -408,7 +411,14 @@ def _v3_data(args: argparse.Namespace, root: Path, videos: dict[str, Any], train
     data = _frames(args, root, videos, train_ids)
     photos = fetch_photos(root)
     views = photo_views([p["path"] for p in photos["images"].values()], args.photo_views, SIZE, args.seed)
-    return {**data, "corpus": data["train"], "train": np.concatenate([data["train"], views]), "photos": photos}
+    out = {**data, "corpus": data["train"], "train": np.concatenate([data["train"], views]), "photos": photos}
+    if getattr(args, "stamp_views", 0):
+        from benchmarks.stamps import fetch_stamps, stamp_views
+
+        stamps = fetch_stamps(root)
+        objects = stamp_views(stamps["paths"], args.stamp_views, SIZE, args.seed, views)
+        out.update(train=np.concatenate([out["train"], objects]), stamps=stamps)
+    return out
 
 
 TEACHER_TERM = " + teacher_weight * 1/2 ||t - t_hat(z)||^2 (t: whitened ImageNet features of the frame)"
@@ -459,7 +469,9 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
     t0 = time.time()
     data = _v3_data(args, root, videos, train_ids)
     train, held = data["train"], data["held"]
-    print(f"frames: corpus {len(data['corpus'])} + photo views {len(train) - len(data['corpus'])}, "
+    n_stamps = getattr(args, "stamp_views", 0)
+    print(f"frames: corpus {len(data['corpus'])} + photo views {len(train) - len(data['corpus']) - n_stamps} "
+          f"+ object views {n_stamps}, "
           f"held-out {len(held)} ({time.time() - t0:.0f} s)", flush=True)  # fmt: skip
     arch = {
         "input_size": SIZE,
@@ -597,7 +609,8 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
                 "crop_scales": args.crop_scales,
                 "n_corpus_frames": len(data["corpus"]),
                 "photo_views_per_image": args.photo_views,
-                "n_photo_frames": len(data["train"]) - len(data["corpus"]),
+                "n_photo_frames": len(data["train"]) - len(data["corpus"]) - getattr(args, "stamp_views", 0),
+                "n_stamp_frames": getattr(args, "stamp_views", 0),
                 "n_train_frames": len(data["train"]),
                 "held_out_fps": args.held_fps,
                 "n_held_out_frames": len(data["held"]),
@@ -610,6 +623,14 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
                 "licence": "scikit-image bundled data (public domain / CC0 / CC-BY per skimage/data/README); "
                 "scikit-learn sample images (CC-BY)",
             },
+            **(
+                {
+                    "stamps": {k: data["stamps"][k] for k in ("package", "deb_sha256", "left_out")}
+                    | {"n_stamps": len(data["stamps"]["paths"]), "licence": "GPL-2 (Tux Paint stamps)"}
+                }
+                if "stamps" in data
+                else {}
+            ),
             "seconds": round(float(sum(history["seconds"])), 1),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
@@ -694,6 +715,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crops", type=int, default=3, help="random crops per sampled frame")
     ap.add_argument("--crop-scales", type=lambda s: [float(v) for v in s.split(",")], default=[1.25, 1.5, 2.0])
     ap.add_argument("--photo-views", type=int, default=300, help="v3: camera views per bundled photograph")
+    ap.add_argument(
+        "--stamp-views", type=int, default=0, help="frames of Tux Paint's object cut-outs pasted on photos and colours"
+    )
     ap.add_argument("--held-fps", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
