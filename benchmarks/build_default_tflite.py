@@ -64,7 +64,11 @@ def build(weights_dir: Path) -> dict[str, Any]:
 
     card_path = weights_dir / "default.json"
     card = json.loads(card_path.read_text())
-    keras_enc = _keras_encoder(weights_dir)
+    from featkit.encoders.vae import build_vae
+
+    vae = build_vae(**card["architecture"])
+    vae.load_weights(weights_dir / "default.weights.h5")
+    keras_enc = _keras_encoder(weights_dir, card, vae, with_decoder=False)
     weights_sha = keras_enc.sha256
     data = convert_to_tflite(keras_enc, "float32")
     frames = drift_frames(size=keras_enc.input_size)
@@ -101,32 +105,39 @@ def build(weights_dir: Path) -> dict[str, Any]:
     atomic_write_bytes(weights_dir / "default.tflite", data)
     card.setdefault("runtimes", {})["litert"] = entry
     atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
-    entry["decoder"] = build_decoder(weights_dir)
+    entry["decoder"] = build_decoder(weights_dir, _keras_encoder(weights_dir, card, vae, with_decoder=True))
     return entry
 
 
-def _keras_encoder(weights_dir: Path) -> Any:
-    """The Keras encoder (with its decoder) of ``weights_dir``'s card and weights: the package's or a recipe run's."""
+def _keras_encoder(weights_dir: Path, card: dict[str, Any], vae: Any = None, *, with_decoder: bool) -> Any:
+    """The Keras encoder of ``weights_dir``'s weights and ``card``: the package's or a recipe run's.
+
+    ``vae``: those weights already built. ``with_decoder`` adds the decoder, whose
+    ``decode`` signature then joins the SavedModel: the encoder's flatbuffer is
+    converted without it (as shipped), the decoder's from it.
+    """
     from featkit.encoders.keras_encoder import KerasEncoder
     from featkit.encoders.vae import build_vae
 
-    card = json.loads((weights_dir / "default.json").read_text())
     weights_path = weights_dir / "default.weights.h5"
-    vae = build_vae(**card["architecture"])
-    vae.load_weights(weights_path)
+    if vae is None:
+        vae = build_vae(**card["architecture"])
+        vae.load_weights(weights_path)
+    extra = {"decoder": vae.decoder, "beta": vae.beta, "obs_var": vae.obs_var} if with_decoder else {}
     return KerasEncoder(
         vae.encoder,
         name=card["name"],
         sha256=sha256_of(weights_path),
         config={"architecture": card["architecture"]},
-        decoder=vae.decoder,
-        beta=vae.beta,
-        obs_var=vae.obs_var,
+        **extra,
     )
 
 
-def build_decoder(weights_dir: Path) -> dict[str, Any]:
-    """Convert ``weights_dir``'s default decoder to ``default_decoder.tflite``; record it in the card's LiteRT entry."""
+def build_decoder(weights_dir: Path, keras_enc: Any = None) -> dict[str, Any]:
+    """Convert ``weights_dir``'s default decoder to ``default_decoder.tflite``; record it in the card's LiteRT entry.
+
+    ``keras_enc``: the same weights already loaded (by :func:`build`), so they are not built twice.
+    """
     import tempfile
 
     from featkit.encoders.lite import LiteRTDecoder
@@ -135,7 +146,7 @@ def build_decoder(weights_dir: Path) -> dict[str, Any]:
 
     card_path = weights_dir / "default.json"
     card = json.loads(card_path.read_text())
-    keras_enc = _keras_encoder(weights_dir)
+    keras_enc = keras_enc or _keras_encoder(weights_dir, card, with_decoder=True)
     with tempfile.TemporaryDirectory(prefix="featkit-decoder-") as tmp:
         saved = Path(tmp) / "saved_model"
         write_saved_model(keras_enc, saved)

@@ -412,12 +412,13 @@ def _v3_data(args: argparse.Namespace, root: Path, videos: dict[str, Any], train
     photos = fetch_photos(root)
     views = photo_views([p["path"] for p in photos["images"].values()], args.photo_views, SIZE, args.seed)
     out = {**data, "corpus": data["train"], "train": np.concatenate([data["train"], views]), "photos": photos}
-    if getattr(args, "stamp_views", 0):
+    out["n_photo_frames"], out["n_stamp_frames"] = len(views), 0
+    if getattr(args, "stamp_views", 0):  # the pilots' namespaces have no such field
         from benchmarks.stamps import fetch_stamps, stamp_views
 
         stamps = fetch_stamps(root)
         objects = stamp_views(stamps["paths"], args.stamp_views, SIZE, args.seed, views)
-        out.update(train=np.concatenate([out["train"], objects]), stamps=stamps)
+        out.update(train=np.concatenate([out["train"], objects]), stamps=stamps, n_stamp_frames=len(objects))
     return out
 
 
@@ -469,9 +470,8 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
     t0 = time.time()
     data = _v3_data(args, root, videos, train_ids)
     train, held = data["train"], data["held"]
-    n_stamps = getattr(args, "stamp_views", 0)
-    print(f"frames: corpus {len(data['corpus'])} + photo views {len(train) - len(data['corpus']) - n_stamps} "
-          f"+ object views {n_stamps}, "
+    print(f"frames: corpus {len(data['corpus'])} + photo views {data['n_photo_frames']} "
+          f"+ object views {data['n_stamp_frames']}, "
           f"held-out {len(held)} ({time.time() - t0:.0f} s)", flush=True)  # fmt: skip
     arch = {
         "input_size": SIZE,
@@ -609,8 +609,8 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
                 "crop_scales": args.crop_scales,
                 "n_corpus_frames": len(data["corpus"]),
                 "photo_views_per_image": args.photo_views,
-                "n_photo_frames": len(data["train"]) - len(data["corpus"]) - getattr(args, "stamp_views", 0),
-                "n_stamp_frames": getattr(args, "stamp_views", 0),
+                "n_photo_frames": data["n_photo_frames"],
+                "n_stamp_frames": data["n_stamp_frames"],
                 "n_train_frames": len(data["train"]),
                 "held_out_fps": args.held_fps,
                 "n_held_out_frames": len(data["held"]),
