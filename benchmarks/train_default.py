@@ -481,6 +481,9 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         "obs_var": args.obs_var,
         "latent_grid": args.latent_grid,
         **({"latent_global": args.latent_global} if args.latent_global else {}),
+        **({"encoder_blocks": args.encoder_blocks} if args.encoder_blocks else {}),
+        **({"global_hidden": args.global_hidden} if args.global_hidden else {}),
+        **({"global_pool": True} if args.global_pool else {}),
     }
     init = None
     if args.init_from:
@@ -699,6 +702,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--latent-global", type=int, default=None, help="v3: size of a global code beside the grid (v3: 64)"
+    )
+    ap.add_argument(
+        "--encoder-blocks", type=int, default=0, help="v3: residual 3x3 convolutions on the last feature map (v3: 0)"
+    )
+    ap.add_argument(
+        "--global-hidden", type=int, default=0, help="v3: hidden ReLU layer before the global code's heads (v3: 0)"
+    )
+    ap.add_argument(
+        "--global-pool",
+        action="store_true",
+        help="v3: the global code also sees the feature map's mean and max over space (v3: off)",
     )
     ap.add_argument(
         "--teacher-weight", type=float, default=None, help="v3: weight of the ImageNet teacher term (0: none; v3: 3000)"

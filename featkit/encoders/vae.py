@@ -115,6 +115,18 @@ class Architecture:
         channels. The decoder adds the global code's projection to every cell,
         so it can carry what belongs to the whole frame (its kind of scene)
         while the grid keeps the layout.
+    encoder_blocks : int, default=0
+        Residual 3x3 convolutions (stride 1, ``widths[-1]`` filters, ``block{i}``)
+        on the last feature map before the heads: depth for the encoder alone,
+        the decoder is unchanged.
+    global_hidden : int, default=0
+        With ``latent_global``: a hidden ReLU layer of this width
+        (``global_hidden``) between the flattened feature map and the global
+        code's heads, so the global code is a non-linear function of the map.
+    global_pool : bool, default=False
+        With ``latent_global``: the global code's heads also see the map's
+        mean and maximum over space (``global_mean``, ``global_max``), which
+        do not change when content moves, beside the flattened map.
 
     Raises
     ------
@@ -130,6 +142,9 @@ class Architecture:
     train_linear_path: bool = True
     latent_grid: int = 0
     latent_global: int = 0
+    encoder_blocks: int = 0
+    global_hidden: int = 0
+    global_pool: bool = False
 
     def __post_init__(self) -> None:
         widths, input_size, latent_grid = tuple(int(w) for w in self.widths), self.input_size, self.latent_grid
@@ -142,6 +157,16 @@ class Architecture:
             raise ValueError(
                 "latent_global needs a spatial latent (latent_grid > 0) and must be less than latent_dim. "
                 f"Received: latent_global={self.latent_global}, latent_grid={latent_grid}, latent_dim={self.latent_dim}"
+            )
+        if self.encoder_blocks < 0 or self.global_hidden < 0:
+            raise ValueError(
+                "encoder_blocks and global_hidden must be >= 0. "
+                f"Received: encoder_blocks={self.encoder_blocks}, global_hidden={self.global_hidden}"
+            )
+        if (self.global_hidden or self.global_pool) and not self.latent_global:
+            raise ValueError(
+                "global_hidden and global_pool need a global code (latent_global > 0). "
+                f"Received: global_hidden={self.global_hidden}, global_pool={self.global_pool}"
             )
         if latent_grid:
             side = input_size // 2 ** len(widths)
@@ -239,8 +264,9 @@ def build_encoder(*args: Any, **kwargs: Any) -> keras.Model:
     ----------
     *args, **kwargs
         An :class:`Architecture`, or its fields (``input_size``, ``latent_dim``,
-        ``widths``, ``linear_path``, ``train_linear_path``, ``latent_grid``),
-        positionally in that order or by name.
+        ``widths``, ``linear_path``, ``train_linear_path``, ``latent_grid``,
+        ``latent_global``, ``encoder_blocks``, ``global_hidden``, ``global_pool``), positionally
+        in that order or by name.
 
     Returns
     -------
@@ -259,6 +285,9 @@ def build_encoder(*args: Any, **kwargs: Any) -> keras.Model:
     h = x_in
     for i, w in enumerate(widths):
         h = layers.Conv2D(w, 4, strides=2, padding="same", activation="relu", name=f"conv{i}")(h)
+    for i in range(arch.encoder_blocks):
+        step = layers.Conv2D(widths[-1], 3, padding="same", activation="relu", name=f"block{i}")(h)
+        h = layers.Add(name=f"block{i}_add")([h, step])
     if latent_grid:
         g = arch.latent_global
         channels = (latent_dim - g) // latent_grid**2
@@ -266,6 +295,16 @@ def build_encoder(*args: Any, **kwargs: Any) -> keras.Model:
         logvar = layers.Conv2D(channels, 3, padding="same", name="logvar_grid")(h)
         if g:
             flat = layers.Flatten(name="flatten")(h)
+            if arch.global_pool:
+                flat = layers.Concatenate(name="global_in")(
+                    [
+                        flat,
+                        layers.GlobalAveragePooling2D(name="global_mean")(h),
+                        layers.GlobalMaxPooling2D(name="global_max")(h),
+                    ]
+                )
+            if arch.global_hidden:
+                flat = layers.Dense(arch.global_hidden, activation="relu", name="global_hidden")(flat)
             mu = layers.Concatenate(name="mu")(
                 [layers.Flatten(name="mu_grid_flat")(mu), layers.Dense(g, name="mu_global")(flat)]
             )
@@ -432,6 +471,9 @@ def build_vae(
     train_linear_path: bool = True,
     latent_grid: int = 0,
     latent_global: int = 0,
+    encoder_blocks: int = 0,
+    global_hidden: int = 0,
+    global_pool: bool = False,
 ) -> VAE:
     """Build an untrained :class:`VAE` from its architecture settings (the keys of the shipped config).
 
@@ -439,7 +481,18 @@ def build_vae(
     (the default) the global code of ``featkit-default-v2``. ``latent_global``
     adds a global code to the grid (see :class:`Architecture`).
     """
-    arch = Architecture(input_size, latent_dim, widths, linear_path, train_linear_path, latent_grid, latent_global)
+    arch = Architecture(
+        input_size,
+        latent_dim,
+        widths,
+        linear_path,
+        train_linear_path,
+        latent_grid,
+        latent_global,
+        encoder_blocks,
+        global_hidden,
+        global_pool,
+    )
     vae = VAE(
         build_encoder(arch),
         build_decoder(arch),

@@ -37,9 +37,9 @@ def _new_model_defaults() -> dict[str, Any]:
 def _card_architecture(arch: dict[str, Any]) -> dict[str, Any]:
     """The build settings a model card names (``latent_grid`` only for a spatial latent)."""
     out = {k: arch[k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
-    for key in ("latent_grid", "latent_global"):
+    for key in ("latent_grid", "latent_global", "encoder_blocks", "global_hidden", "global_pool"):
         if arch.get(key):
-            out[key] = int(arch[key])
+            out[key] = bool(arch[key]) if key == "global_pool" else int(arch[key])
     return out
 
 
@@ -85,6 +85,8 @@ def resolve_init(config: TrainConfig) -> tuple[dict[str, Any], list[np.ndarray] 
         d, g = arch["latent_dim"], arch.get("latent_global", 0)
         if g and not (d > g and (d - g) % side**2 == 0):
             del arch["latent_global"]
+            arch.pop("global_hidden", None)
+            arch.pop("global_pool", None)
             g = 0
         if (d - g) % side**2:
             del arch["latent_grid"]
@@ -131,6 +133,14 @@ def architecture_of(vae: Any) -> dict[str, Any]:
         glob = [layer for layer in enc.layers if layer.name == "mu_global"]
         if glob:
             arch["latent_global"] = int(glob[0].units)
+        blocks = sum(layer.name.startswith("block") and layer.name[5:].isdigit() for layer in enc.layers)
+        if blocks:
+            arch["encoder_blocks"] = blocks
+        hidden = [layer for layer in enc.layers if layer.name == "global_hidden"]
+        if hidden:
+            arch["global_hidden"] = int(hidden[0].units)
+        if any(layer.name == "global_mean" for layer in enc.layers):
+            arch["global_pool"] = True
     except (AttributeError, ValueError, IndexError, TypeError) as exc:
         raise EncoderError(
             "The model is not a featkit VAE (an encoder with conv0.., mu and logvar layers, and a decoder). "

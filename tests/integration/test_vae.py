@@ -319,3 +319,41 @@ def test_architecture_of_a_hybrid_vae_rebuilds_it():
     arch = architecture_of(_hybrid())
     assert (arch["latent_dim"], arch["latent_grid"], arch["latent_global"]) == (96, 8, 32)
     assert [w.shape for w in build_vae(**arch).get_weights()] == [w.shape for w in _hybrid().get_weights()]
+
+
+# -- a deeper encoder: residual blocks on the last map, a hidden layer before the global code ---------
+
+
+def test_deeper_encoder_round_trips_in_safe_mode_and_keeps_the_decoder(tmp_path):
+    vae = _hybrid(encoder_blocks=2, global_hidden=16, global_pool=True)
+    names = [layer.name for layer in vae.encoder.layers]
+    assert {"block0", "block1", "block0_add", "global_hidden", "global_mean", "global_max"} <= set(names)
+    assert [w.shape for w in vae.decoder.get_weights()] == [w.shape for w in _hybrid().decoder.get_weights()]
+    x = np.random.default_rng(8).random((3, 32, 32, 3)).astype("float32")
+    _, mu, _ = vae(x, training=False)
+    assert mu.shape == (3, 96)
+    _assert_safe_mode_round_trip(vae, x, tmp_path / "deeper.keras")
+
+
+def test_architecture_of_a_deeper_encoder_rebuilds_it():
+    from featkit.training.init_model import architecture_of
+
+    vae = _hybrid(encoder_blocks=1, global_hidden=24, global_pool=True)
+    arch = architecture_of(vae)
+    assert (arch["encoder_blocks"], arch["global_hidden"], arch["global_pool"]) == (1, 24, True)
+    assert [w.shape for w in build_vae(**arch).get_weights()] == [w.shape for w in vae.get_weights()]
+    plain = architecture_of(_hybrid())
+    assert not {"encoder_blocks", "global_hidden", "global_pool"} & set(plain)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"encoder_blocks": -1}, "must be >= 0"),
+        ({"latent_dim": 128, "global_hidden": 16}, "need a global code"),
+        ({"latent_dim": 128, "global_pool": True}, "need a global code"),
+    ],
+)
+def test_deeper_encoder_settings_that_cannot_form_a_model_are_refused(kw, message):
+    with pytest.raises(ValueError, match=message):
+        _spatial(**kw)
