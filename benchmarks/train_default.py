@@ -452,6 +452,9 @@ def _teacher_targets(args: argparse.Namespace, root: Path, train: np.ndarray) ->
     return np.stack([pca.transform(raw[:, 0]), pca.transform(raw[:, 1])], axis=1).astype(np.float32)
 
 
+OPTIONAL_ARCH_KEYS = ("latent_global", "encoder_blocks", "global_hidden", "global_pool")
+
+
 def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids: list[str], argv: Any) -> int:
     """Train the v3 design for ``args.epochs`` epochs, checkpointing every epoch, resuming where it stopped."""
     import keras
@@ -480,10 +483,8 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         "beta": args.beta,
         "obs_var": args.obs_var,
         "latent_grid": args.latent_grid,
-        **({"latent_global": args.latent_global} if args.latent_global else {}),
-        **({"encoder_blocks": args.encoder_blocks} if args.encoder_blocks else {}),
-        **({"global_hidden": args.global_hidden} if args.global_hidden else {}),
-        **({"global_pool": True} if args.global_pool else {}),
+        # Optional settings only when set, so the card of a plain design names none of them.
+        **{key: value for key in OPTIONAL_ARCH_KEYS if (value := getattr(args, key))},
     }
     init = None
     if args.init_from:

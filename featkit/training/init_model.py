@@ -21,6 +21,8 @@ from featkit.training.config import TrainConfig
 __all__ = ["architecture_of", "load_vae_file", "resolve_init", "run_settings"]
 
 _ARCH_KEYS = ("input_size", "latent_dim", "widths")
+# build_vae settings a card names only when set (a plain design's card has none of them).
+_OPTIONAL_KEYS = ("latent_grid", "latent_global", "encoder_blocks", "global_hidden", "global_pool")
 
 
 def _new_model_defaults() -> dict[str, Any]:
@@ -37,7 +39,7 @@ def _new_model_defaults() -> dict[str, Any]:
 def _card_architecture(arch: dict[str, Any]) -> dict[str, Any]:
     """The build settings a model card names (``latent_grid`` only for a spatial latent)."""
     out = {k: arch[k] for k in (*_ARCH_KEYS, "beta", "obs_var")}
-    for key in ("latent_grid", "latent_global", "encoder_blocks", "global_hidden", "global_pool"):
+    for key in _OPTIONAL_KEYS:
         if arch.get(key):
             out[key] = bool(arch[key]) if key == "global_pool" else int(arch[key])
     return out
