@@ -389,18 +389,28 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(encoder, tmp_path):
     assert not journal.exists()
 
 
-def test_a_file_of_the_v2_design_is_not_resumed_by_the_default_encoder(labelled_tree, encoder, tmp_path):
-    """A feature file written by featkit-default-v2's design (global 32-d code) keeps its encoder's identity:
-    resuming it with the shipped default is refused with the settings-mismatch message, naming the encoder."""
+#: The designs of earlier defaults: featkit-default-v2 (a global 32-d code) and featkit-default-v3
+#: (the 8x8 grid plus a 64-d global code, without the pooled inputs v4 gives that code).
+EARLIER_DESIGNS = {
+    "v2": {"latent_dim": 32, "widths": (32, 64, 128, 128)},
+    "v3": {"latent_dim": 128, "widths": (32, 64, 128), "latent_grid": 8, "latent_global": 64},
+}
+
+
+@pytest.mark.parametrize("design", sorted(EARLIER_DESIGNS))
+def test_a_file_of_an_earlier_design_is_not_resumed_by_the_default_encoder(design, labelled_tree, encoder, tmp_path):
+    """A feature file written by an earlier default's design keeps its encoder's identity: resuming it with
+    the shipped default is refused with the settings-mismatch message, naming the encoder; it still loads."""
     from featkit.encoders.keras_encoder import load_keras_encoder
     from featkit.encoders.vae import build_vae
 
-    path = tmp_path / "v2_design.keras"
-    build_vae(input_size=64, latent_dim=32, widths=(32, 64, 128, 128), seed=1).save(path)
-    v2 = load_keras_encoder(str(path))
-    out = tmp_path / "v2.h5"
-    extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=v2)
+    settings = EARLIER_DESIGNS[design]
+    path = tmp_path / f"{design}_design.keras"
+    build_vae(input_size=64, seed=1, **settings).save(path)
+    earlier = load_keras_encoder(str(path))
+    out = tmp_path / f"{design}.h5"
+    extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=earlier)
     with pytest.raises(StoreMismatchError, match=r"(?s)made with other settings.*encoder: file has"):
         extract(labelled_tree[0], out, ExtractionConfig(), progress=False, encoder=encoder)
     X, *_ = load_features(out)  # the old file still loads
-    assert X.shape[1] == len(feature_names(DEFAULT_STATS, 32))
+    assert X.shape[1] == len(feature_names(DEFAULT_STATS, settings["latent_dim"]))

@@ -140,7 +140,8 @@ def test_fine_tune_from_the_default_and_from_a_trained_file(videos, tmp_path):
     config = TrainConfig(epochs=1, init="default", fps=1.0, crops=0, batch_size=8)
     tuned = train_vae_on_videos(videos, tmp_path / "tuned.keras", config, progress=False)
     arch = {k: card["architecture"][k] for k in ("input_size", "latent_dim", "widths", "beta", "obs_var")}
-    for key in ("latent_grid", "latent_global"):  # a spatial or hybrid latent keeps its design
+    # A spatial or hybrid latent keeps its design, and so do the optional layers (v4's pooled global inputs).
+    for key in ("latent_grid", "latent_global", "encoder_blocks", "global_hidden", "global_pool"):
         if card["architecture"].get(key):
             arch[key] = card["architecture"][key]
     assert tuned.report["architecture"] == arch

@@ -168,8 +168,12 @@ def test_extract_records_precision_and_refuses_resume_at_another(small_tree, tmp
         enc8 = json.loads(f8.attrs["encoder"])
         extraction = json.loads(f8.attrs["extraction"])
     assert a.shape == b.shape
-    latent = [i for i, n in enumerate(names) if not n.startswith("motion_")]
-    assert 0 < np.abs(a[:, latent] - b[:, latent]).max() < 0.3 * float(np.std(a[:, latent]))
+    # Slopes are per second, so on these short clips they carry the same drift of mu amplified by
+    # 1 / duration: each part is compared with its own spread (v4: 0.16 for slopes, 0.13 for the rest).
+    slope = [i for i, n in enumerate(names) if n.startswith("mu_slope_")]
+    latent = [i for i, n in enumerate(names) if not n.startswith(("motion_", "mu_slope_"))]
+    for part in (latent, slope):
+        assert 0 < np.abs(a[:, part] - b[:, part]).max() < 0.3 * float(np.std(a[:, part]))
     # Camera motion is fitted through each encoder's own response to known
     # moves, so int8 changes it a little; compare only what the picture
     # determines: the square's (x, y) velocity, the horizontal stripes' y

@@ -1,0 +1,38 @@
+"""The default encoder's recipe (benchmarks/train_default.py) agrees with the shipped model card."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.train_default import OPTIONAL_ARCH_KEYS, RECIPE_DEFAULTS, _recipe_command
+
+
+def test_the_shipped_card_is_what_the_default_recipe_trains():
+    from featkit.encoders.keras_encoder import default_model_card
+
+    card = default_model_card()
+    recipe = {key: values["v4"] for key, values in RECIPE_DEFAULTS.items()}
+    assert card["name"] == recipe["name"]
+    assert card["training"]["command"] == "python benchmarks/train_default.py"  # no option: the defaults
+    arch = card["architecture"]
+    for key in ("latent_dim", "latent_grid", "widths"):
+        assert arch[key] == recipe[key], key
+    for key in OPTIONAL_ARCH_KEYS:  # the card names an optional setting only where the recipe sets it
+        assert arch.get(key, 0) == (recipe.get(key) or 0), key
+    assert card["training"]["epochs"] == card["training"]["epochs_done"] == recipe["epochs"]
+    assert card["pilot_capacity"]["candidate"]["adopted"] is True  # the ablation that chose v4 ships with it
+
+
+def test_v4_is_v3_with_pooled_global_inputs():
+    differs = {key for key, values in RECIPE_DEFAULTS.items() if values["v4"] != values["v3"]}
+    assert differs == {"name", "global_pool"}
+    assert RECIPE_DEFAULTS["global_pool"] == {"v4": True, "v3": False, "v2": False}
+
+
+def test_the_cards_command_leaves_out_where_files_go():
+    argv = ["--out", "/tmp/o", "--work=/tmp/w", "--seed", "3", "--cache", "/c", "--global-pool"]
+    assert _recipe_command(argv) == "python benchmarks/train_default.py --seed 3 --global-pool"
+    assert _recipe_command([]) == "python benchmarks/train_default.py"
