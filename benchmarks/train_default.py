@@ -686,17 +686,32 @@ def _write_v3(args, trainer, arch, rows, history, data, videos, train_ids, init,
     build(out)  # the LiteRT model extraction runs by default, converted from these weights
 
 
-#: Settings that differ between the recipes, by recipe name.
-RECIPE_DEFAULTS = {
-    "name": {"v4": "featkit-default-v4", "v3": "featkit-default-v3", "v2": "featkit-default-v2"},
-    "latent_dim": {"v4": 128, "v3": 128, "v2": 32},
-    "latent_grid": {"v4": 8, "v3": 8, "v2": 0},
-    "latent_global": {"v4": 64, "v3": 64, "v2": 0},
-    "global_pool": {"v4": True, "v3": False, "v2": False},
-    "teacher_weight": {"v4": 3000.0, "v3": 3000.0, "v2": 0.0},
-    "widths": {"v4": [32, 64, 128], "v3": [32, 64, 128], "v2": list(WIDTHS)},
-    "epochs": {"v4": 10, "v3": 10, "v2": 6},
-    "lr": {"v4": 1e-3, "v3": 1e-3, "v2": 1e-4},
+#: Settings that differ between the recipes: v3's, v4 = v3 plus pooled global inputs, and v2's.
+_V3 = {
+    "name": "featkit-default-v3",
+    "latent_dim": 128,
+    "latent_grid": 8,
+    "latent_global": 64,
+    "global_pool": False,
+    "teacher_weight": 3000.0,
+    "widths": [32, 64, 128],
+    "epochs": 10,
+    "lr": 1e-3,
+}
+RECIPES = {
+    "v4": {**_V3, "name": "featkit-default-v4", "global_pool": True},
+    "v3": _V3,
+    "v2": {
+        "name": "featkit-default-v2",
+        "latent_dim": 32,
+        "latent_grid": 0,
+        "latent_global": 0,
+        "global_pool": False,
+        "teacher_weight": 0.0,
+        "widths": list(WIDTHS),
+        "epochs": 6,
+        "lr": 1e-4,
+    },
 }
 
 
@@ -719,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--recipe",
-        choices=("v4", "v3", "v2"),
+        choices=tuple(RECIPES),
         default="v4",
         help="v4: v3 with pooled inputs to the global code (shipped); v3: spatial latent, corpus + photographs, "
         "one checkpointed stage; v2: the older two-stage recipe",
@@ -794,9 +809,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep-epochs", type=int, default=1)
     ap.add_argument("--sweep-frames", type=int, default=6000)
     args = ap.parse_args(argv)
-    for key, values in RECIPE_DEFAULTS.items():
+    for key, value in RECIPES[args.recipe].items():
         if getattr(args, key) is None:
-            setattr(args, key, values[args.recipe])
+            setattr(args, key, value)
 
     manifest = fetch_corpus(cache=args.cache)
     root = corpus_dir(args.cache)

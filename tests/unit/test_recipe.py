@@ -7,14 +7,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.train_default import OPTIONAL_ARCH_KEYS, RECIPE_DEFAULTS, _recipe_command
+from benchmarks.train_default import OPTIONAL_ARCH_KEYS, RECIPES, _recipe_command
 
 
 def test_the_shipped_card_is_what_the_default_recipe_trains():
     from featkit.encoders.keras_encoder import default_model_card
 
     card = default_model_card()
-    recipe = {key: values["v4"] for key, values in RECIPE_DEFAULTS.items()}
+    recipe = RECIPES["v4"]
     assert card["name"] == recipe["name"]
     assert card["training"]["command"] == "python benchmarks/train_default.py"  # no option: the defaults
     arch = card["architecture"]
@@ -27,9 +27,9 @@ def test_the_shipped_card_is_what_the_default_recipe_trains():
 
 
 def test_v4_is_v3_with_pooled_global_inputs():
-    differs = {key for key, values in RECIPE_DEFAULTS.items() if values["v4"] != values["v3"]}
+    differs = {key for key in RECIPES["v4"] if RECIPES["v4"][key] != RECIPES["v3"][key]}
     assert differs == {"name", "global_pool"}
-    assert RECIPE_DEFAULTS["global_pool"] == {"v4": True, "v3": False, "v2": False}
+    assert {name: recipe["global_pool"] for name, recipe in RECIPES.items()} == {"v4": True, "v3": False, "v2": False}
 
 
 def test_the_cards_command_leaves_out_where_files_go():
