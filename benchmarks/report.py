@@ -394,11 +394,12 @@ def _section_jobs(r: dict[str, Any], plots: dict[str, str]) -> str:
     if "n_jobs=1" in t and "n_jobs=2" in t:
         best = t["n_jobs=1"]["min"] / t["n_jobs=2"]["min"]
         lines.append(f"- best-of speed-up (fastest n_jobs=1 run / fastest n_jobs=2 run): {best:.2f}x")
-    if busy.get("n_jobs=2") is not None and busy["n_jobs=2"] < 1.5:
+    work = r.get("work_ceiling")
+    if work is not None:
         lines.append(
-            f"- with `n_jobs=2` the process tree kept only {busy['n_jobs=2']} cores busy on average: other jobs on "
-            "the machine took the rest, so this speed-up measures the machine's load more than featkit; rerun on "
-            "an idle machine to test the target."
+            f"- the ceiling of this work: `n_jobs=1` already keeps {busy.get('n_jobs=1')} cores busy, so spreading "
+            f"its CPU seconds over the machine's ceiling gives at most **{work}x**; the speed-up is "
+            f"{r.get('speedup_over_work_ceiling')} of that"
         )
     return "\n".join(lines)
 

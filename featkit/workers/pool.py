@@ -44,6 +44,14 @@ _IN_FLIGHT = 16
 # Jobs sent to one worker at a time: the one it works on and three more. With 2 a worker learnt of its next
 # video only when the parent had read the end of the last one: ~0.5 s of waiting on 60 short clips at -j 1.
 _QUEUE = 4
+# ... and for the last jobs of a run with more than one worker, at most this many bytes of files waiting
+# behind the one a worker works on (more than one waiting job only while they fit). A queued job cannot move
+# to a worker that falls idle: with four jobs queued per worker whatever their size, -j 2 on 8 corpus videos
+# gave one worker the four longest (4.5 s of decoding) and the other 1.3 s, idle for the rest. Before the
+# last jobs the bound is not needed (a worker that falls idle takes a later job) and costs: on 200 short
+# clips at -j 2, where some MJPEG files are large but quick to decode, 19.96 s against 18.77 s. A single
+# worker has nobody to balance with.
+_QUEUE_BYTES = 4 << 20
 # Bytes a worker may send before the parent reads them (the kernel caps it at net.core.wmem_max). The default
 # (~208 KiB) is less than one short clip's window, so a worker blocked in send whenever the parent was
 # encoding: 1.5 s of 15 s on 60 short clips at -j 1. This memory comes on top of max_buffered's.
@@ -64,6 +72,8 @@ class _Job:
     charged: float = 0.0
     notes: list[str] = field(default_factory=list)
     worker: _Worker | None = None
+    #: Its file's size in bytes (0 if it cannot be read): what the queue's bound counts.
+    cost: int = 0
 
     @property
     def backend(self) -> str:
@@ -222,8 +232,8 @@ class DecodePool:
             deliver_held_signals()  # a held Ctrl-C takes effect here (see featkit._signals)
             while todo and len(jobs) < _IN_FLIGHT * self.n_jobs:
                 key, task = todo.popleft()
-                jobs.append(_Job(key, task))
-            self._assign(jobs)
+                jobs.append(_Job(key, task, cost=_file_bytes(task.source)))
+            self._assign(jobs, more=bool(todo))
             head = jobs[0]
             if head.buffer:
                 event = head.buffer.popleft()
@@ -232,14 +242,18 @@ class DecodePool:
                 yield event
                 continue
             self._pump(head, jobs)
-            self._assign(jobs)  # a worker that just finished starts its next video before we encode
+            self._assign(jobs, more=bool(todo))  # a worker that just finished starts its next video before we encode
 
-    def _assign(self, jobs: deque[_Job]) -> None:
+    def _assign(self, jobs: deque[_Job], *, more: bool) -> None:
         """Send waiting jobs to workers, in order: idle workers first, then one queued behind a busy one.
 
         A queued job lets a worker go on to its next video without waiting for
-        the parent, which may be busy encoding.
+        the parent, which may be busy encoding. ``more``: tasks remain that are
+        not in ``jobs`` yet; until the last few jobs, a worker that falls idle
+        takes later ones, so only those are queued by size (:data:`_QUEUE_BYTES`).
         """
+        unsent = sum(1 for job in jobs if job.worker is None and not job.finished)
+        balance = self.n_jobs > 1 and not more and unsent <= self.n_jobs * _QUEUE
         for job in jobs:
             if job.worker is not None or job.finished:
                 continue
@@ -247,7 +261,10 @@ class DecodePool:
             ready = [
                 w
                 for w in self._workers
-                if w.ready and not w.dead and len(w.queue) < _QUEUE and all(q.key < job.key for q in w.queue)
+                if w.ready
+                and not w.dead
+                and _has_room(w.queue, job, balance=balance)
+                and all(q.key < job.key for q in w.queue)
             ]
             if not ready:
                 return
@@ -393,6 +410,26 @@ class DecodePool:
         if job is not None:
             job.worker = None
             self._job_failed(job, WorkerCrashedError.reason, f"the decoding process died: {_describe_exit(code)}")
+
+
+def _file_bytes(path: str) -> int:
+    """Size of ``path`` in bytes, 0 if it cannot be read (the worker then reports why)."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _has_room(queue: deque[_Job], job: _Job, *, balance: bool = True) -> bool:
+    """Whether ``job`` may be sent to a worker with ``queue``.
+
+    See :data:`_QUEUE` and, with ``balance`` (more than one worker), :data:`_QUEUE_BYTES`.
+    """
+    if len(queue) >= _QUEUE:
+        return False
+    if not balance or len(queue) <= 1:  # idle, or one job waiting behind the current one: always
+        return True
+    return sum(q.cost for q in list(queue)[1:]) + job.cost <= _QUEUE_BYTES
 
 
 _spawner: tuple[int, queue.SimpleQueue[Any]] | None = None
