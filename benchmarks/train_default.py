@@ -535,7 +535,8 @@ def _v3(args: argparse.Namespace, root: Path, videos: dict[str, Any], train_ids:
         history["teacher"] = []
     if ckpt.exists():
         state, meta = read_checkpoint(ckpt)
-        check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt)
+        fix = f"Run with the checkpoint's settings, or pass another --work folder (or delete {work} to start again)."
+        check_same(meta["settings"], json.loads(json.dumps(settings)), "settings", ckpt, fix)
         trainer.set_state(state)
         history = meta["history"]
         print(f"resumed at epoch {trainer.epoch} from {ckpt}", flush=True)
@@ -998,5 +999,16 @@ def _stage(
     return 0
 
 
+def _cli(argv: list[str] | None = None) -> int:
+    """:func:`main`, with featkit's errors (a checkpoint of other settings …) as one line and exit code 2."""
+    from featkit.exceptions import FeatkitError
+
+    try:
+        return main(argv)
+    except FeatkitError as exc:
+        print(f"train_default: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())

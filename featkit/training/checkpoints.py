@@ -111,8 +111,14 @@ def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_same(saved: dict[str, Any], now: dict[str, Any], what: str, ckpt: Path) -> None:
+#: What :func:`check_same` tells a ``featkit train`` user to do about a checkpoint that cannot be resumed.
+TRAIN_FIX = "Run with the checkpoint's settings, or --overwrite to start again (or another --checkpoint-dir)."
+
+
+def check_same(saved: dict[str, Any], now: dict[str, Any], what: str, ckpt: Path, fix: str = TRAIN_FIX) -> None:
     """Refuse to resume a checkpoint whose ``what`` (settings or data) differ from now, naming the differences.
+
+    ``fix`` ends the message: what the caller's user can do (the options of ``featkit train`` by default).
 
     Raises
     ------
@@ -123,7 +129,6 @@ def check_same(saved: dict[str, Any], now: dict[str, Any], what: str, ckpt: Path
     diffs = differences(saved, now)
     if diffs:
         shown = "; ".join(diffs[:10]) + (f"; and {len(diffs) - 10} more" if len(diffs) > 10 else "")
-        fix = "Run with the checkpoint's settings, or --overwrite to start again (or another --checkpoint-dir)."
         raise StoreMismatchError(
             f"The checkpoint {ckpt} was made with different {what}, so it cannot be resumed: {shown}. {fix}"
         )

@@ -36,3 +36,21 @@ def test_the_cards_command_leaves_out_where_files_go():
     argv = ["--out", "/tmp/o", "--work=/tmp/w", "--seed", "3", "--cache", "/c", "--global-pool"]
     assert _recipe_command(argv) == "python benchmarks/train_default.py --seed 3 --global-pool"
     assert _recipe_command([]) == "python benchmarks/train_default.py"
+
+
+def test_a_checkpoint_of_other_settings_is_refused_with_the_callers_own_fix(tmp_path):
+    import pytest
+
+    from featkit.exceptions import StoreMismatchError
+    from featkit.training.checkpoints import TRAIN_FIX, check_same
+
+    ckpt = tmp_path / "checkpoint.npz"
+    with pytest.raises(StoreMismatchError, match="epochs: checkpoint 10, now 12") as info:
+        check_same({"epochs": 10}, {"epochs": 12}, "settings", ckpt)
+    assert str(info.value).endswith(TRAIN_FIX)  # featkit train's options by default
+    fix = "Pass another --work folder."
+    with pytest.raises(StoreMismatchError) as info:
+        check_same({"epochs": 10, "beta": 1.0}, {"epochs": 10, "beta": 2.0}, "settings", ckpt, fix)
+    assert str(info.value).endswith(fix)
+    assert "--overwrite" not in str(info.value)
+    check_same({"epochs": 10}, {"epochs": 10}, "settings", ckpt, fix)  # the same settings resume
